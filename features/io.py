@@ -1,0 +1,73 @@
+"""Atomic file writes: a reader sees the old file or the new one, never a torn one.
+
+Every write goes to a temporary file in the destination folder, is flushed and fsynced, then
+renamed over the destination with :func:`os.replace` (atomic on POSIX within one file system).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success rename it over ``path``.
+
+    On any exception the temporary file is removed and ``path`` is left untouched.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_with(path: Path, writer: Callable[[Path], None]) -> Path:
+    with atomic_path(path) as tmp:
+        writer(tmp)
+    return path
+
+
+def write_parquet(
+    frame: pd.DataFrame, path: Path, *, metadata: Mapping[str, str] | None = None
+) -> Path:
+    """Write ``frame`` (without its index) to ``path`` atomically, zstd-compressed.
+
+    Args:
+        frame: The data.
+        path: Destination file.
+        metadata: Extra key-value pairs stored in the Parquet schema metadata.
+    """
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if metadata:
+        merged = {**(table.schema.metadata or {}), **{k.encode(): v.encode() for k, v in metadata.items()}}
+        table = table.replace_schema_metadata(merged)
+    return _write_with(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+
+def write_json(obj: Any, path: Path) -> Path:
+    """Write ``obj`` as indented, key-sorted JSON to ``path`` atomically."""
+    text = json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n"
+    return _write_with(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def read_parquet_metadata(path: Path) -> dict[str, str]:
+    """The key-value metadata of a Parquet file, without pandas' own entry."""
+    raw = pq.read_schema(path).metadata or {}
+    return {k.decode(): v.decode() for k, v in raw.items() if k != b"pandas"}

@@ -1,0 +1,79 @@
+"""Sequence windows over one contiguous feature array, built lazily.
+
+A sample is the ``timesteps`` rows of one ticker ending at a decision day. Windows never
+cross tickers and never include a row with a missing feature. Memory stays proportional to
+rows x features: a :class:`WindowSet` keeps the array once plus one int64 index per sample,
+and materialises ``(batch, timesteps, n_features)`` only for the rows asked for.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def run_lengths(ticker_codes: np.ndarray, finite_rows: np.ndarray) -> np.ndarray:
+    """Length of the run of consecutive usable rows of one ticker ending at each row.
+
+    Args:
+        ticker_codes: int array (n_rows,), rows grouped by ticker in date order.
+        finite_rows: bool array (n_rows,), True where every feature of the row is usable.
+
+    Returns:
+        int64 array (n_rows,); 0 where the row itself is unusable.
+    """
+    codes = np.asarray(ticker_codes)
+    ok = np.asarray(finite_rows, dtype=bool)
+    n = len(codes)
+    idx = np.arange(n)
+    new_ticker = np.ones(n, dtype=bool)
+    new_ticker[1:] = codes[1:] != codes[:-1]
+    prev_bad = np.ones(n, dtype=bool)
+    prev_bad[1:] = ~ok[:-1]
+    starts = ok & (new_ticker | prev_bad)
+    run_start = np.maximum.accumulate(np.where(starts, idx, -1)) if n else idx
+    return np.where(ok, idx - run_start + 1, 0).astype("int64")
+
+
+def window_end_mask(ticker_codes: np.ndarray, finite_rows: np.ndarray, *, timesteps: int) -> np.ndarray:
+    """True where a full window of ``timesteps`` usable rows of one ticker ends at that row."""
+    if timesteps < 1:
+        raise ValueError(f"timesteps must be >= 1, got timesteps={timesteps}")
+    return run_lengths(ticker_codes, finite_rows) >= timesteps
+
+
+class WindowSet:
+    """Samples ``data[end - timesteps + 1 : end + 1]`` for each ``end`` in ``ends``.
+
+    Args:
+        data: float array (n_rows, n_features), already normalised; shared, never copied.
+        ends: int array (n_samples,) of row positions where each window ends.
+        timesteps: window length.
+    """
+
+    def __init__(self, data: np.ndarray, ends: np.ndarray, *, timesteps: int) -> None:
+        if data.ndim != 2:
+            raise ValueError(f"data must have shape (n_rows, n_features), got data.shape={data.shape}")
+        ends = np.asarray(ends, dtype="int64")
+        if len(ends) and (ends.min() < timesteps - 1 or ends.max() >= len(data)):
+            raise ValueError(f"ends must lie in [timesteps-1, n_rows), got {ends.min()}..{ends.max()}")
+        self.data = data
+        self.ends = ends
+        self.timesteps = timesteps
+        self._offsets = np.arange(-timesteps + 1, 1, dtype="int64")
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(n_samples, timesteps, n_features) of the virtual tensor."""
+        return (len(self.ends), self.timesteps, self.data.shape[1])
+
+    def take(self, samples: np.ndarray | slice) -> np.ndarray:
+        """Materialise the windows of ``samples``: array (len(samples), timesteps, n_features)."""
+        rows = self.ends[samples][:, None] + self._offsets
+        return self.data[rows]
+
+    def subset(self, samples: np.ndarray) -> WindowSet:
+        """A WindowSet over the same data with only the given samples."""
+        return WindowSet(self.data, self.ends[samples], timesteps=self.timesteps)

@@ -1,0 +1,63 @@
+"""Feeding windows to Keras: a ``keras.utils.PyDataset`` over a :class:`features.windows.WindowSet`.
+
+Batches are gathered from the one normalised feature array on demand, so memory stays at
+rows x features however many windows there are. Works on every Keras backend.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from features.windows import WindowSet
+
+
+class WindowBatches(keras.utils.PyDataset):
+    """Batches of ``(windows, one_hot_labels)``, or windows alone when ``labels`` is None.
+
+    Args:
+        windows: the samples.
+        labels: int array (n_samples,) of classes 0..n_classes-1, or None for inference.
+        batch_size: samples per batch.
+        shuffle: reshuffle the sample order every epoch (training only).
+        seed: seed of the shuffling.
+        n_classes: width of the one-hot labels.
+    """
+
+    def __init__(
+        self,
+        windows: WindowSet,
+        labels: np.ndarray | None = None,
+        *,
+        batch_size: int = 256,
+        shuffle: bool = False,
+        seed: int = 0,
+        n_classes: int = 3,
+    ) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got batch_size={batch_size}")
+        if labels is not None and len(labels) != len(windows):
+            raise ValueError(f"labels has {len(labels)} entries for {len(windows)} windows")
+        self.windows = windows
+        self.one_hot = None if labels is None else np.eye(n_classes, dtype="float32")[np.asarray(labels)]
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self._rng = np.random.default_rng(seed)
+        self._order = np.arange(len(windows))
+        if shuffle:
+            self._rng.shuffle(self._order)
+
+    def __len__(self) -> int:
+        return -(-len(self.windows) // self.batch_size)
+
+    def __getitem__(self, index: int) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        idx = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        if self.shuffle:
+            idx = np.sort(idx)  # gather in memory order; the batch's content is what is random
+        x = self.windows.take(idx)
+        return x if self.one_hot is None else (x, self.one_hot[idx])
+
+    def on_epoch_end(self) -> None:
+        if self.shuffle:
+            self._rng.shuffle(self._order)

@@ -1,0 +1,109 @@
+"""LSTM classifiers from the seed article: softmax over 3 classes, categorical cross-entropy.
+
+Three presets (:data:`ARCHITECTURES`), all built by :func:`build_lstm_classifier`:
+
+* ``single``: LSTM(64) -> Dense(3, softmax)
+* ``stacked`` (default): LSTM(128, return_sequences) -> Dropout(0.2) -> LSTM(64) -> Dropout(0.2)
+  -> Dense(3, softmax)
+* ``bidirectional``: Bi(LSTM(64, return_sequences)) -> Bi(LSTM(32)) -> Dense(3, softmax)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import keras
+from pydantic import BaseModel, ConfigDict, Field
+
+OptimizerName = Literal["adam", "rmsprop"]
+
+
+class ModelConfig(BaseModel):
+    """Architecture and optimiser of an LSTM classifier (every size is a setting).
+
+    Attributes:
+        units: units of each stacked LSTM layer, first to last.
+        dropout: dropout rate after each LSTM layer (0 = none).
+        bidirectional: wrap each LSTM layer in ``Bidirectional``.
+        optimizer: ``adam`` or ``rmsprop``.
+        learning_rate: optimiser step size.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    units: tuple[int, ...] = Field((128, 64), min_length=1, max_length=8)
+    dropout: float = Field(0.2, ge=0, lt=1)
+    bidirectional: bool = False
+    optimizer: OptimizerName = "adam"
+    learning_rate: float = Field(1e-3, gt=0, le=1)
+
+
+ARCHITECTURES: dict[str, ModelConfig] = {
+    "single": ModelConfig(units=(64,), dropout=0.0),
+    "stacked": ModelConfig(),
+    "bidirectional": ModelConfig(units=(64, 32), dropout=0.0, bidirectional=True, optimizer="rmsprop"),
+}
+
+
+def build_lstm_classifier(
+    timesteps: int,
+    n_features: int,
+    *,
+    units: Sequence[int] = (128, 64),
+    dropout: float = 0.2,
+    bidirectional: bool = False,
+    n_classes: int = 3,
+    optimizer: OptimizerName = "adam",
+    learning_rate: float = 1e-3,
+) -> keras.Model:
+    """Build and compile a (stacked) LSTM classifier.
+
+    Args:
+        timesteps: rows per input window.
+        n_features: features per row.
+        units: units per LSTM layer; every layer but the last returns sequences.
+        dropout: rate of the Dropout layer after each LSTM layer; 0 adds none.
+        bidirectional: wrap each LSTM in ``keras.layers.Bidirectional``.
+        n_classes: softmax outputs (3: down, flat, up).
+        optimizer: ``"adam"`` or ``"rmsprop"``.
+        learning_rate: optimiser learning rate.
+
+    Returns:
+        A compiled ``keras.Model`` taking (batch, timesteps, n_features) float32 and returning
+        (batch, n_classes) probabilities; loss categorical cross-entropy, metric accuracy.
+    """
+    for name, value in (("timesteps", timesteps), ("n_features", n_features), ("n_classes", n_classes)):
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1, got {name}={value}")
+    if not units or any(u < 1 for u in units):
+        raise ValueError(f"units must be a non-empty list of positive ints, got units={units!r}")
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be in [0, 1), got dropout={dropout}")
+    layers: list[keras.layers.Layer] = [keras.Input(shape=(timesteps, n_features), name="window")]
+    for i, size in enumerate(units):
+        lstm = keras.layers.LSTM(size, return_sequences=i < len(units) - 1, name=f"lstm_{i}")
+        layers.append(keras.layers.Bidirectional(lstm, name=f"bi_lstm_{i}") if bidirectional else lstm)
+        if dropout > 0:
+            layers.append(keras.layers.Dropout(dropout, name=f"dropout_{i}"))
+    layers.append(keras.layers.Dense(n_classes, activation="softmax", name="probs"))
+    model = keras.Sequential(layers, name="lstm_classifier")
+    model.compile(
+        optimizer=_optimizer(optimizer, learning_rate),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def build_from_config(timesteps: int, n_features: int, config: ModelConfig) -> keras.Model:
+    """:func:`build_lstm_classifier` with the settings of a :class:`ModelConfig`."""
+    return build_lstm_classifier(timesteps, n_features, **config.model_dump())
+
+
+def _optimizer(name: str, learning_rate: float) -> Any:
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate=learning_rate)
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=learning_rate)
+    raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got optimizer={name!r}")

@@ -1,0 +1,192 @@
+"""Fit an LSTM classifier on the training rows of a panel.
+
+What "training rows only" means here:
+
+* the samples passed in are already purged against the test period (:mod:`features.split`);
+* the last ``val_fraction`` of their dates form a chronological validation slice, and the
+  samples before it are purged again so no fit label reaches into the validation slice;
+* the scaler is fitted on feature rows dated up to the last fit sample;
+* class weights come from the fit labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from features.dataset import Panel
+from features.labels import class_balance
+from features.scaling import FeatureScaler
+from features.split import purged_train_mask
+from features.windows import WindowSet
+from models.backend import seed_everything
+from models.data import WindowBatches
+from models.lstm import ModelConfig, build_from_config
+
+
+class TrainConfig(BaseModel):
+    """How to fit.
+
+    Attributes:
+        epochs: cap on epochs (early stopping may end sooner).
+        batch_size: samples per gradient step.
+        patience: epochs without a better validation loss before stopping.
+        val_fraction: share of the training dates, at the end, used for validation.
+        class_weight: weight classes inversely to their training frequency.
+        seed: seeds weights, dropout and shuffling.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    epochs: int = Field(8, ge=1, le=1000)
+    batch_size: int = Field(256, ge=1, le=65536)
+    patience: int = Field(2, ge=0, le=100)
+    val_fraction: float = Field(0.15, gt=0, lt=0.5)
+    class_weight: bool = True
+    seed: int = Field(0, ge=0)
+
+
+@dataclass
+class FittedModel:
+    """A trained model and everything needed to use it on new rows."""
+
+    model: keras.Model
+    scaler: FeatureScaler
+    fit_rows: np.ndarray
+    val_rows: np.ndarray
+    history: dict[str, list[float]] = field(default_factory=dict)
+    val_probs: np.ndarray | None = None
+
+    @property
+    def best_epoch(self) -> int:
+        losses = self.history.get("val_loss", [])
+        return int(np.argmin(losses)) + 1 if losses else 0
+
+
+def chronological_validation(
+    panel: Panel, rows: np.ndarray, *, val_fraction: float, embargo: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split sample rows into (fit, validation) by date, purging fit labels that reach validation.
+
+    Raises:
+        ValueError: when either part would be empty.
+    """
+    dates = pd.DatetimeIndex(panel.dates[rows])
+    days = pd.DatetimeIndex(np.unique(dates))
+    if len(days) < 4:
+        raise ValueError(f"need training samples on at least 4 dates, got {len(days)}")
+    val_start = days[min(len(days) - 1, int(np.floor(len(days) * (1 - val_fraction))))]
+    val = rows[dates >= val_start]
+    before = rows[dates < val_start]
+    fit = before[purged_train_mask(panel.label_end[before], panel.calendar, val_start, embargo=embargo)]
+    if len(fit) == 0 or len(val) == 0:
+        raise ValueError(
+            f"not enough training data: {len(fit)} fit and {len(val)} validation samples "
+            f"(val_fraction={val_fraction}, embargo={embargo}); widen the date range"
+        )
+    return fit, val
+
+
+def balanced_class_weight(labels: np.ndarray, n_classes: int = 3) -> dict[int, float]:
+    """``n / (n_classes * count_k)`` per class; classes absent from ``labels`` get 1.0."""
+    counts = np.bincount(np.asarray(labels, dtype="int64"), minlength=n_classes)
+    n = counts.sum()
+    return {k: float(n / (n_classes * c)) if c else 1.0 for k, c in enumerate(counts)}
+
+
+def normalised_data(panel: Panel, scaler: FeatureScaler) -> np.ndarray:
+    """All panel rows normalised to float32; unusable (NaN) entries become 0 and are never windowed."""
+    return np.nan_to_num(scaler.transform(panel.X), nan=0.0)
+
+
+def fit_model(
+    panel: Panel,
+    rows: np.ndarray,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    *,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    verbose: int | str = "auto",
+) -> FittedModel:
+    """Train a fresh classifier on the given (already purged) sample rows of ``panel``.
+
+    Args:
+        panel: The universe's features and labels.
+        rows: Positions of labeled samples usable for training.
+        model_config: Architecture and optimiser.
+        train_config: Epochs, batch size, validation share, seed.
+        callbacks: Extra Keras callbacks (e.g. a logger).
+        verbose: Keras verbosity ("auto" shows a progress bar in a terminal).
+    """
+    embargo = panel.config.label.horizon
+    fit_rows, val_rows = chronological_validation(
+        panel, rows, val_fraction=train_config.val_fraction, embargo=embargo
+    )
+    last_fit_date = panel.dates[fit_rows].max()
+    scaler = FeatureScaler().fit(panel.X[panel.dates <= last_fit_date], panel.config.features)
+    data = normalised_data(panel, scaler)
+    t = panel.config.timesteps
+    fit_windows = WindowSet(data, fit_rows, timesteps=t)
+    val_windows = WindowSet(data, val_rows, timesteps=t)
+    seed_everything(train_config.seed)
+    model = build_from_config(t, data.shape[1], model_config)
+    bs = train_config.batch_size
+    weights = balanced_class_weight(panel.label[fit_rows]) if train_config.class_weight else None
+    stop = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=train_config.patience, restore_best_weights=True
+    )
+    hist = model.fit(
+        WindowBatches(fit_windows, panel.label[fit_rows], batch_size=bs, shuffle=True, seed=train_config.seed),
+        validation_data=WindowBatches(val_windows, panel.label[val_rows], batch_size=bs),
+        epochs=train_config.epochs,
+        class_weight=weights,
+        callbacks=[stop, *callbacks],
+        verbose=verbose,
+    )
+    fitted = FittedModel(
+        model=model,
+        scaler=scaler,
+        fit_rows=fit_rows,
+        val_rows=val_rows,
+        history={k: [float(v) for v in vals] for k, vals in hist.history.items()},
+    )
+    fitted.val_probs = predict_proba(model, val_windows, batch_size=bs)
+    return fitted
+
+
+def predict_proba(model: keras.Model, windows: WindowSet, *, batch_size: int = 1024) -> np.ndarray:
+    """Class probabilities, float64 (n_samples, n_classes), each row summing to 1.
+
+    Every batch is padded to ``batch_size`` so the backend compiles the forward pass once.
+    """
+    n = len(windows)
+    out = np.zeros((n, int(model.output_shape[-1])))
+    for lo in range(0, n, batch_size):
+        idx = np.arange(lo, min(lo + batch_size, n))
+        x = windows.take(idx)
+        if len(idx) < batch_size:
+            x = np.concatenate([x, np.zeros((batch_size - len(idx), *x.shape[1:]), dtype=x.dtype)])
+        out[idx] = np.asarray(model.predict_on_batch(x), dtype="float64")[: len(idx)]
+    return out / out.sum(axis=1, keepdims=True) if n else out
+
+
+def describe_fit(panel: Panel, fitted: FittedModel) -> dict[str, Any]:
+    """JSON-ready summary: sample counts, date ranges, class balance, epochs."""
+    d_fit, d_val = panel.dates[fitted.fit_rows], panel.dates[fitted.val_rows]
+    return {
+        "n_fit": len(fitted.fit_rows),
+        "n_val": len(fitted.val_rows),
+        "fit_start": str(pd.Timestamp(d_fit.min()).date()),
+        "fit_end": str(pd.Timestamp(d_fit.max()).date()),
+        "val_start": str(pd.Timestamp(d_val.min()).date()),
+        "val_end": str(pd.Timestamp(d_val.max()).date()),
+        "fit_class_balance": class_balance(panel.label[fitted.fit_rows]),
+        "epochs_run": len(fitted.history.get("loss", [])),
+        "best_epoch": fitted.best_epoch,
+    }

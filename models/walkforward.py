@@ -1,0 +1,191 @@
+"""Walk-forward backtest: retrain on the past, predict the next block, stitch the blocks.
+
+The test region (the last ``test_fraction`` of the sample dates, or from ``test_start``) is
+cut into ``blocks`` consecutive date ranges. For each block a fresh model is trained on every
+sample whose label ended before the block, less an embargo (:mod:`features.split`), so a model
+never sees a label that ends inside its test block. Predictions of all blocks form one
+out-of-sample series.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from features.dataset import Panel
+from features.labels import CLASSES, class_balance
+from features.split import embargo_cutoff, purged_train_mask
+from features.windows import WindowSet
+from models.evaluation import prior_probs
+from models.lstm import ModelConfig
+from models.reports import prediction_frame
+from models.training import FittedModel, TrainConfig, describe_fit, fit_model, normalised_data, predict_proba
+
+
+class WalkForwardConfig(BaseModel):
+    """How the test region is cut and separated from training.
+
+    Attributes:
+        blocks: retrain/test blocks (>= 2).
+        test_fraction: share of sample dates in the test region when ``test_start`` is None.
+        test_start: first test decision date (overrides ``test_fraction``).
+        embargo: trading days between the last training label and a block; None = horizon.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    blocks: int = Field(3, ge=2, le=500)
+    test_fraction: float = Field(0.3, gt=0, lt=1)
+    test_start: dt.date | None = None
+    embargo: int | None = Field(None, ge=0, le=1000)
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One retrain/test block: test decision dates ``[test_start, test_end]``."""
+
+    index: int
+    test_start: pd.Timestamp
+    test_end: pd.Timestamp
+    train_label_cutoff: pd.Timestamp
+    train_rows: np.ndarray
+    test_rows: np.ndarray
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "fold": self.index,
+            "test_start": str(self.test_start.date()),
+            "test_end": str(self.test_end.date()),
+            "train_labels_end_before": str(self.train_label_cutoff.date()),
+            "n_train_candidates": len(self.train_rows),
+            "n_test": len(self.test_rows),
+        }
+
+
+def plan_folds(panel: Panel, config: WalkForwardConfig) -> list[Fold]:
+    """Cut the test region into blocks and purge each block's training samples.
+
+    Raises:
+        ValueError: when the data cannot give ``blocks`` non-empty blocks with training data.
+    """
+    samples = panel.samples(labeled=True)
+    if len(samples) == 0:
+        raise ValueError("no labeled samples: the date range is shorter than warm-up + timesteps + horizon")
+    sample_dates = panel.dates[samples]
+    days = pd.DatetimeIndex(np.unique(sample_dates))
+    if config.test_start is not None:
+        first = int(days.searchsorted(pd.Timestamp(config.test_start)))
+    else:
+        first = int(np.floor(len(days) * (1 - config.test_fraction)))
+    test_days = days[first:]
+    if len(test_days) < config.blocks:
+        raise ValueError(
+            f"blocks={config.blocks} needs at least that many test dates, got {len(test_days)} "
+            f"(from {test_days[0].date() if len(test_days) else 'none'}); widen the date range"
+        )
+    embargo = panel.config.label.horizon if config.embargo is None else config.embargo
+    folds = []
+    for i, chunk in enumerate(np.array_split(np.asarray(test_days), config.blocks)):
+        start, end = pd.Timestamp(chunk[0]), pd.Timestamp(chunk[-1])
+        in_block = (sample_dates >= start) & (sample_dates <= end)
+        train = samples[purged_train_mask(panel.label_end[samples], panel.calendar, start, embargo=embargo)]
+        if len(train) == 0:
+            raise ValueError(f"fold {i} starting {start.date()} has no training samples; move test_start later")
+        folds.append(
+            Fold(
+                index=i,
+                test_start=start,
+                test_end=end,
+                train_label_cutoff=embargo_cutoff(panel.calendar, start, embargo=embargo),
+                train_rows=train,
+                test_rows=samples[in_block],
+            )
+        )
+    return folds
+
+
+@dataclass
+class FoldResult:
+    """Out-of-sample predictions of one fold, its baseline probabilities and a summary."""
+
+    predictions: pd.DataFrame
+    info: dict[str, Any]
+    fitted: FittedModel
+
+
+def run_fold(
+    panel: Panel,
+    fold: Fold,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    *,
+    model_id: str,
+    callbacks: list[Any] | None = None,
+    verbose: int | str = "auto",
+) -> FoldResult:
+    """Train on the fold's training samples and predict its test block."""
+    fitted = fit_model(panel, fold.train_rows, model_config, train_config, callbacks=callbacks or [], verbose=verbose)
+    data = normalised_data(panel, fitted.scaler)
+    probs = predict_proba(fitted.model, WindowSet(data, fold.test_rows, timesteps=panel.config.timesteps))
+    rows = fold.test_rows
+    frame = prediction_frame(
+        panel.keys.iloc[rows], probs, horizon=panel.config.label.horizon, model_id=model_id
+    ).assign(
+        fold=np.int32(fold.index),
+        forward_return=panel.forward_return[rows],
+        label=np.asarray(CLASSES, dtype=object)[panel.label[rows]],
+    )
+    info = {
+        **fold.describe(),
+        **describe_fit(panel, fitted),
+        "model_id": model_id,
+        "test_class_balance": class_balance(panel.label[rows]),
+        "train_class_prior": prior_probs(panel.label[fitted.fit_rows]).tolist(),
+    }
+    return FoldResult(predictions=frame, info=info, fitted=fitted)
+
+
+def run_walk_forward(
+    panel: Panel,
+    wf_config: WalkForwardConfig,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    *,
+    run_id: str,
+    on_fold: Callable[[FoldResult], None] | None = None,
+    verbose: int | str = "auto",
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], list[dict[str, Any]]]:
+    """Run every fold in order (the plain-Python path; flows run folds as tasks).
+
+    Returns:
+        (stitched predictions, baseline probabilities row-aligned with them, fold summaries).
+    """
+    results = []
+    for fold in plan_folds(panel, wf_config):
+        result = run_fold(panel, fold, model_config, train_config, model_id=f"{run_id}-f{fold.index}", verbose=verbose)
+        if on_fold is not None:
+            on_fold(result)
+        results.append(result)
+
+
+    return stitch([(r.predictions, r.info) for r in results])
+
+
+def stitch(
+    parts: list[tuple[pd.DataFrame, dict[str, Any]]],
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], list[dict[str, Any]]]:
+    """Concatenate (predictions, info) of each fold in fold order, with the class-prior baseline.
+
+    The class-prior baseline predicts, for every test sample of a fold, the class frequencies
+    of that fold's training labels; its argmax is the majority-class baseline.
+    """
+    ordered = sorted(parts, key=lambda p: int(p[1]["fold"]))
+    preds = pd.concat([p for p, _ in ordered], ignore_index=True)
+    prior = np.vstack([np.tile(np.asarray(i["train_class_prior"]), (len(p), 1)) for p, i in ordered])
+    return preds, {"class_prior": prior}, [i for _, i in ordered]
