@@ -44,7 +44,7 @@ def validate_ticker(ticker: str) -> str:
     Valid: 1-21 characters of letters, digits, ``.``, ``=``, ``-`` with an optional leading
     ``^``; no ``..``. Examples: ``AAPL``, ``^GSPC``, ``BRK-B``, ``EURUSD=X``.
     """
-    if not isinstance(ticker, str) or not _TICKER_RE.match(ticker) or ".." in ticker:
+    if not isinstance(ticker, str) or not _TICKER_RE.fullmatch(ticker) or ".." in ticker:
         raise ValueError(
             f"ticker must be a symbol like 'AAPL', '^GSPC' or 'BRK-B' (letters, digits, "
             f"'.', '=', '-', at most 21 characters), got ticker={ticker!r}"
@@ -150,6 +150,5 @@ def _raise_rows(frame: pd.DataFrame, mask: np.ndarray, name: str, rule: str) -> 
     rows = frame.loc[mask, ["ticker", "date"]]
     first = rows.iloc[0]
     raise PriceDataError(
-        f"{name}: {rule}: {len(rows)} row(s), first ticker={first['ticker']!r} "
-        f"date={first['date']:%Y-%m-%d}"
+        f"{name}: {rule}: {len(rows)} row(s), first ticker={first['ticker']!r} date={first['date']:%Y-%m-%d}"
     )

@@ -44,9 +44,7 @@ def _write_with(path: Path, writer: Callable[[Path], None]) -> Path:
     return path
 
 
-def write_parquet(
-    frame: pd.DataFrame, path: Path, *, metadata: Mapping[str, str] | None = None
-) -> Path:
+def write_parquet(frame: pd.DataFrame, path: Path, *, metadata: Mapping[str, str] | None = None) -> Path:
     """Write ``frame`` (without its index) to ``path`` atomically, zstd-compressed.
 
     Args:

@@ -27,9 +27,7 @@ class FeatureScaler:
         """Learn mean and scale from the finite entries of ``X`` (n_rows, n_features)."""
         X = np.asarray(X, dtype="float64")
         if X.ndim != 2 or X.shape[1] != len(feature_names):
-            raise ValueError(
-                f"X must have shape (n_rows, {len(feature_names)}), got X.shape={X.shape}"
-            )
+            raise ValueError(f"X must have shape (n_rows, {len(feature_names)}), got X.shape={X.shape}")
         finite = np.isfinite(X)
         if not finite.any(axis=0).all():
             empty = [n for n, ok in zip(feature_names, finite.any(axis=0), strict=True) if not ok]

@@ -13,7 +13,14 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from features.frame import COLUMNS, PriceDataError, canonicalize, empty_frame, validate_prices, validate_ticker
+from features.frame import (
+    COLUMNS,
+    PriceDataError,
+    canonicalize,
+    empty_frame,
+    validate_prices,
+    validate_ticker,
+)
 from features.io import write_parquet
 from features.sources.base import DateLike, check_range, parse_date
 
@@ -58,9 +65,7 @@ class PriceStore:
                 .pipe(canonicalize)
             )
             validate_prices(merged, name=str(self.path(str(ticker))))
-            diff = len(
-                rows.merge(old, how="left", on=list(COLUMNS), indicator=True).query("_merge == 'left_only'")
-            )
+            diff = len(rows.merge(old, how="left", on=list(COLUMNS), indicator=True).query("_merge == 'left_only'"))
             if diff:
                 write_parquet(merged, self.path(str(ticker)))
             changed[str(ticker)] = diff

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-from prefect import flow, get_run_logger, task
+from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from features.dataset import DatasetConfig, build_panel
@@ -24,7 +24,15 @@ from features.frame import fingerprint
 from features.io import write_json, write_parquet
 from features.labels import LabelConfig
 from features.store import PriceStore
-from flows.common import DEFAULT_SOURCE, RunLoggerCallback, code_version, data_root, date_range, update_prices
+from flows.common import (
+    DEFAULT_SOURCE,
+    RunLoggerCallback,
+    code_version,
+    data_root,
+    date_range,
+    run_logger,
+    update_prices,
+)
 from models.evaluation import evaluate_predictions
 from models.lstm import ModelConfig
 from models.registry import new_model_id
@@ -54,7 +62,7 @@ def run_fold_task(
     out_dir: str,
 ) -> str:
     """Train and predict one walk-forward block; write its predictions and summary; return the path."""
-    logger = get_run_logger()
+    logger = run_logger()
     _, panel = _load_panel(root, tickers, start, end, dataset_config)
     fold = plan_folds(panel, wf_config)[fold_index]
     logger.info(
@@ -103,7 +111,7 @@ def backtest_flow(
         data_root_dir: data root (default ``$UPDOWN_DATA_ROOT`` or ``./data``).
     """
     t0 = time.perf_counter()
-    logger = get_run_logger()
+    logger = run_logger()
     lo, hi = date_range(start, end)
     dataset_config = DatasetConfig(timesteps=timesteps, label=LabelConfig(horizon=horizon, band=band))
     wf_config = WalkForwardConfig(blocks=blocks)
@@ -118,14 +126,14 @@ def backtest_flow(
     final = root / "reports" / "backtest" / run_id
     partial = final.with_name(f".{run_id}.partial")
     logger.info("backtest %s: %d tickers, %d folds, writing %s", run_id, len(names), len(folds), final)
-    paths = [
-        run_fold_task(str(root), names, lo, hi, dataset_config, wf_config, model_config, train_config, f.index, run_id, str(partial))
-        for f in folds
-    ]  # fmt: skip
+    configs = (dataset_config, wf_config, model_config, train_config)
+    paths = [run_fold_task(str(root), names, lo, hi, *configs, f.index, run_id, str(partial)) for f in folds]
     parts = [(pq.read_table(p).to_pandas(), json.loads(Path(p).with_suffix(".json").read_text())) for p in paths]
     predictions, baselines, fold_info = stitch(parts)
     evaluation = evaluate_predictions(predictions, baselines, horizon=horizon)
-    write_parquet(predictions.loc[:, list(BACKTEST_COLUMNS)], partial / "predictions.parquet", metadata={"run_id": run_id})
+    write_parquet(
+        predictions.loc[:, list(BACKTEST_COLUMNS)], partial / "predictions.parquet", metadata={"run_id": run_id}
+    )
     write_json(
         {
             "run_id": run_id,

@@ -42,8 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-root", help="data folder (default: $UPDOWN_DATA_ROOT or ./data)")
     data = argparse.ArgumentParser(add_help=False)
-    data.add_argument("--source", default=default_source(),
-                      help="sample | yahoo | dir:PATH | synthetic[:key=value,...] (default: sample)")
+    data.add_argument(
+        "--source",
+        default=default_source(),
+        help="sample | yahoo | dir:PATH | synthetic[:key=value,...] (default: sample)",
+    )
     data.add_argument("--tickers", help="comma-separated symbols (default: all the source has)")
     data.add_argument("--start", type=_date, help="first date, YYYY-MM-DD")
     data.add_argument("--end", type=_date, help="last date, YYYY-MM-DD")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 import keras
 import pandas as pd
 from prefect import get_run_logger, task
+from prefect.exceptions import MissingContextError
 
 from features.frame import fingerprint
 from features.sources import SourceUnavailableError, get_source
@@ -15,13 +17,32 @@ from features.sources.base import check_range, parse_date
 from features.store import PriceStore
 from flows.settings import DEFAULT_SOURCE, code_version, data_root
 
-__all__ = ["DEFAULT_SOURCE", "RunLoggerCallback", "code_version", "data_root", "date_range", "update_prices"]
+__all__ = [
+    "DEFAULT_SOURCE",
+    "RunLoggerCallback",
+    "code_version",
+    "data_root",
+    "date_range",
+    "run_logger",
+    "update_prices",
+]
 
-def date_range(start: dt.date | str | None, end: dt.date | str | None) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+
+def date_range(
+    start: dt.date | str | None, end: dt.date | str | None
+) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
     """Parse and check a start/end pair (start after end is an error naming both)."""
     lo, hi = parse_date(start, name="start"), parse_date(end, name="end")
     check_range(lo, hi)
     return lo, hi
+
+
+def run_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The Prefect run logger inside a flow or task run; the ``updown`` logger elsewhere (``.fn()``)."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger("updown")
 
 
 def _transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -44,7 +65,7 @@ def update_prices(
     Returns:
         ``{"tickers": [...], "changed_rows": {ticker: n}, "fingerprint": str}``.
     """
-    logger = get_run_logger()
+    logger = run_logger()
     frame = get_source(source).fetch(tickers, start, end)
     if frame.empty:
         raise ValueError(f"source {source!r} returned no prices for tickers={tickers} start={start} end={end}")
@@ -62,4 +83,4 @@ class RunLoggerCallback(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted((logs or {}).items()))
-        get_run_logger().info("%sepoch %d: %s", self.prefix, epoch + 1, shown)
+        run_logger().info("%sepoch %d: %s", self.prefix, epoch + 1, shown)

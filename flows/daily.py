@@ -11,15 +11,16 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from prefect import flow, get_run_logger
+from prefect import flow
 
 from features.frame import fingerprint
-from features.store import PriceStore
-from flows.common import DEFAULT_SOURCE, code_version, data_root, update_prices
 from features.sources.base import parse_date
+from features.store import PriceStore
+from flows.common import DEFAULT_SOURCE, code_version, data_root, run_logger, update_prices
 from models.registry import load_model
 from models.reports import write_daily
 from models.scoring import score
+
 
 # Calendar days of history fetched before the as-of date: enough trading days for the longest
 # feature warm-up (20) plus the model's window, with room for holidays.
@@ -45,7 +46,7 @@ def daily_flow(
     Returns:
         The published partition's path, or None when there was nothing new to publish.
     """
-    logger = get_run_logger()
+    logger = run_logger()
     root = data_root(data_root_dir)
     loaded = load_model(root)
     names = tickers or list(loaded.metadata["tickers"])
@@ -58,7 +59,10 @@ def daily_flow(
     day = day or prices["date"].max()
     missing = sorted(set(names) - set(prices.loc[prices["date"] == day, "ticker"]))
     if len(missing) == len(names):
-        logger.warning("nothing new: no ticker has a price on %s (market closed or data not yet published); nothing published", f"{day:%Y-%m-%d}")
+        logger.warning(
+            "nothing new: no ticker has a price on %s (market closed or data not yet published); nothing published",
+            f"{day:%Y-%m-%d}",
+        )
         return None
     if missing:
         logger.warning("no price on %s for %s; they are not scored", f"{day:%Y-%m-%d}", missing)

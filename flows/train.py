@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 
-from prefect import flow, get_run_logger
+from prefect import flow
 
 from features.dataset import DatasetConfig
 from features.labels import LabelConfig
 from features.store import PriceStore
-from flows.common import DEFAULT_SOURCE, RunLoggerCallback, code_version, data_root, date_range, update_prices
+from flows.common import (
+    DEFAULT_SOURCE,
+    RunLoggerCallback,
+    code_version,
+    data_root,
+    date_range,
+    run_logger,
+    update_prices,
+)
 from models.lstm import ModelConfig
 from models.registry import save_model, set_champion
 from models.scoring import train_production_model
@@ -35,7 +43,7 @@ def train_flow(
     The newest model becomes the champion; comparing against the current champion before
     promotion is the model registry's next step (see ``docs/roadmap.md``).
     """
-    logger = get_run_logger()
+    logger = run_logger()
     lo, hi = date_range(start, end)
     root = data_root(data_root_dir)
     stored = update_prices(source, tickers, lo, hi, str(root))

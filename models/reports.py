@@ -115,7 +115,9 @@ def read_daily(root: Path, *, date: DateLike | None = None, tickers: list[str] |
     as_of = dates[-1] if wanted is None else wanted
     path = daily_path(root, as_of)
     if not path.is_file():
-        raise FileNotFoundError(f"no daily report for date={as_of:%Y-%m-%d} (have {dates[0]:%Y-%m-%d}..{dates[-1]:%Y-%m-%d})")
+        raise FileNotFoundError(
+            f"no daily report for date={as_of:%Y-%m-%d} (have {dates[0]:%Y-%m-%d}..{dates[-1]:%Y-%m-%d})"
+        )
     frame = pq.read_table(path).to_pandas()
     if tickers is not None:
         frame = frame[frame["ticker"].isin(tickers)].reset_index(drop=True)

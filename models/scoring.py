@@ -17,7 +17,14 @@ from models.evaluation import classification_metrics
 from models.lstm import ModelConfig
 from models.registry import LoadedModel
 from models.reports import prediction_frame
-from models.training import FittedModel, TrainConfig, describe_fit, fit_model, normalised_data, predict_proba
+from models.training import (
+    FittedModel,
+    TrainConfig,
+    describe_fit,
+    fit_model,
+    normalised_data,
+    predict_proba,
+)
 
 
 def library_versions() -> dict[str, str]:

@@ -125,9 +125,7 @@ def fit_model(
         verbose: Keras verbosity ("auto" shows a progress bar in a terminal).
     """
     embargo = panel.config.label.horizon
-    fit_rows, val_rows = chronological_validation(
-        panel, rows, val_fraction=train_config.val_fraction, embargo=embargo
-    )
+    fit_rows, val_rows = chronological_validation(panel, rows, val_fraction=train_config.val_fraction, embargo=embargo)
     last_fit_date = panel.dates[fit_rows].max()
     scaler = FeatureScaler().fit(panel.X[panel.dates <= last_fit_date], panel.config.features)
     data = normalised_data(panel, scaler)
@@ -138,9 +136,7 @@ def fit_model(
     model = build_from_config(t, data.shape[1], model_config)
     bs = train_config.batch_size
     weights = balanced_class_weight(panel.label[fit_rows]) if train_config.class_weight else None
-    stop = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=train_config.patience, restore_best_weights=True
-    )
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=train_config.patience, restore_best_weights=True)
     hist = model.fit(
         WindowBatches(fit_windows, panel.label[fit_rows], batch_size=bs, shuffle=True, seed=train_config.seed),
         validation_data=WindowBatches(val_windows, panel.label[val_rows], batch_size=bs),

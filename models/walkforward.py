@@ -1,6 +1,6 @@
 """Walk-forward backtest: retrain on the past, predict the next block, stitch the blocks.
 
-The test region (the last ``test_fraction`` of the sample dates, or from ``test_start``) is
+The test region (the last ``test_fraction`` of the samples, or from ``test_start``) is
 cut into ``blocks`` consecutive date ranges. For each block a fresh model is trained on every
 sample whose label ended before the block, less an embargo (:mod:`features.split`), so a model
 never sees a label that ends inside its test block. Predictions of all blocks form one
@@ -25,7 +25,14 @@ from features.windows import WindowSet
 from models.evaluation import prior_probs
 from models.lstm import ModelConfig
 from models.reports import prediction_frame
-from models.training import FittedModel, TrainConfig, describe_fit, fit_model, normalised_data, predict_proba
+from models.training import (
+    FittedModel,
+    TrainConfig,
+    describe_fit,
+    fit_model,
+    normalised_data,
+    predict_proba,
+)
 
 
 class WalkForwardConfig(BaseModel):
@@ -33,7 +40,8 @@ class WalkForwardConfig(BaseModel):
 
     Attributes:
         blocks: retrain/test blocks (>= 2).
-        test_fraction: share of sample dates in the test region when ``test_start`` is None.
+        test_fraction: share of the samples (counted over all tickers) in the test region when
+            ``test_start`` is None; the region starts on the date that leaves this share after it.
         test_start: first test decision date (overrides ``test_fraction``).
         embargo: trading days between the last training label and a block; None = horizon.
     """
@@ -81,8 +89,9 @@ def plan_folds(panel: Panel, config: WalkForwardConfig) -> list[Fold]:
     days = pd.DatetimeIndex(np.unique(sample_dates))
     if config.test_start is not None:
         first = int(days.searchsorted(pd.Timestamp(config.test_start)))
-    else:
-        first = int(np.floor(len(days) * (1 - config.test_fraction)))
+    else:  # the last test_fraction of the *samples*, so a universe that thins out is still tested fairly
+        cut = np.sort(sample_dates)[int(np.floor(len(sample_dates) * (1 - config.test_fraction)))]
+        first = int(days.searchsorted(cut))
     test_days = days[first:]
     if len(test_days) < config.blocks:
         raise ValueError(
@@ -172,7 +181,6 @@ def run_walk_forward(
         if on_fold is not None:
             on_fold(result)
         results.append(result)
-
 
     return stitch([(r.predictions, r.info) for r in results])
 

@@ -59,8 +59,7 @@ def get_source(spec: str) -> PriceSource:
 
         return SyntheticMarket.from_spec(arg)
     raise ValueError(
-        f"source must be one of 'yahoo', 'sample', 'dir:PATH', 'synthetic[:key=value,...]', "
-        f"got source={spec!r}"
+        f"source must be one of 'yahoo', 'sample', 'dir:PATH', 'synthetic[:key=value,...]', got source={spec!r}"
     )
 
 

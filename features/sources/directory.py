@@ -53,9 +53,10 @@ class DirectorySource:
         needed = {"date", "open", "high", "low", "close", "volume"}
         if not needed <= set(frame.columns):
             raise SourceError(
-                f"source 'dir': {path} needs columns {sorted(needed)} (any case), "
-                f"has {list(raw.columns)}"
+                f"source 'dir': {path} needs columns {sorted(needed)} (any case), has {list(raw.columns)}"
             )
+        if "adj_close" not in frame.columns:
+            frame = frame.assign(adj_close=frame["close"])
         return frame.assign(ticker=ticker)
 
     def fetch(

@@ -73,9 +73,7 @@ class SyntheticMarket:
             key, sep, value = item.partition("=")
             key = key.strip()
             if not sep or key not in types:
-                raise ValueError(
-                    f"synthetic source options are {sorted(types)} as key=value, got {item!r}"
-                )
+                raise ValueError(f"synthetic source options are {sorted(types)} as key=value, got {item!r}")
             caster = {"int": int, "float": float, "str": str}[str(types[key])]
             try:
                 kwargs[key] = caster(value.strip())
@@ -120,9 +118,7 @@ class SyntheticMarket:
     def frame(self) -> pd.DataFrame:
         """The whole market as a canonical frame."""
         p, k = self._paths, self.tickers
-        cols = {
-            c: p[c].T.ravel() for c in ("open", "high", "low", "close", "volume")
-        }
+        cols = {c: p[c].T.ravel() for c in ("open", "high", "low", "close", "volume")}
         return pd.DataFrame(
             {
                 "date": np.tile(self.dates.to_numpy(), k),
