@@ -7,11 +7,13 @@ column     dtype          meaning
 ========== ============== ======================================================
 date       datetime64[ns] trading day (naive, midnight; the exchange's local date)
 ticker     string         symbol as the source spells it, e.g. ``AAPL``, ``^GSPC``
-open       float64        raw (unadjusted) open
-high       float64        raw high
-low        float64        raw low
-close      float64        raw close
-adj_close  float64        close adjusted for splits and dividends
+open       float64        open as the source reports it
+high       float64        high as the source reports it
+low        float64        low as the source reports it
+close      float64        close as the source reports it (not dividend-adjusted; Yahoo's
+                          is already split-adjusted, the bundled sample stocks' is raw)
+adj_close  float64        close adjusted for splits and dividends: returns, features
+                          and labels use this column
 volume     float64        shares traded (float so that missing volume can be NaN)
 ========== ============== ======================================================
 

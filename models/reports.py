@@ -20,8 +20,13 @@ label            string         (backtest only) the realised class: down / flat 
 
 Layout under the data root::
 
-    reports/daily/date=YYYY-MM-DD/predictions.parquet     (one partition per as-of date)
+    reports/daily/date=YYYY-MM-DD/predictions.parquet     (one hive partition per as-of date)
     reports/backtest/<run id>/predictions.parquet, metrics.json
+
+Daily partitions follow the hive convention: ``date`` lives in the folder name, not inside the
+file, so ``pandas.read_parquet("<root>/reports/daily")``, ``pyarrow.dataset`` and DuckDB's
+``read_parquet('<root>/reports/daily/*/*.parquet')`` read the whole history directly.
+:func:`read_predictions` returns it with ``date`` as ``datetime64[ns]``.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from features.io import write_parquet
@@ -84,8 +90,15 @@ def daily_path(root: Path, as_of: pd.Timestamp) -> Path:
 def write_daily(
     root: Path, as_of: pd.Timestamp, frame: pd.DataFrame, *, metadata: Mapping[str, str] | None = None
 ) -> Path:
-    """Write (or atomically replace) the daily partition of ``as_of``."""
-    return write_parquet(check_predictions(frame), daily_path(root, as_of), metadata=metadata)
+    """Write (or atomically replace) the daily partition of ``as_of``.
+
+    Raises:
+        ValueError: when a row's ``date`` is not ``as_of`` or the frame breaks the schema.
+    """
+    frame = check_predictions(frame)
+    if (frame["date"] != as_of).any():
+        raise ValueError(f"every row of the daily report for as_of={as_of:%Y-%m-%d} must have that date")
+    return write_parquet(frame.drop(columns="date"), daily_path(root, as_of), metadata=metadata)
 
 
 def daily_dates(root: Path) -> list[pd.Timestamp]:
@@ -102,6 +115,12 @@ def daily_dates(root: Path) -> list[pd.Timestamp]:
     return sorted(out)
 
 
+def _with_date(table: pa.Table, as_of: pd.Timestamp) -> pd.DataFrame:
+    frame = table.to_pandas()
+    frame.insert(0, "date", pd.Series(as_of, index=frame.index, dtype="datetime64[ns]"))
+    return frame
+
+
 def read_daily(root: Path, *, date: DateLike | None = None, tickers: list[str] | None = None) -> pd.DataFrame:
     """The daily predictions of ``date`` (default: the latest published), optionally some tickers.
 
@@ -115,10 +134,35 @@ def read_daily(root: Path, *, date: DateLike | None = None, tickers: list[str] |
     as_of = dates[-1] if wanted is None else wanted
     path = daily_path(root, as_of)
     if not path.is_file():
-        raise FileNotFoundError(
-            f"no daily report for date={as_of:%Y-%m-%d} (have {dates[0]:%Y-%m-%d}..{dates[-1]:%Y-%m-%d})"
-        )
-    frame = pq.read_table(path).to_pandas()
+        have = f"{dates[0]:%Y-%m-%d}..{dates[-1]:%Y-%m-%d}"
+        raise FileNotFoundError(f"no daily report for date={as_of:%Y-%m-%d} (published: {have})")
+    frame = _with_date(pq.read_table(path), as_of)
     if tickers is not None:
         frame = frame[frame["ticker"].isin(tickers)].reset_index(drop=True)
-    return frame
+    return frame.loc[:, list(PREDICTION_COLUMNS)]
+
+
+def read_predictions(
+    root: Path,
+    *,
+    start: DateLike | None = None,
+    end: DateLike | None = None,
+    tickers: list[str] | None = None,
+) -> pd.DataFrame:
+    """All published daily predictions between ``start`` and ``end`` (inclusive), sorted.
+
+    Returns:
+        The report schema with ``date`` as ``datetime64[ns]``; empty when nothing matches.
+    """
+    lo, hi = parse_date(start, name="start"), parse_date(end, name="end")
+    parts = [
+        _with_date(pq.read_table(daily_path(root, d)), d)
+        for d in daily_dates(root)
+        if (lo is None or d >= lo) and (hi is None or d <= hi)
+    ]
+    if not parts:
+        return prediction_frame(pd.DataFrame({"date": [], "ticker": []}), np.zeros((0, 3)), horizon=0, model_id="")
+    frame = pd.concat(parts, ignore_index=True)
+    if tickers is not None:
+        frame = frame[frame["ticker"].isin(tickers)]
+    return frame.sort_values(["date", "ticker"]).reset_index(drop=True).loc[:, list(PREDICTION_COLUMNS)]

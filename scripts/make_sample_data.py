@@ -113,9 +113,7 @@ def _to_float(text: str) -> float:
         return float("nan")
 
 
-def _read_csv(
-    src: SourceFile, header: list[str], date_format: str, *, allow_drift: bool
-) -> pd.DataFrame:
+def _read_csv(src: SourceFile, header: list[str], date_format: str, *, allow_drift: bool) -> pd.DataFrame:
     """Read one packaged CSV, check its header, parse numbers with Python's ``float``.
 
     Numbers are parsed by hand, not by pandas' C parser, so every value is the exact double
@@ -236,9 +234,7 @@ def write_parquet_atomic(frame: pd.DataFrame, path: Path) -> None:
 
 
 def summarize(frame: pd.DataFrame) -> None:
-    summary = frame.groupby("ticker", sort=True).agg(
-        first=("date", "min"), last=("date", "max"), rows=("date", "size")
-    )
+    summary = frame.groupby("ticker", sort=True).agg(first=("date", "min"), last=("date", "max"), rows=("date", "size"))
     for ticker, row in summary.iterrows():
         first, last = f"{row['first']:%Y-%m-%d}", f"{row['last']:%Y-%m-%d}"
         print(f"{ticker:6s} {first} .. {last} {row['rows']:5d} rows")

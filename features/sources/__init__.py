@@ -24,7 +24,8 @@ from features.sources.base import DateLike, SourceError, SourceUnavailableError
 class PriceSource(Protocol):
     """Anything that returns canonical prices for tickers (None = all it has) and dates."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def fetch(
         self,

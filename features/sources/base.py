@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TypeAlias
 
 import pandas as pd
 
 from features.frame import canonicalize, validate_prices
 
-DateLike = str | dt.date | pd.Timestamp
+DateLike: TypeAlias = str | dt.date | pd.Timestamp
 
 
 class SourceError(RuntimeError):

@@ -72,9 +72,7 @@ def test_prices_positive_and_inside_range(prices: pd.DataFrame) -> None:
 
 def test_tickers_ranges_and_counts(prices: pd.DataFrame) -> None:
     assert sorted(prices["ticker"].unique()) == sorted(EXPECTED)
-    summary = prices.groupby("ticker").agg(
-        first=("date", "min"), last=("date", "max"), rows=("date", "size")
-    )
+    summary = prices.groupby("ticker").agg(first=("date", "min"), last=("date", "max"), rows=("date", "size"))
     for ticker, (first, last, rows) in EXPECTED.items():
         got = summary.loc[ticker]
         assert (got["first"], got["last"], got["rows"]) == (
@@ -110,9 +108,7 @@ def test_spot_values_from_sources(prices: pd.DataFrame) -> None:
         ("MSFT", "2003-02-14", "2003-02-18"),  # 2:1 split
     ],
 )
-def test_real_splits_visible_in_raw_close(
-    prices: pd.DataFrame, ticker: str, before: str, on: str
-) -> None:
+def test_real_splits_visible_in_raw_close(prices: pd.DataFrame, ticker: str, before: str, on: str) -> None:
     a, b = _row(prices, ticker, before), _row(prices, ticker, on)
     ratio_jump = (b["close"] / b["adj_close"]) / (a["close"] / a["adj_close"])
     assert ratio_jump == pytest.approx(0.5, rel=1e-9)

@@ -13,7 +13,7 @@ from features.sources.synthetic import SyntheticMarket
 
 @pytest.mark.parametrize("spec", ["nope", "dir:", "yahoo:x", "synthetic:bogus=1", "synthetic:tickers=abc"])
 def test_bad_specs_are_rejected_naming_them(spec):
-    with pytest.raises(ValueError, match="source|synthetic"):
+    with pytest.raises(ValueError, match=r"source|synthetic"):
         get_source(spec)
 
 

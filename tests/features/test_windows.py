@@ -52,9 +52,7 @@ def test_appending_future_rows_never_changes_a_past_window(n, extra, timesteps):
     cfg = DatasetConfig(timesteps=timesteps)
     p_full, p_past = build_panel(full, cfg), build_panel(past, cfg)
     train_cut = pd.bdate_range("2020-01-01", periods=28)[-1]
-    scalers = [
-        FeatureScaler().fit(p.X[p.dates <= np.datetime64(train_cut)], cfg.features) for p in (p_full, p_past)
-    ]
+    scalers = [FeatureScaler().fit(p.X[p.dates <= np.datetime64(train_cut)], cfg.features) for p in (p_full, p_past)]
     np.testing.assert_array_equal(scalers[0].mean_, scalers[1].mean_)
     in_past_full = np.flatnonzero(p_full.window_ok & (p_full.dates <= np.datetime64(cut)))
     # the same (ticker, date) samples exist in both

@@ -1,0 +1,16 @@
+import pytest
+
+from features.dataset import DatasetConfig, Panel, build_panel
+from features.sources.synthetic import SyntheticMarket
+from models.lstm import ModelConfig
+from models.training import TrainConfig
+
+TINY_MODEL = ModelConfig(units=(8, 4), dropout=0.1)
+TINY_TRAIN = TrainConfig(epochs=2, batch_size=64, patience=1, seed=3)
+
+
+@pytest.fixture(scope="session")
+def small_panel() -> Panel:
+    """4 synthetic tickers x 400 days with a planted signal, 10-step windows."""
+    prices = SyntheticMarket(tickers=4, days=400, seed=11, signal=0.8).fetch()
+    return build_panel(prices, DatasetConfig(timesteps=10))
