@@ -7,12 +7,16 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-import pandas as pd
 import pytest
+
+# Tests call flows through ``.fn()``, where tasks run outside a flow run; Prefect would warn (an
+# error under -W error) that their logs have no flow run to go to. Those logs still reach pytest.
+os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 
 _LOCAL = {"127.0.0.1", "::1", "localhost", "0.0.0.0"}
 _real_connect = socket.socket.connect
@@ -57,12 +61,3 @@ def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "data"
     monkeypatch.setenv("UPDOWN_DATA_ROOT", str(root))
     return root
-
-
-def make_prices(closes: dict[str, list[float]], *, start: str = "2020-01-01", volume: float = 1000.0) -> pd.DataFrame:
-    """A canonical frame from close paths: open=close, high/low 1% around it, adj_close=close."""
-    rows = []
-    for ticker, path in closes.items():
-        for date, c in zip(pd.bdate_range(start, periods=len(path)), path, strict=True):
-            rows.append((date, ticker, c, c * 1.01, c * 0.99, c, c, volume))
-    return pd.DataFrame(rows, columns=["date", "ticker", "open", "high", "low", "close", "adj_close", "volume"])

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_prices
+from support import make_prices
 
 from features.frame import canonicalize
 from features.labels import UNLABELED, LabelConfig, bucket, class_balance, forward_returns, make_labels

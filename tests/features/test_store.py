@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import make_prices
+from support import make_prices
 
 from features.frame import PriceDataError
 from features.sources import get_source

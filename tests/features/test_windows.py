@@ -1,9 +1,9 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_prices
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import make_prices
 
 from features.dataset import DatasetConfig, build_panel
 from features.frame import canonicalize

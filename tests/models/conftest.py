@@ -2,11 +2,6 @@ import pytest
 
 from features.dataset import DatasetConfig, Panel, build_panel
 from features.sources.synthetic import SyntheticMarket
-from models.lstm import ModelConfig
-from models.training import TrainConfig
-
-TINY_MODEL = ModelConfig(units=(8, 4), dropout=0.1)
-TINY_TRAIN = TrainConfig(epochs=2, batch_size=64, patience=1, seed=3)
 
 
 @pytest.fixture(scope="session")

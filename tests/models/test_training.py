@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TINY_MODEL, TINY_TRAIN
+from support import TINY_MODEL, TINY_TRAIN
 
 from features.split import embargo_cutoff
 from models.training import balanced_class_weight, chronological_validation, fit_model

@@ -1,0 +1,97 @@
+"""Real flow runs through one session-wide Prefect test harness, on a tiny synthetic market."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.labels import LabelConfig, make_labels
+from features.sources import get_source
+from flows.cli import main
+from flows.daily import daily_flow
+from models.evaluation import classification_metrics, label_codes
+from models.reports import BACKTEST_COLUMNS, read_daily
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
+
+SOURCE = "synthetic:tickers=4,days=450,seed=2,signal=1.0"
+FAST = ["--epochs", "2", "--units", "8,4", "--timesteps", "8", "--seed", "1"]
+
+
+def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(argv) == 0
+    return capsys.readouterr().out.strip().splitlines()[-1]
+
+
+def test_backtest_writes_a_truthful_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    run_dir = Path(_cli(["backtest", "--source", SOURCE, "--data-root", str(tmp_path), *FAST], capsys))
+    assert run_dir.parent == tmp_path / "reports" / "backtest" and run_dir.is_dir()
+    preds = pd.read_parquet(run_dir / "predictions.parquet")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+
+    assert tuple(preds.columns) == BACKTEST_COLUMNS
+    assert not preds.duplicated(["date", "ticker"]).any()
+    np.testing.assert_allclose(preds[["p_down", "p_flat", "p_up"]].sum(axis=1), 1.0, atol=1e-9)
+    assert (preds["predicted"] == preds[["p_down", "p_flat", "p_up"]].idxmax(axis=1).str[2:]).all()
+    assert sorted(preds["fold"].unique()) == [0, 1, 2]
+
+    # forward returns and labels are the real ones of the synthetic prices
+    prices = get_source(SOURCE).fetch()
+    truth = make_labels(prices, LabelConfig())
+    joined = preds.merge(truth, on=["date", "ticker"], how="left", suffixes=("", "_true"))
+    np.testing.assert_allclose(joined["forward_return"], joined["forward_return_true"], rtol=1e-12)
+    assert (label_codes(joined["label"]) == joined["label_true"]).all()
+
+    # walk-forward: blocks are chronological and no training label ends inside a test block
+    folds = metrics["folds"]
+    for f in folds:
+        in_fold = preds[preds["fold"] == f["fold"]]
+        assert in_fold["date"].min() >= pd.Timestamp(f["test_start"])
+        assert in_fold["date"].max() <= pd.Timestamp(f["test_end"])
+        assert pd.Timestamp(f["val_end"]) < pd.Timestamp(f["test_start"])
+        assert pd.Timestamp(f["train_labels_end_before"]) < pd.Timestamp(f["test_start"])
+    assert [f["test_start"] for f in folds] == sorted(f["test_start"] for f in folds)
+
+    # the headline numbers are measurements of this very file
+    recomputed = classification_metrics(label_codes(preds["label"]), preds[["p_down", "p_flat", "p_up"]].to_numpy())
+    assert metrics["model"]["accuracy"] == pytest.approx(recomputed["accuracy"])
+    assert metrics["model"]["log_loss"] == pytest.approx(recomputed["log_loss"])
+    assert metrics["model"]["n"] == len(preds)
+    assert "class_prior" in metrics["baselines"]
+    assert metrics["verdict"].startswith(("Edge:", "No significant edge"))
+    assert metrics["config"]["training"]["epochs"] == 2
+
+
+def test_train_then_daily_then_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    root = str(tmp_path)
+    model_id = _cli(["train", "--source", SOURCE, "--end", "2011-06-30", "--data-root", root, *FAST], capsys)
+    assert (tmp_path / "models" / model_id / "model.keras").is_file()
+    assert json.loads((tmp_path / "models" / "champion.json").read_text())["model_id"] == model_id
+
+    out = _cli(["daily", "--as-of", "2011-09-01", "--source", SOURCE, "--data-root", root], capsys)
+    partition = tmp_path / "reports" / "daily" / "date=2011-09-01" / "predictions.parquet"
+    assert Path(out) == partition
+    first = read_daily(tmp_path)
+    assert list(first["ticker"]) == ["SYN00", "SYN01", "SYN02", "SYN03"]
+    assert (first["date"] == pd.Timestamp("2011-09-01")).all()
+    assert (first["model_id"] == model_id).all()
+
+    # idempotent: a re-run for the same date leaves one identical partition
+    _cli(["daily", "--as-of", "2011-09-01", "--source", SOURCE, "--data-root", root], capsys)
+    assert [p.name for p in partition.parent.iterdir()] == ["predictions.parquet"]
+    pd.testing.assert_frame_equal(read_daily(tmp_path), first)
+
+    table = _cli(["report", "--data-root", root, "--ticker", "SYN01"], capsys)
+    assert "SYN01" in table
+
+
+def test_daily_publishes_nothing_on_a_day_without_prices(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    root = str(tmp_path)
+    _cli(["train", "--source", SOURCE, "--end", "2011-06-30", "--data-root", root, *FAST], capsys)
+    saturday = "2011-09-03"
+    assert daily_flow.fn(as_of=saturday, source=SOURCE, data_root_dir=root) is None
+    assert not (tmp_path / "reports" / "daily").exists()
