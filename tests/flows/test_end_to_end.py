@@ -29,7 +29,8 @@ def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 
 def test_backtest_writes_a_truthful_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     run_dir = Path(_cli(["backtest", "--source", SOURCE, "--data-root", str(tmp_path), *FAST], capsys))
-    assert run_dir.parent == tmp_path / "reports" / "backtest" and run_dir.is_dir()
+    assert run_dir.parent == tmp_path / "reports" / "backtest"
+    assert run_dir.is_dir()
     preds = pd.read_parquet(run_dir / "predictions.parquet")
     metrics = json.loads((run_dir / "metrics.json").read_text())
 

@@ -22,7 +22,7 @@ def trained(tmp_path_factory):
 
 
 def test_metadata_describes_the_model(trained):
-    root, model_id, _, meta, _ = trained
+    root, model_id, _, _meta, _ = trained
     stored = json.loads((root / "models" / model_id / "metadata.json").read_text())
     assert stored["model_id"] == model_id
     assert stored["classes"] == ["down", "flat", "up"]

@@ -51,7 +51,8 @@ def test_pandas_pyarrow_and_duckdb_read_the_partitions_directly(tmp_path):
     _publish(tmp_path, "2024-01-03", [[0.1, 0.1, 0.8], [0.3, 0.4, 0.3]])
     folder = tmp_path / "reports" / "daily"
     by_pandas = pd.read_parquet(folder)
-    assert len(by_pandas) == 4 and set(by_pandas["date"].astype(str)) == {"2024-01-02", "2024-01-03"}
+    assert len(by_pandas) == 4
+    assert set(by_pandas["date"].astype(str)) == {"2024-01-02", "2024-01-03"}
     table = ds.dataset(folder, partitioning="hive").to_table()
     assert table.num_rows == 4
     con = duckdb.connect()
