@@ -60,10 +60,17 @@ def run_fold_task(
     fold_index: int,
     run_id: str,
     out_dir: str,
+    data_fingerprint: str,
 ) -> str:
-    """Train and predict one walk-forward block; write its predictions and summary; return the path."""
+    """Train and predict one walk-forward block; write its predictions and summary; return the path.
+
+    ``end`` is pinned by the flow to the last date it planned with, and ``data_fingerprint`` must
+    match the prices read here, so every block works on exactly the data the plan was made from.
+    """
     logger = run_logger()
-    _, panel = _load_panel(root, tickers, start, end, dataset_config)
+    prices, panel = _load_panel(root, tickers, start, end, dataset_config)
+    if fingerprint(prices) != data_fingerprint:
+        raise RuntimeError(f"prices in {root} changed while the backtest ran (fold {fold_index}); rerun the backtest")
     fold = plan_folds(panel, wf_config)[fold_index]
     logger.info(
         "fold %d: train on %d samples, test %s..%s (%d samples)",
@@ -122,12 +129,14 @@ def backtest_flow(
     names = stored["tickers"]
     prices, panel = _load_panel(str(root), names, lo, hi, dataset_config)
     folds = plan_folds(panel, wf_config)  # fail here, before any training, if the range is too short
+    last = prices["date"].max().date()  # pin the range: a store that grows meanwhile cannot shift the plan
     run_id = new_model_id()
     final = root / "reports" / "backtest" / run_id
     partial = final.with_name(f".{run_id}.partial")
     logger.info("backtest %s: %d tickers, %d folds, writing %s", run_id, len(names), len(folds), final)
     configs = (dataset_config, wf_config, model_config, train_config)
-    paths = [run_fold_task(str(root), names, lo, hi, *configs, f.index, run_id, str(partial)) for f in folds]
+    data_id = fingerprint(prices)
+    paths = [run_fold_task(str(root), names, lo, last, *configs, f.index, run_id, str(partial), data_id) for f in folds]
     parts = [(pq.read_table(p).to_pandas(), json.loads(Path(p).with_suffix(".json").read_text())) for p in paths]
     predictions, baselines, fold_info = stitch(parts)
     evaluation = evaluate_predictions(predictions, baselines, horizon=horizon)
@@ -144,7 +153,7 @@ def backtest_flow(
             "tickers": names,
             "data_start": str(prices["date"].min().date()),
             "data_end": str(prices["date"].max().date()),
-            "data_fingerprint": fingerprint(prices),
+            "data_fingerprint": data_id,
             "config": {
                 "dataset": dataset_config.model_dump(mode="json"),
                 "walk_forward": wf_config.model_dump(mode="json"),

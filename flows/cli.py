@@ -11,6 +11,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from features.frame import parse_tickers
 from features.sources.base import parse_date
 from flows.settings import default_source
@@ -18,10 +20,11 @@ from flows.settings import default_source
 
 def _date(text: str) -> str:
     try:
-        parse_date(text, name="date")
+        day = parse_date(text, name="date")
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
-    return text
+    assert day is not None
+    return day.date().isoformat()  # what the flows' date parameters accept
 
 
 def _positive(text: str) -> int:
@@ -35,7 +38,46 @@ def _positive(text: str) -> int:
 
 
 def _units(text: str) -> tuple[int, ...]:
-    return tuple(_positive(p) for p in text.split(",") if p.strip())
+    units = tuple(_positive(p) for p in text.split(",") if p.strip())
+    if not units:
+        raise argparse.ArgumentTypeError(f"must list LSTM sizes like 128,64, got {text!r}")
+    return units
+
+
+def _band(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number like 0.01, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), e.g. 0.01 for ±1%, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _blocks(text: str) -> int:
+    value = _positive(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be >= 2 (a walk-forward needs two blocks), got {value}")
+    return value
+
+
+def one_line(exc: Exception) -> str:
+    """A user-facing message on one line; pydantic's multi-line errors become `field: problem (got value)`."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']} (got {err.get('input')!r})" for err in exc.errors()
+        )
+    return str(exc)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,14 +96,14 @@ def _parser() -> argparse.ArgumentParser:
     model.add_argument("--epochs", type=_positive, default=8, help="cap on training epochs (default 8)")
     model.add_argument("--timesteps", type=_positive, default=30, help="days per input window (default 30)")
     model.add_argument("--horizon", type=_positive, default=5, help="label horizon in trading days (default 5)")
-    model.add_argument("--band", type=float, default=0.01, help="flat band half-width (default 0.01 = ±1%%)")
+    model.add_argument("--band", type=_band, default=0.01, help="flat band half-width (default 0.01 = ±1%%)")
     model.add_argument("--units", type=_units, default=(128, 64), help="LSTM sizes, e.g. 128,64 (default)")
-    model.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    model.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
 
     parser = argparse.ArgumentParser(prog="updown", description="Daily down/flat/up signals from LSTM classifiers.")
     sub = parser.add_subparsers(dest="command", required=True)
     bt = sub.add_parser("backtest", parents=[common, data, model], help="walk-forward backtest; prints the run folder")
-    bt.add_argument("--blocks", type=_positive, default=3, help="walk-forward blocks, >= 2 (default 3)")
+    bt.add_argument("--blocks", type=_blocks, default=3, help="walk-forward blocks, >= 2 (default 3)")
     sub.add_parser("train", parents=[common, data, model], help="train a model and make it the champion")
     daily = sub.add_parser("daily", parents=[common], help="update prices and publish the as-of date's predictions")
     daily.add_argument("--as-of", type=_date, help="decision date (default: latest stored trading day)")
@@ -82,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(args)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        print(f"updown {args.command}: error: {exc}", file=sys.stderr)
+        print(f"updown {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import keras
 
 from features.indicators import FEATURES
-from features.io import write_json
+from features.io import current_umask, fsync_dir, write_json
 from features.labels import CLASSES
 from features.scaling import FeatureScaler
 
@@ -80,8 +80,11 @@ def save_model(root: Path, model: keras.Model, metadata: dict[str, Any], *, mode
     tmp = Path(tempfile.mkdtemp(prefix=f".{model_id}.", dir=base))
     try:
         model.save(tmp / "model.keras")
+        os.chmod(tmp / "model.keras", 0o666 & ~current_umask())
         write_json({**metadata, "model_id": model_id, "format_version": FORMAT_VERSION}, tmp / "metadata.json")
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700
         os.rename(tmp, final)
+        fsync_dir(base)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return model_id

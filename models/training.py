@@ -113,6 +113,7 @@ def fit_model(
     *,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int | str = "auto",
+    embargo: int | None = None,
 ) -> FittedModel:
     """Train a fresh classifier on the given (already purged) sample rows of ``panel``.
 
@@ -123,8 +124,10 @@ def fit_model(
         train_config: Epochs, batch size, validation share, seed.
         callbacks: Extra Keras callbacks (e.g. a logger).
         verbose: Keras verbosity ("auto" shows a progress bar in a terminal).
+        embargo: trading days between the fit slice's last label and the validation slice
+            (None = the label horizon).
     """
-    embargo = panel.config.label.horizon
+    embargo = panel.config.label.horizon if embargo is None else embargo
     fit_rows, val_rows = chronological_validation(panel, rows, val_fraction=train_config.val_fraction, embargo=embargo)
     last_fit_date = panel.dates[fit_rows].max()
     scaler = FeatureScaler().fit(panel.X[panel.dates <= last_fit_date], panel.config.features)

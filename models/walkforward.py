@@ -64,6 +64,7 @@ class Fold:
     train_label_cutoff: pd.Timestamp
     train_rows: np.ndarray
     test_rows: np.ndarray
+    embargo: int
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -73,6 +74,7 @@ class Fold:
             "train_labels_end_before": str(self.train_label_cutoff.date()),
             "n_train_candidates": len(self.train_rows),
             "n_test": len(self.test_rows),
+            "embargo": self.embargo,
         }
 
 
@@ -114,6 +116,7 @@ def plan_folds(panel: Panel, config: WalkForwardConfig) -> list[Fold]:
                 train_label_cutoff=embargo_cutoff(panel.calendar, start, embargo=embargo),
                 train_rows=train,
                 test_rows=samples[in_block],
+                embargo=embargo,
             )
         )
     return folds
@@ -139,10 +142,19 @@ def run_fold(
     verbose: int | str = "auto",
 ) -> FoldResult:
     """Train on the fold's training samples and predict its test block."""
-    fitted = fit_model(panel, fold.train_rows, model_config, train_config, callbacks=callbacks or [], verbose=verbose)
+    fitted = fit_model(
+        panel,
+        fold.train_rows,
+        model_config,
+        train_config,
+        callbacks=callbacks or [],
+        verbose=verbose,
+        embargo=fold.embargo,
+    )
     data = normalised_data(panel, fitted.scaler)
     probs = predict_proba(fitted.model, WindowSet(data, fold.test_rows, timesteps=panel.config.timesteps))
     rows = fold.test_rows
+    used = np.concatenate([fitted.fit_rows, fitted.val_rows])
     frame = prediction_frame(
         panel.keys.iloc[rows], probs, horizon=panel.config.label.horizon, model_id=model_id
     ).assign(
@@ -156,6 +168,7 @@ def run_fold(
         "model_id": model_id,
         "test_class_balance": class_balance(panel.label[rows]),
         "train_class_prior": prior_probs(panel.label[fitted.fit_rows]).tolist(),
+        "train_labels_end_max": str(pd.Timestamp(panel.label_end[used].max()).date()),
     }
     return FoldResult(predictions=frame, info=info, fitted=fitted)
 

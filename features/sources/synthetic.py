@@ -156,7 +156,8 @@ class SyntheticMarket:
         P = stat_var.copy()
         means = np.empty_like(r)
         post_var = np.empty_like(r)
-        for t in range(r.shape[0]):
+        means[0], post_var[0] = m_hat, P  # day 0 has no return to observe (r[0] is a placeholder)
+        for t in range(1, r.shape[0]):
             P_pred = rho**2 * P + q
             gain = np.divide(P_pred, P_pred + obs_var)
             m_hat = rho * m_hat + gain * (r[t] - rho * m_hat)

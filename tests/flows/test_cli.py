@@ -1,5 +1,7 @@
 """CLI argument handling: bad input exits with status 2 and one line naming the input."""
 
+import re
+
 import pytest
 
 from flows.cli import main
@@ -18,7 +20,7 @@ def test_bad_options_exit_2_naming_the_value(argv, match, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == 2
-    assert pytest.importorskip("re").search(match, capsys.readouterr().err)
+    assert re.search(match, capsys.readouterr().err)
 
 
 def test_bad_ticker_and_reversed_dates_are_clear_errors(tmp_path, capsys):
@@ -27,3 +29,36 @@ def test_bad_ticker_and_reversed_dates_are_clear_errors(tmp_path, capsys):
     assert main(["report", "--data-root", str(tmp_path)]) == 2
     assert "no daily reports" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # nothing was written
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["backtest", "--band", "2"], r"must be in \(0, 1\)"),
+        (["backtest", "--blocks", "1"], "must be >= 2"),
+        (["backtest", "--seed", "-1"], "must be >= 0"),
+        (["backtest", "--units", ","], "LSTM sizes"),
+    ],
+)
+def test_out_of_range_model_options_are_refused_by_the_parser(argv, match, capsys):
+    with pytest.raises(SystemExit):
+        main(argv)
+    assert re.search(match, capsys.readouterr().err)
+
+
+def test_dates_are_normalised_for_the_flows():
+    from flows.cli import _date
+
+    assert _date("20200131") == "2020-01-31"
+    assert _date("2020/01/31") == "2020-01-31"
+
+
+def test_pydantic_errors_become_one_line():
+    from features.labels import LabelConfig
+    from flows.cli import one_line
+
+    with pytest.raises(ValueError, match="band") as exc:
+        LabelConfig(band=2)
+    msg = one_line(exc.value)
+    assert "\n" not in msg
+    assert msg.startswith("band: Input should be less than 1 (got 2)")

@@ -48,13 +48,37 @@ def _predictions(probs: np.ndarray, labels: list[str]) -> pd.DataFrame:
     )
 
 
-def test_verdict_says_no_edge_when_the_model_is_the_prior():
+def test_diebold_mariano_hln_hand_computed():
+    d = np.array([0.3, 0.1, 0.4, 0.2, -0.3, -0.1, 0.5, 0.6])
+    # mean 0.2125; gamma0 = 0.08109375; gamma1 = 0.01935546875; long-run variance 0.1198046875
+    # DM = 0.2125 / sqrt(0.1198046875 / 8) = 1.7364689520; HLN factor sqrt((8 + 1 - 4 + 2/8) / 8) = 0.8100925873
+    res = diebold_mariano(d, np.zeros(8), horizon=2)
+    assert res["mean_diff"] == pytest.approx(0.2125)
+    assert res["statistic"] == pytest.approx(1.7364689520 * np.sqrt(5.25 / 8), rel=1e-9)
+    assert res["statistic"] == pytest.approx(1.406700626, rel=1e-9)
+    assert res["p_value"] == pytest.approx(0.2023270537, rel=1e-6)  # Student t, 7 degrees of freedom
+
+
+def test_verdict_says_no_edge_for_two_equally_good_noisy_models():
     rng = np.random.default_rng(1)
-    labels = list(rng.choice(["down", "flat", "up"], 300))
-    prior = np.tile([1 / 3, 1 / 3, 1 / 3], (300, 1))
-    out = evaluate_predictions(_predictions(prior + 1e-9, labels), {"class_prior": prior}, horizon=5)
+    n = 400
+    codes = rng.integers(0, 3, n)
+    labels = list(np.array(["down", "flat", "up"])[codes])
+
+    def noisy_model(seed: int) -> np.ndarray:
+        logits = np.random.default_rng(seed).normal(0, 0.6, (n, 3))
+        logits[np.arange(n), codes] += 0.3  # the same modest skill, different noise
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
+
+    model, other = noisy_model(10), noisy_model(11)
+    out = evaluate_predictions(_predictions(model, labels), {"twin": other}, horizon=5)
+    dm = out["comparisons"]["twin"]
+    assert np.isfinite(dm["statistic"])
+    assert dm["p_value"] > 0.05
     assert out["has_edge"] is False
     assert out["verdict"].startswith("No significant edge")
+    assert "shows no significant edge over the twin baseline" in out["verdict"]
 
 
 def test_verdict_says_edge_for_a_clearly_better_model():
