@@ -22,7 +22,6 @@ from prefect.cache_policies import NO_CACHE
 from features.dataset import DatasetConfig, build_panel
 from features.frame import fingerprint
 from features.io import write_json, write_parquet
-from features.labels import LabelConfig
 from features.store import PriceStore
 from flows.common import (
     DEFAULT_SOURCE,
@@ -92,38 +91,30 @@ def backtest_flow(
     tickers: list[str] | None = None,
     start: dt.date | None = None,
     end: dt.date | None = None,
-    epochs: int = 8,
-    timesteps: int = 30,
-    blocks: int = 3,
-    horizon: int = 5,
-    band: float = 0.01,
-    units: tuple[int, ...] = (128, 64),
-    seed: int = 0,
+    dataset: DatasetConfig = DatasetConfig(),
+    model: ModelConfig = ModelConfig(),
+    training: TrainConfig = TrainConfig(),
+    walk_forward: WalkForwardConfig = WalkForwardConfig(),
     data_root_dir: str | None = None,
 ) -> str:
-    """Walk-forward backtest of the stacked LSTM; returns the run folder's path.
+    """Walk-forward backtest of an LSTM classifier; returns the run folder's path.
 
     Args:
         source: price source spec (``sample``, ``yahoo``, ``dir:PATH``, ``synthetic:...``).
         tickers: symbols (None = everything the source has; required for ``yahoo``).
         start: first price date used (inclusive).
         end: last price date used (inclusive).
-        epochs: cap on training epochs per block.
-        timesteps: days per input window.
-        blocks: walk-forward retrain/test blocks (>= 2).
-        horizon: label horizon in trading days.
-        band: flat band half-width (0.01 = ±1%).
-        units: LSTM layer sizes.
-        seed: seeds model initialisation, dropout and shuffling.
+        dataset: features, timesteps and label definition.
+        model: architecture and optimiser.
+        training: epochs, batch size, validation share, seed, schedule, calibration.
+        walk_forward: blocks, test region and embargo.
         data_root_dir: data root (default ``$UPDOWN_DATA_ROOT`` or ``./data``).
     """
     t0 = time.perf_counter()
     logger = run_logger()
     lo, hi = date_range(start, end)
-    dataset_config = DatasetConfig(timesteps=timesteps, label=LabelConfig(horizon=horizon, band=band))
-    wf_config = WalkForwardConfig(blocks=blocks)
-    model_config = ModelConfig(units=units)
-    train_config = TrainConfig(epochs=epochs, seed=seed)
+    dataset_config, wf_config, model_config, train_config = dataset, walk_forward, model, training
+    horizon = dataset.label.horizon
     root = data_root(data_root_dir)
     stored = update_prices(source, tickers, lo, hi, str(root))
     names = stored["tickers"]

@@ -1,4 +1,4 @@
-"""The train flow: fit the stacked LSTM on a date range and store it in the model registry."""
+"""The train flow: fit an LSTM classifier on a date range, store it, promote it only if better."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import datetime as dt
 from prefect import flow
 
 from features.dataset import DatasetConfig
-from features.labels import LabelConfig
 from features.store import PriceStore
 from flows.common import (
     DEFAULT_SOURCE,
@@ -19,7 +18,8 @@ from flows.common import (
     update_prices,
 )
 from models.lstm import ModelConfig
-from models.registry import save_model, set_champion
+from models.promotion import decide_promotion
+from models.registry import new_model_id, save_model, set_champion
 from models.scoring import train_production_model
 from models.training import TrainConfig
 
@@ -30,33 +30,47 @@ def train_flow(
     tickers: list[str] | None = None,
     start: dt.date | None = None,
     end: dt.date | None = None,
-    epochs: int = 8,
-    timesteps: int = 30,
-    horizon: int = 5,
-    band: float = 0.01,
-    units: tuple[int, ...] = (128, 64),
-    seed: int = 0,
+    dataset: DatasetConfig = DatasetConfig(),
+    model: ModelConfig = ModelConfig(),
+    training: TrainConfig = TrainConfig(),
+    force: bool = False,
     data_root_dir: str | None = None,
 ) -> str:
-    """Train on every labeled sample in ``[start, end]`` and make it the champion; return its id.
+    """Train on every labeled sample in ``[start, end]``, store the model and return its id.
 
-    The newest model becomes the champion; comparing against the current champion before
-    promotion is the model registry's next step (see ``docs/roadmap.md``).
+    The new model becomes the champion only if its validation log-loss beats the current
+    champion's on the same samples (:mod:`models.promotion`), or with ``force``; the decision
+    and both numbers are logged and stored in the model's metadata.
+
+    Args:
+        source: price source spec (``sample``, ``yahoo``, ``dir:PATH``, ``synthetic:...``).
+        tickers: symbols (None = everything the source has; required for ``yahoo``).
+        start: first price date used (inclusive).
+        end: last price date used (inclusive).
+        dataset: features, timesteps and label definition.
+        model: architecture and optimiser.
+        training: epochs, batch size, validation share, seed, schedule, calibration.
+        force: promote even if the new model is not better (or not comparable).
+        data_root_dir: data root (default ``$UPDOWN_DATA_ROOT`` or ``./data``).
     """
     logger = run_logger()
     lo, hi = date_range(start, end)
     root = data_root(data_root_dir)
     stored = update_prices(source, tickers, lo, hi, str(root))
     prices = PriceStore(root).read(stored["tickers"], lo, hi)
-    dataset_config = DatasetConfig(timesteps=timesteps, label=LabelConfig(horizon=horizon, band=band))
-    fitted, meta = train_production_model(
-        prices, dataset_config, ModelConfig(units=units), TrainConfig(epochs=epochs, seed=seed),
-        callbacks=[RunLoggerCallback()], verbose=0,
-    )  # fmt: skip
-    model_id = save_model(root, fitted.model, {**meta, "source": source, "code_version": code_version()})
-    set_champion(root, model_id, reason="newest trained model")
-    logger.info(
-        "model %s: validation log-loss %.4f, accuracy %.4f on %d samples",
-        model_id, meta["validation"]["log_loss"], meta["validation"]["accuracy"], meta["validation"]["n"],
-    )  # fmt: skip
+    fitted, meta = train_production_model(prices, dataset, model, training, callbacks=[RunLoggerCallback()], verbose=0)
+    assert fitted.val_probs is not None
+    decision = decide_promotion(root, prices, meta, fitted.val_keys, fitted.val_labels, fitted.val_probs, force=force)
+    model_id = save_model(
+        root,
+        fitted.model,
+        {**meta, "source": source, "code_version": code_version(), "promotion": decision.to_dict()},
+        model_id=new_model_id(),
+    )
+    logger.info("model %s: %s", model_id, decision.reason)
+    if decision.promote:
+        set_champion(root, model_id, reason=decision.reason)
+        logger.info("model %s is the champion now", model_id)
+    else:
+        logger.warning("model %s stored but NOT promoted; champion stays %s", model_id, decision.champion_id)
     return model_id

@@ -22,6 +22,8 @@ class WindowBatches(keras.utils.PyDataset):
         shuffle: reshuffle the sample order every epoch (training only).
         seed: seed of the shuffling.
         n_classes: width of the one-hot labels.
+        sample_weight: float array (n_samples,) yielded as a third element (e.g. class weights of a
+            validation set, so its loss measures the same objective as training).
     """
 
     def __init__(
@@ -33,6 +35,7 @@ class WindowBatches(keras.utils.PyDataset):
         shuffle: bool = False,
         seed: int = 0,
         n_classes: int = 3,
+        sample_weight: np.ndarray | None = None,
     ) -> None:
         super().__init__()
         if batch_size < 1:
@@ -41,6 +44,7 @@ class WindowBatches(keras.utils.PyDataset):
             raise ValueError(f"labels has {len(labels)} entries for {len(windows)} windows")
         self.windows = windows
         self.one_hot = None if labels is None else np.eye(n_classes, dtype="float32")[np.asarray(labels)]
+        self.sample_weight = None if sample_weight is None else np.asarray(sample_weight, dtype="float32")
         self.batch_size = batch_size
         self.shuffle = shuffle
         self._rng = np.random.default_rng(seed)
@@ -51,12 +55,16 @@ class WindowBatches(keras.utils.PyDataset):
     def __len__(self) -> int:
         return -(-len(self.windows) // self.batch_size)
 
-    def __getitem__(self, index: int) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> np.ndarray | tuple[np.ndarray, ...]:
         idx = self._order[index * self.batch_size : (index + 1) * self.batch_size]
         if self.shuffle:
             idx = np.sort(idx)  # gather in memory order; the batch's content is what is random
         x = self.windows.take(idx)
-        return x if self.one_hot is None else (x, self.one_hot[idx])
+        if self.one_hot is None:
+            return x
+        if self.sample_weight is None:
+            return x, self.one_hot[idx]
+        return x, self.one_hot[idx], self.sample_weight[idx]
 
     def on_epoch_end(self) -> None:
         if self.shuffle:

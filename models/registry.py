@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 from features.indicators import FEATURES
 from features.io import current_umask, fsync_dir, write_json
@@ -51,6 +52,17 @@ class LoadedModel:
     @property
     def timesteps(self) -> int:
         return int(self.metadata["dataset"]["timesteps"])
+
+    @property
+    def temperature(self) -> float:
+        """Calibration temperature (1.0 when the model was not calibrated)."""
+        return float(self.metadata.get("calibration", {}).get("temperature", 1.0))
+
+    @property
+    def class_weights(self) -> np.ndarray | None:
+        """Training class weights to divide back out of the outputs (None when none were used)."""
+        weights = self.metadata.get("calibration", {}).get("class_weights")
+        return None if weights is None else np.asarray(weights, dtype="float64")
 
 
 def models_dir(root: Path) -> Path:
@@ -125,6 +137,19 @@ def set_champion(root: Path, model_id: str, *, reason: str) -> None:
     )
 
 
+def load_metadata(root: Path, model_id: str) -> dict[str, Any]:
+    """The metadata of a stored model, as stored.
+
+    Raises:
+        RegistryError: naming the file when it is missing or not JSON.
+    """
+    path = models_dir(root) / _check_id(model_id) / "metadata.json"
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RegistryError(f"cannot read model metadata {path}: {exc}") from exc
+
+
 def load_model(root: Path, model_id: str | None = None) -> LoadedModel:
     """Load a model (default: the champion) and check it against the running code.
 
@@ -137,10 +162,7 @@ def load_model(root: Path, model_id: str | None = None) -> LoadedModel:
         raise RegistryError(f"no champion model under {models_dir(root)}; run `updown train` first")
     folder = models_dir(root) / _check_id(model_id)
     meta_path, model_path = folder / "metadata.json", folder / "model.keras"
-    try:
-        metadata = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RegistryError(f"cannot read model metadata {meta_path}: {exc}") from exc
+    metadata = load_metadata(root, model_id)
     _check_metadata(metadata, meta_path)
     try:
         model = keras.saving.load_model(model_path, safe_mode=True, compile=False)

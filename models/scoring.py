@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.dataset import DatasetConfig, Panel, build_panel
+from features.dataset import DatasetConfig, build_panel
 from features.frame import fingerprint
 from features.labels import CLASSES, class_balance
 from features.windows import WindowSet
@@ -57,6 +57,7 @@ def train_production_model(
     fitted = fit_model(panel, rows, model_config, train_config, callbacks=callbacks or [], verbose=verbose)
     val_y = panel.label[fitted.val_rows].astype("int64")
     assert fitted.val_probs is not None
+    assert fitted.raw_val_probs is not None
     meta = {
         "created_at": dt.datetime.now(dt.UTC).isoformat(),
         "architecture": model_config.model_dump(mode="json"),
@@ -70,31 +71,46 @@ def train_production_model(
         "data_fingerprint": fingerprint(prices),
         "fit": describe_fit(panel, fitted),
         "validation": classification_metrics(val_y, fitted.val_probs),
+        "calibration": {
+            "method": "temperature" if train_config.calibrate else "none",
+            "temperature": fitted.temperature,
+            "class_weights": None if fitted.class_weights is None else fitted.class_weights.tolist(),
+            "uncalibrated_val_log_loss": classification_metrics(val_y, fitted.raw_val_probs)["log_loss"],
+        },
         "class_balance": class_balance(panel.label[rows]),
         "versions": library_versions(),
     }
     return fitted, meta
 
 
-def latest_rows(panel: Panel, as_of: pd.Timestamp) -> np.ndarray:
-    """Rows dated ``as_of`` where a full window ends (labels are not needed to score)."""
-    return np.flatnonzero((panel.dates == np.datetime64(as_of)) & panel.window_ok)
+def score_keys(loaded: LoadedModel, prices: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
+    """Predict for the given ``(date, ticker)`` keys where the model has a full window.
+
+    Args:
+        loaded: A registry model (its features, timesteps, scaler and temperature are used).
+        prices: Canonical prices with enough history before every key's date.
+        keys: Frame with ``date, ticker`` columns.
+
+    Returns:
+        Report rows (see :mod:`models.reports`) for the keys that could be scored, in price order.
+    """
+    config = DatasetConfig.model_validate(loaded.metadata["dataset"])
+    last = keys["date"].max()
+    panel = build_panel(prices[prices["date"] <= last].reset_index(drop=True), config)
+    wanted = pd.MultiIndex.from_frame(keys.loc[:, ["date", "ticker"]])
+    have = pd.MultiIndex.from_frame(panel.keys.loc[:, ["date", "ticker"]])
+    rows = np.flatnonzero(have.isin(wanted) & panel.window_ok)
+    data = normalised_data(panel, loaded.scaler)
+    windows = WindowSet(data, rows, timesteps=config.timesteps)
+    probs = predict_proba(loaded.model, windows, temperature=loaded.temperature, class_weights=loaded.class_weights)
+    return prediction_frame(panel.keys.iloc[rows], probs, horizon=config.label.horizon, model_id=loaded.model_id)
 
 
 def score(loaded: LoadedModel, prices: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """Predict down/flat/up for every ticker with a full window ending on ``as_of``.
 
-    Args:
-        loaded: A registry model (its features, timesteps and scaler are used).
-        prices: Canonical prices up to ``as_of`` with enough history for the windows.
-        as_of: The decision date.
-
-    Returns:
-        Report rows (see :mod:`models.reports`), possibly empty.
+    Only prices up to ``as_of`` are used; labels are not needed.
     """
-    config = DatasetConfig.model_validate(loaded.metadata["dataset"])
-    panel = build_panel(prices[prices["date"] <= as_of].reset_index(drop=True), config)
-    rows = latest_rows(panel, as_of)
-    data = normalised_data(panel, loaded.scaler)
-    probs = predict_proba(loaded.model, WindowSet(data, rows, timesteps=config.timesteps))
-    return prediction_frame(panel.keys.iloc[rows], probs, horizon=config.label.horizon, model_id=loaded.model_id)
+    tickers = prices.loc[prices["date"] == as_of, "ticker"].unique()
+    keys = pd.DataFrame({"date": pd.Series(as_of, index=range(len(tickers))), "ticker": tickers})
+    return score_keys(loaded, prices, keys)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import keras
 import numpy as np
@@ -26,6 +26,7 @@ from features.scaling import FeatureScaler
 from features.split import purged_train_mask
 from features.windows import WindowSet
 from models.backend import seed_everything
+from models.calibration import apply_temperature, fit_temperature, undo_class_weights
 from models.data import WindowBatches
 from models.lstm import ModelConfig, build_from_config
 
@@ -40,6 +41,10 @@ class TrainConfig(BaseModel):
         val_fraction: share of the training dates, at the end, used for validation.
         class_weight: weight classes inversely to their training frequency.
         seed: seeds weights, dropout and shuffling.
+        lr_schedule: ``constant``; ``plateau`` halves the learning rate when validation loss
+            stalls for an epoch; ``cosine`` decays it along a half cosine over ``epochs``.
+        calibrate: fit a temperature on the validation slice (:mod:`models.calibration`) and
+            apply it to every prediction of this model.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -50,6 +55,8 @@ class TrainConfig(BaseModel):
     val_fraction: float = Field(0.15, gt=0, lt=0.5)
     class_weight: bool = True
     seed: int = Field(0, ge=0)
+    lr_schedule: Literal["constant", "plateau", "cosine"] = "constant"
+    calibrate: bool = False
 
 
 @dataclass
@@ -62,6 +69,12 @@ class FittedModel:
     val_rows: np.ndarray
     history: dict[str, list[float]] = field(default_factory=dict)
     val_probs: np.ndarray | None = None
+    raw_val_probs: np.ndarray | None = None
+    temperature: float = 1.0
+    class_weights: np.ndarray | None = None
+
+    val_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int64"))
+    val_keys: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"date": [], "ticker": []}))
 
     @property
     def best_epoch(self) -> int:
@@ -142,10 +155,16 @@ def fit_model(
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=train_config.patience, restore_best_weights=True)
     hist = model.fit(
         WindowBatches(fit_windows, panel.label[fit_rows], batch_size=bs, shuffle=True, seed=train_config.seed),
-        validation_data=WindowBatches(val_windows, panel.label[val_rows], batch_size=bs),
+        # validation loss under the same class weights as training, so early stopping compares like with like
+        validation_data=WindowBatches(
+            val_windows,
+            panel.label[val_rows],
+            batch_size=bs,
+            sample_weight=None if weights is None else np.array([weights[k] for k in panel.label[val_rows]]),
+        ),
         epochs=train_config.epochs,
         class_weight=weights,
-        callbacks=[stop, *callbacks],
+        callbacks=[stop, *_schedule_callbacks(train_config, model_config.learning_rate), *callbacks],
         verbose=verbose,
     )
     fitted = FittedModel(
@@ -154,15 +173,46 @@ def fit_model(
         fit_rows=fit_rows,
         val_rows=val_rows,
         history={k: [float(v) for v in vals] for k, vals in hist.history.items()},
+        val_labels=panel.label[val_rows].astype("int64"),
+        val_keys=panel.keys.iloc[val_rows].reset_index(drop=True),
     )
-    fitted.val_probs = predict_proba(model, val_windows, batch_size=bs)
+    if weights is not None:
+        fitted.class_weights = np.array([weights[k] for k in range(len(weights))])
+    fitted.raw_val_probs = predict_proba(model, val_windows, batch_size=bs, class_weights=fitted.class_weights)
+    if train_config.calibrate:
+        fitted.temperature = fit_temperature(fitted.raw_val_probs, panel.label[val_rows])
+    fitted.val_probs = apply_temperature(fitted.raw_val_probs, fitted.temperature)
     return fitted
 
 
-def predict_proba(model: keras.Model, windows: WindowSet, *, batch_size: int = 1024) -> np.ndarray:
+def _schedule_callbacks(config: TrainConfig, learning_rate: float) -> list[keras.callbacks.Callback]:
+    if config.lr_schedule == "plateau":
+        return [
+            keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_lr=learning_rate / 64)
+        ]
+    if config.lr_schedule == "cosine":
+        epochs = config.epochs
+
+        def cosine(epoch: int, lr: float) -> float:
+            return float(learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / epochs)))
+
+        return [keras.callbacks.LearningRateScheduler(cosine)]
+    return []
+
+
+def predict_proba(
+    model: keras.Model,
+    windows: WindowSet,
+    *,
+    batch_size: int = 1024,
+    temperature: float = 1.0,
+    class_weights: np.ndarray | None = None,
+) -> np.ndarray:
     """Class probabilities, float64 (n_samples, n_classes), each row summing to 1.
 
     Every batch is padded to ``batch_size`` so the backend compiles the forward pass once.
+    ``class_weights`` used in training are divided back out (:func:`models.calibration.undo_class_weights`),
+    then ``temperature`` (from calibration) rescales the probabilities; 1.0 leaves them as they are.
     """
     n = len(windows)
     out = np.zeros((n, int(model.output_shape[-1])))
@@ -172,7 +222,10 @@ def predict_proba(model: keras.Model, windows: WindowSet, *, batch_size: int = 1
         if len(idx) < batch_size:
             x = np.concatenate([x, np.zeros((batch_size - len(idx), *x.shape[1:]), dtype=x.dtype)])
         out[idx] = np.asarray(model.predict_on_batch(x), dtype="float64")[: len(idx)]
-    return out / out.sum(axis=1, keepdims=True) if n else out
+    if not n:
+        return out
+    out = undo_class_weights(out / out.sum(axis=1, keepdims=True), class_weights)
+    return out if temperature == 1.0 else apply_temperature(out, temperature)
 
 
 def describe_fit(panel: Panel, fitted: FittedModel) -> dict[str, Any]:
@@ -188,4 +241,6 @@ def describe_fit(panel: Panel, fitted: FittedModel) -> dict[str, Any]:
         "fit_class_balance": class_balance(panel.label[fitted.fit_rows]),
         "epochs_run": len(fitted.history.get("loss", [])),
         "best_epoch": fitted.best_epoch,
+        "temperature": fitted.temperature,
+        "class_weights": None if fitted.class_weights is None else fitted.class_weights.tolist(),
     }

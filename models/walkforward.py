@@ -152,7 +152,8 @@ def run_fold(
         embargo=fold.embargo,
     )
     data = normalised_data(panel, fitted.scaler)
-    probs = predict_proba(fitted.model, WindowSet(data, fold.test_rows, timesteps=panel.config.timesteps))
+    windows = WindowSet(data, fold.test_rows, timesteps=panel.config.timesteps)
+    probs = predict_proba(fitted.model, windows, temperature=fitted.temperature, class_weights=fitted.class_weights)
     rows = fold.test_rows
     used = np.concatenate([fitted.fit_rows, fitted.val_rows])
     frame = prediction_frame(

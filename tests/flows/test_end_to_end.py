@@ -82,6 +82,14 @@ def test_train_then_daily_then_report(tmp_path: Path, capsys: pytest.CaptureFixt
     model_id = _cli(["train", "--source", SOURCE, "--end", "2011-06-30", "--data-root", root, *FAST], capsys)
     assert (tmp_path / "models" / model_id / "model.keras").is_file()
     assert json.loads((tmp_path / "models" / "champion.json").read_text())["model_id"] == model_id
+    assert main(["models", "list", "--data-root", root]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[1].startswith(f"* {model_id}")
+    assert main(["models", "show", "--data-root", root]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["model_id"] == model_id
+    assert shown["promotion"]["reason"] == "no champion yet"
+    assert shown["dataset"]["timesteps"] == 8
 
     out = _cli(["daily", "--as-of", "2011-09-01", "--source", SOURCE, "--data-root", root], capsys)
     partition = tmp_path / "reports" / "daily" / "date=2011-09-01" / "predictions.parquet"

@@ -1,0 +1,127 @@
+"""Argument types and option groups of the ``updown`` CLI, and the configs they build.
+
+Each type converter turns bad input into an ``argparse`` error that names the value, so the CLI
+exits with status 2 and one line before any work (or any Prefect start-up) happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from features.dataset import DatasetConfig
+from features.labels import LabelConfig
+from features.sources.base import parse_date
+from flows.settings import default_source
+from models.lstm import ARCHITECTURES, ModelConfig
+from models.training import TrainConfig
+from models.walkforward import WalkForwardConfig
+
+
+def date_arg(text: str) -> str:
+    """A date in any form pandas parses, normalised to ``YYYY-MM-DD`` (what the flows accept)."""
+    try:
+        day = parse_date(text, name="date")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    assert day is not None
+    return day.date().isoformat()
+
+
+def _integer(text: str, *, minimum: int, why: str = "") -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be >= {minimum}{why}, got {value}")
+    return value
+
+
+def positive(text: str) -> int:
+    return _integer(text, minimum=1)
+
+
+def seed_arg(text: str) -> int:
+    return _integer(text, minimum=0)
+
+
+def blocks_arg(text: str) -> int:
+    return _integer(text, minimum=2, why=" (a walk-forward needs two blocks)")
+
+
+def units_arg(text: str) -> tuple[int, ...]:
+    units = tuple(positive(p) for p in text.split(",") if p.strip())
+    if not units:
+        raise argparse.ArgumentTypeError(f"must list LSTM sizes like 128,64, got {text!r}")
+    return units
+
+
+def _fraction(text: str, *, example: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number like {example}, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), e.g. {example}, got {value}")
+    return value
+
+
+def band_arg(text: str) -> float:
+    return _fraction(text, example="0.01 for ±1%")
+
+
+def learning_rate_arg(text: str) -> float:
+    return _fraction(text, example="0.001")
+
+
+def data_options() -> argparse.ArgumentParser:
+    """--source, --tickers, --start, --end."""
+    data = argparse.ArgumentParser(add_help=False)
+    data.add_argument(
+        "--source",
+        default=default_source(),
+        help="sample | yahoo | dir:PATH | synthetic[:key=value,...] (default: sample)",
+    )
+    data.add_argument("--tickers", help="comma-separated symbols (default: all the source has)")
+    data.add_argument("--start", type=date_arg, help="first date, YYYY-MM-DD")
+    data.add_argument("--end", type=date_arg, help="last date, YYYY-MM-DD")
+    return data
+
+
+def model_options() -> argparse.ArgumentParser:
+    """Dataset, architecture and training options shared by ``backtest`` and ``train``."""
+    m = argparse.ArgumentParser(add_help=False)
+    m.add_argument("--epochs", type=positive, default=8, help="cap on training epochs (default 8)")
+    m.add_argument("--timesteps", type=positive, default=30, help="days per input window (default 30)")
+    m.add_argument("--horizon", type=positive, default=5, help="label horizon in trading days (default 5)")
+    m.add_argument("--band", type=band_arg, default=0.01, help="flat band half-width (default 0.01 = ±1%%)")
+    m.add_argument("--arch", choices=sorted(ARCHITECTURES), default="stacked", help="architecture (default stacked)")
+    m.add_argument("--units", type=units_arg, help="LSTM sizes, e.g. 128,64 (default: the architecture's)")
+    m.add_argument("--optimizer", choices=("adam", "rmsprop"), help="default: the architecture's")
+    m.add_argument("--learning-rate", type=learning_rate_arg, help="default 0.001")
+    m.add_argument("--lr-schedule", choices=("constant", "plateau", "cosine"), default="constant")
+    m.add_argument("--calibrate", action="store_true", help="temperature-scale probabilities on the validation slice")
+    m.add_argument("--seed", type=seed_arg, default=0, help="random seed (default 0)")
+    return m
+
+
+def build_configs(args: argparse.Namespace) -> dict[str, Any]:
+    """The flow parameters ``dataset``, ``model`` and ``training`` from parsed options."""
+    preset = ARCHITECTURES[args.arch]
+    overrides = {
+        k: v
+        for k, v in (("units", args.units), ("optimizer", args.optimizer), ("learning_rate", args.learning_rate))
+        if v is not None
+    }
+    return {
+        "dataset": DatasetConfig(timesteps=args.timesteps, label=LabelConfig(horizon=args.horizon, band=args.band)),
+        "model": ModelConfig.model_validate({**preset.model_dump(), **overrides}),
+        "training": TrainConfig(
+            epochs=args.epochs, seed=args.seed, lr_schedule=args.lr_schedule, calibrate=args.calibrate
+        ),
+    }
+
+
+def walk_forward_config(args: argparse.Namespace) -> WalkForwardConfig:
+    return WalkForwardConfig(blocks=args.blocks)

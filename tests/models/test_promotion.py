@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+from support import TINY_TRAIN
+
+from features.dataset import DatasetConfig
+from features.labels import LabelConfig
+from features.sources.synthetic import SyntheticMarket
+from models.lstm import ModelConfig
+from models.promotion import decide_promotion
+from models.registry import save_model, set_champion
+from models.scoring import train_production_model
+
+PRICES = SyntheticMarket(tickers=3, days=320, seed=9, signal=1.0).fetch()
+CFG = DatasetConfig(timesteps=8)
+
+
+def _train(units: tuple[int, ...], epochs: int, cfg: DatasetConfig = CFG):
+    train = TINY_TRAIN.model_copy(update={"epochs": epochs})
+    return train_production_model(PRICES, cfg, ModelConfig(units=units, dropout=0.0), train, verbose=0)
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    root = tmp_path_factory.mktemp("promo")
+    fitted, meta = _train((8,), 4)
+    model_id = save_model(root, fitted.model, meta)
+    set_champion(root, model_id, reason="first")
+    return root, model_id
+
+
+def test_first_model_is_promoted(tmp_path):
+    fitted, meta = _train((4,), 1)
+    d = decide_promotion(tmp_path, PRICES, meta, fitted.val_keys, fitted.val_labels, fitted.val_probs)
+    assert d.promote
+    assert d.reason == "no champion yet"
+
+
+def test_worse_candidate_is_not_promoted_and_numbers_are_reported(registry):
+    root, champion = registry
+    fitted, meta = _train((8,), 4)
+    uniform = np.full_like(fitted.val_probs, 1 / 3)  # a candidate that knows nothing
+    d = decide_promotion(root, PRICES, meta, fitted.val_keys, fitted.val_labels, uniform)
+    assert d.champion_id == champion
+    assert d.n_compared == len(fitted.val_labels)
+    assert d.candidate_log_loss == pytest.approx(np.log(3))
+    assert d.promote is (d.candidate_log_loss < d.champion_log_loss)
+    assert f"{d.candidate_log_loss:.5f}" in d.reason
+    assert f"{d.champion_log_loss:.5f}" in d.reason
+    forced = decide_promotion(root, PRICES, meta, fitted.val_keys, fitted.val_labels, uniform, force=True)
+    assert forced.promote
+
+
+def test_identical_candidate_does_not_replace_the_champion(registry):
+    root, _ = registry
+    fitted, meta = _train((8,), 4)  # same seed, data and settings as the champion: the same model
+    d = decide_promotion(root, PRICES, meta, fitted.val_keys, fitted.val_labels, fitted.val_probs)
+    assert d.candidate_log_loss == pytest.approx(d.champion_log_loss)
+    assert not d.promote  # a tie keeps the champion
+
+
+def test_models_with_different_labels_are_not_compared(registry):
+    root, _ = registry
+    other = DatasetConfig(timesteps=8, label=LabelConfig(horizon=10))
+    fitted, meta = _train((4,), 1, other)
+    d = decide_promotion(root, PRICES, meta, fitted.val_keys, fitted.val_labels, fitted.val_probs)
+    assert not d.promote
+    assert "not comparable" in d.reason
