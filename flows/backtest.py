@@ -15,13 +15,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from features.dataset import DatasetConfig, build_panel
 from features.frame import fingerprint
-from features.io import write_json, write_parquet
+from features.io import atomic_path, write_json, write_parquet
+from features.labels import CLASSES
 from features.store import PriceStore
 from flows.common import (
     DEFAULT_SOURCE,
@@ -32,13 +35,13 @@ from flows.common import (
     run_logger,
     update_prices,
 )
-from models.evaluation import evaluate_predictions
+from models.evaluation import PROB_COLUMNS, evaluate_predictions
 from models.lstm import ModelConfig
 from models.registry import new_model_id
 from models.reports import BACKTEST_COLUMNS, check_predictions
 from models.scoring import library_versions
 from models.training import TrainConfig
-from models.walkforward import WalkForwardConfig, plan_folds, run_fold, stitch
+from models.walkforward import WalkForwardConfig, plan_folds, run_fold, seed_summary, stitch
 
 
 def _load_panel(root: str, tickers: list[str], start: Any, end: Any, config: DatasetConfig) -> Any:
@@ -46,7 +49,7 @@ def _load_panel(root: str, tickers: list[str], start: Any, end: Any, config: Dat
     return prices, build_panel(prices, config)
 
 
-@task(cache_policy=NO_CACHE, task_run_name="fold-{fold_index}")
+@task(cache_policy=NO_CACHE, task_run_name="seed-{seed}-fold-{fold_index}")
 def run_fold_task(
     root: str,
     tickers: list[str],
@@ -57,14 +60,18 @@ def run_fold_task(
     model_config: ModelConfig,
     train_config: TrainConfig,
     fold_index: int,
+    seed: int,
     run_id: str,
     out_dir: str,
     data_fingerprint: str,
+    initial_weights: str | None = None,
 ) -> str:
-    """Train and predict one walk-forward block; write its predictions and summary; return the path.
+    """Train and predict one walk-forward block; return the stem of the files it wrote.
 
-    ``end`` is pinned by the flow to the last date it planned with, and ``data_fingerprint`` must
-    match the prices read here, so every block works on exactly the data the plan was made from.
+    Writes ``<stem>.parquet`` (predictions), ``<stem>.json`` (summary) and ``<stem>.keras``
+    (the block's model, used to warm-start the next block when asked). ``end`` is pinned by the
+    flow to the last date it planned with, and ``data_fingerprint`` must match the prices read
+    here, so every block works on exactly the data the plan was made from.
     """
     logger = run_logger()
     prices, panel = _load_panel(root, tickers, start, end, dataset_config)
@@ -72,17 +79,43 @@ def run_fold_task(
         raise RuntimeError(f"prices in {root} changed while the backtest ran (fold {fold_index}); rerun the backtest")
     fold = plan_folds(panel, wf_config)[fold_index]
     logger.info(
-        "fold %d: train on %d samples, test %s..%s (%d samples)",
-        fold.index, len(fold.train_rows), fold.test_start.date(), fold.test_end.date(), len(fold.test_rows),
+        "seed %d fold %d: train on %d samples, test %s..%s (%d samples)%s",
+        seed, fold.index, len(fold.train_rows), fold.test_start.date(), fold.test_end.date(), len(fold.test_rows),
+        " (warm start)" if initial_weights else "",
     )  # fmt: skip
     result = run_fold(
-        panel, fold, model_config, train_config, model_id=f"{run_id}-f{fold.index}",
-        callbacks=[RunLoggerCallback(prefix=f"fold {fold.index} ")], verbose=0,
-    )  # fmt: skip
-    path = Path(out_dir) / "folds" / f"fold={fold.index}.parquet"
-    write_parquet(check_predictions(result.predictions, backtest=True), path)
-    write_json(result.info, path.with_suffix(".json"))
-    return str(path)
+        panel,
+        fold,
+        model_config,
+        train_config.model_copy(update={"seed": seed}),
+        model_id=f"{run_id}-s{seed}-f{fold.index}",
+        callbacks=[RunLoggerCallback(prefix=f"seed {seed} fold {fold.index} ")],
+        verbose=0,
+        initial_weights=initial_weights,
+    )
+    stem = Path(out_dir) / "folds" / f"seed={seed}" / f"fold={fold.index}"
+    write_parquet(check_predictions(result.predictions, backtest=True), stem.with_suffix(".parquet"))
+    write_json({**result.info, "seed": seed}, stem.with_suffix(".json"))
+    with atomic_path(stem.with_suffix(".keras"), suffix=".keras") as tmp:
+        result.fitted.model.save(tmp)
+    return str(stem)
+
+
+def _read_fold(stem: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    path = Path(stem)
+    return pq.read_table(path.with_suffix(".parquet")).to_pandas(), json.loads(path.with_suffix(".json").read_text())
+
+
+def ensemble(per_seed: list[pd.DataFrame]) -> pd.DataFrame:
+    """Average the class probabilities of several seeds' predictions (same rows, same order)."""
+    if len(per_seed) == 1:
+        return per_seed[0]
+    out = per_seed[0].copy()
+    probs = np.mean([p.loc[:, list(PROB_COLUMNS)].to_numpy() for p in per_seed], axis=0)
+    out.loc[:, list(PROB_COLUMNS)] = probs
+    out["predicted"] = np.asarray(CLASSES, dtype=object)[probs.argmax(axis=1)]
+    out["model_id"] = out["model_id"].str.replace(r"-s\d+-", "-ensemble-", regex=True)
+    return out
 
 
 @flow(name="backtest", log_prints=True)
@@ -127,10 +160,21 @@ def backtest_flow(
     logger.info("backtest %s: %d tickers, %d folds, writing %s", run_id, len(names), len(folds), final)
     configs = (dataset_config, wf_config, model_config, train_config)
     data_id = fingerprint(prices)
-    paths = [run_fold_task(str(root), names, lo, last, *configs, f.index, run_id, str(partial), data_id) for f in folds]
-    parts = [(pq.read_table(p).to_pandas(), json.loads(Path(p).with_suffix(".json").read_text())) for p in paths]
-    predictions, baselines, fold_info = stitch(parts)
+    per_seed: dict[int, tuple[pd.DataFrame, dict[str, np.ndarray], list[dict[str, Any]]]] = {}
+    for seed in wf_config.seeds:
+        stems: list[str] = []
+        for f in folds:
+            warm = stems[-1] + ".keras" if wf_config.warm_start and stems else None
+            args = (str(root), names, lo, last, *configs, f.index, seed, run_id, str(partial), data_id, warm)
+            stems.append(run_fold_task(*args))
+        per_seed[seed] = stitch([_read_fold(stem) for stem in stems])
+    predictions = ensemble([p for p, _, _ in per_seed.values()])
+    baselines, fold_info = next(iter(per_seed.values()))[1:]
     evaluation = evaluate_predictions(predictions, baselines, horizon=horizon)
+    if len(per_seed) > 1:
+        evaluation["seeds"] = seed_summary(
+            {s: evaluate_predictions(p, b, horizon=horizon)["model"] for s, (p, b, _) in per_seed.items()}
+        )
     write_parquet(
         predictions.loc[:, list(BACKTEST_COLUMNS)], partial / "predictions.parquet", metadata={"run_id": run_id}
     )

@@ -15,7 +15,14 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from features.frame import parse_tickers
-from flows.cli_args import blocks_arg, build_configs, data_options, date_arg, model_options, walk_forward_config
+from flows.cli_args import (
+    build_configs,
+    data_options,
+    date_arg,
+    model_options,
+    walk_forward_config,
+    walk_forward_options,
+)
 from flows.settings import data_root, default_source
 
 
@@ -27,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="updown", description="Daily down/flat/up signals from LSTM classifiers.")
     sub = parser.add_subparsers(dest="command", required=True)
     bt = sub.add_parser("backtest", parents=[common, data, model], help="walk-forward backtest; prints the run folder")
-    bt.add_argument("--blocks", type=blocks_arg, default=3, help="walk-forward blocks, >= 2 (default 3)")
+    walk_forward_options(bt)
     train = sub.add_parser("train", parents=[common, data, model], help="train a model; promote it if it is better")
     train.add_argument("--force", action="store_true", help="make it the champion even if it is not better")
     daily = sub.add_parser("daily", parents=[common], help="update prices and publish the as-of date's predictions")

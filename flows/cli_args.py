@@ -123,5 +123,29 @@ def build_configs(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def seeds_arg(text: str) -> tuple[int, ...]:
+    seeds = tuple(seed_arg(p) for p in text.split(",") if p.strip())
+    if not seeds:
+        raise argparse.ArgumentTypeError(f"must list seeds like 0,1,2, got {text!r}")
+    return seeds
+
+
+def walk_forward_options(parser: argparse.ArgumentParser) -> None:
+    """Options of ``backtest`` only."""
+    parser.add_argument("--blocks", type=blocks_arg, default=3, help="walk-forward blocks, >= 2 (default 3)")
+    parser.add_argument("--retrain-every", type=positive, help="retrain every N trading days (overrides --blocks)")
+    parser.add_argument("--window", choices=("expanding", "rolling"), default="expanding", help="training window")
+    parser.add_argument("--train-days", type=positive, help="trading days in a rolling training window")
+    parser.add_argument("--warm-start", action="store_true", help="start each block from the previous block's model")
+    parser.add_argument("--seeds", type=seeds_arg, help="repeat with these seeds, e.g. 0,1,2 (default: --seed)")
+
+
 def walk_forward_config(args: argparse.Namespace) -> WalkForwardConfig:
-    return WalkForwardConfig(blocks=args.blocks)
+    return WalkForwardConfig(
+        blocks=args.blocks,
+        retrain_every=args.retrain_every,
+        window=args.window,
+        train_days=args.train_days,
+        warm_start=args.warm_start,
+        seeds=args.seeds or (args.seed,),
+    )

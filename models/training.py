@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import keras
@@ -127,6 +128,7 @@ def fit_model(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int | str = "auto",
     embargo: int | None = None,
+    initial_weights: str | Path | None = None,
 ) -> FittedModel:
     """Train a fresh classifier on the given (already purged) sample rows of ``panel``.
 
@@ -139,6 +141,8 @@ def fit_model(
         verbose: Keras verbosity ("auto" shows a progress bar in a terminal).
         embargo: trading days between the fit slice's last label and the validation slice
             (None = the label horizon).
+        initial_weights: a ``.keras`` file of the same architecture to start from (warm start);
+            None starts from fresh random weights.
     """
     embargo = panel.config.label.horizon if embargo is None else embargo
     fit_rows, val_rows = chronological_validation(panel, rows, val_fraction=train_config.val_fraction, embargo=embargo)
@@ -150,6 +154,11 @@ def fit_model(
     val_windows = WindowSet(data, val_rows, timesteps=t)
     seed_everything(train_config.seed)
     model = build_from_config(t, data.shape[1], model_config)
+    if initial_weights is not None:
+        previous = keras.saving.load_model(initial_weights, safe_mode=True, compile=False)
+        if [w.shape for w in previous.weights] != [w.shape for w in model.weights]:
+            raise ValueError(f"initial_weights={initial_weights} has a different architecture; cannot warm start")
+        model.set_weights(previous.get_weights())
     bs = train_config.batch_size
     weights = balanced_class_weight(panel.label[fit_rows]) if train_config.class_weight else None
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=train_config.patience, restore_best_weights=True)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.dataset import Panel
 from features.labels import CLASSES, class_balance
@@ -39,19 +39,36 @@ class WalkForwardConfig(BaseModel):
     """How the test region is cut and separated from training.
 
     Attributes:
-        blocks: retrain/test blocks (>= 2).
+        blocks: retrain/test blocks (>= 2), of equal length in trading days.
+        retrain_every: if set, blocks of this many trading days instead (the last may be shorter);
+            overrides ``blocks`` and must still give at least two.
         test_fraction: share of the samples (counted over all tickers) in the test region when
             ``test_start`` is None; the region starts on the date that leaves this share after it.
         test_start: first test decision date (overrides ``test_fraction``).
         embargo: trading days between the last training label and a block; None = horizon.
+        window: ``expanding`` trains on all the past; ``rolling`` on the last ``train_days``.
+        train_days: trading days of decision dates in a rolling training window.
+        warm_start: start each block's model from the previous block's trained weights.
+        seeds: seeds to repeat the whole walk-forward with (metrics reported as mean ± std).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     blocks: int = Field(3, ge=2, le=500)
+    retrain_every: int | None = Field(None, ge=5, le=10_000)
     test_fraction: float = Field(0.3, gt=0, lt=1)
     test_start: dt.date | None = None
     embargo: int | None = Field(None, ge=0, le=1000)
+    window: Literal["expanding", "rolling"] = "expanding"
+    train_days: int | None = Field(None, ge=20, le=100_000)
+    warm_start: bool = False
+    seeds: tuple[int, ...] = Field((0,), min_length=1, max_length=20)
+
+    @model_validator(mode="after")
+    def _rolling_needs_length(self) -> WalkForwardConfig:
+        if self.window == "rolling" and self.train_days is None:
+            raise ValueError("window='rolling' needs train_days (trading days of training data)")
+        return self
 
 
 @dataclass(frozen=True)
@@ -65,6 +82,7 @@ class Fold:
     train_rows: np.ndarray
     test_rows: np.ndarray
     embargo: int
+    train_start: pd.Timestamp | None = None
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -72,6 +90,7 @@ class Fold:
             "test_start": str(self.test_start.date()),
             "test_end": str(self.test_end.date()),
             "train_labels_end_before": str(self.train_label_cutoff.date()),
+            "train_window_start": None if self.train_start is None else str(self.train_start.date()),
             "n_train_candidates": len(self.train_rows),
             "n_test": len(self.test_rows),
             "embargo": self.embargo,
@@ -94,18 +113,32 @@ def plan_folds(panel: Panel, config: WalkForwardConfig) -> list[Fold]:
     else:  # the last test_fraction of the *samples*, so a universe that thins out is still tested fairly
         cut = np.sort(sample_dates)[int(np.floor(len(sample_dates) * (1 - config.test_fraction)))]
         first = int(days.searchsorted(cut))
-    test_days = days[first:]
-    if len(test_days) < config.blocks:
+    test_days = np.asarray(days[first:])
+    if config.retrain_every is not None:
+        chunks = [test_days[i : i + config.retrain_every] for i in range(0, len(test_days), config.retrain_every)]
+    elif len(test_days) >= config.blocks:
+        chunks = list(np.array_split(test_days, config.blocks))
+    else:
+        chunks = []
+    if len(chunks) < 2:
         raise ValueError(
-            f"blocks={config.blocks} needs at least that many test dates, got {len(test_days)} "
-            f"(from {test_days[0].date() if len(test_days) else 'none'}); widen the date range"
+            f"the test region ({len(test_days)} dates from {test_days[0] if len(test_days) else 'none'}) gives "
+            f"{len(chunks)} block(s) with blocks={config.blocks}, retrain_every={config.retrain_every}; "
+            "a walk-forward needs at least two: widen the date range or shorten the blocks"
         )
     embargo = panel.config.label.horizon if config.embargo is None else config.embargo
     folds = []
-    for i, chunk in enumerate(np.array_split(np.asarray(test_days), config.blocks)):
+    for i, chunk in enumerate(chunks):
         start, end = pd.Timestamp(chunk[0]), pd.Timestamp(chunk[-1])
         in_block = (sample_dates >= start) & (sample_dates <= end)
-        train = samples[purged_train_mask(panel.label_end[samples], panel.calendar, start, embargo=embargo)]
+        usable = purged_train_mask(panel.label_end[samples], panel.calendar, start, embargo=embargo)
+        train_start = None
+        if config.window == "rolling":
+            assert config.train_days is not None
+            cutoff_pos = int(panel.calendar.searchsorted(embargo_cutoff(panel.calendar, start, embargo=embargo)))
+            train_start = panel.calendar[max(cutoff_pos - config.train_days, 0)]
+            usable &= sample_dates >= train_start
+        train = samples[usable]
         if len(train) == 0:
             raise ValueError(f"fold {i} starting {start.date()} has no training samples; move test_start later")
         folds.append(
@@ -117,6 +150,7 @@ def plan_folds(panel: Panel, config: WalkForwardConfig) -> list[Fold]:
                 train_rows=train,
                 test_rows=samples[in_block],
                 embargo=embargo,
+                train_start=train_start,
             )
         )
     return folds
@@ -140,8 +174,12 @@ def run_fold(
     model_id: str,
     callbacks: list[Any] | None = None,
     verbose: int | str = "auto",
+    initial_weights: str | None = None,
 ) -> FoldResult:
-    """Train on the fold's training samples and predict its test block."""
+    """Train on the fold's training samples and predict its test block.
+
+    ``initial_weights`` (a ``.keras`` file, e.g. the previous block's model) warm-starts training.
+    """
     fitted = fit_model(
         panel,
         fold.train_rows,
@@ -150,6 +188,7 @@ def run_fold(
         callbacks=callbacks or [],
         verbose=verbose,
         embargo=fold.embargo,
+        initial_weights=initial_weights,
     )
     data = normalised_data(panel, fitted.scaler)
     windows = WindowSet(data, fold.test_rows, timesteps=panel.config.timesteps)
@@ -211,3 +250,22 @@ def stitch(
     preds = pd.concat([p for p, _ in ordered], ignore_index=True)
     prior = np.vstack([np.tile(np.asarray(i["train_class_prior"]), (len(p), 1)) for p, i in ordered])
     return preds, {"class_prior": prior}, [i for _, i in ordered]
+
+
+def seed_summary(per_seed: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """Mean and standard deviation (ddof=1) across seeds of every numeric headline metric.
+
+    Args:
+        per_seed: seed -> metrics dict (e.g. ``evaluate_predictions(...)["model"]``).
+
+    Returns:
+        ``{"seeds": [...], "per_seed": {...}, "mean": {metric: m}, "std": {metric: s}}``.
+    """
+    names = [k for k, v in next(iter(per_seed.values())).items() if isinstance(v, int | float) and k != "n"]
+    values = {k: np.array([float(m[k]) for m in per_seed.values()]) for k in names}
+    return {
+        "seeds": list(per_seed),
+        "per_seed": {str(s): {k: m[k] for k in names} for s, m in per_seed.items()},
+        "mean": {k: float(v.mean()) for k, v in values.items()},
+        "std": {k: float(v.std(ddof=1)) if len(v) > 1 else 0.0 for k, v in values.items()},
+    }

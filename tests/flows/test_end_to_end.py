@@ -114,3 +114,23 @@ def test_daily_publishes_nothing_on_a_day_without_prices(tmp_path: Path, capsys:
     saturday = "2011-09-03"
     assert daily_flow.fn(as_of=saturday, source=SOURCE, data_root_dir=root) is None
     assert not (tmp_path / "reports" / "daily").exists()
+
+
+def test_backtest_with_seeds_warm_start_and_retrain_every(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    argv = ["backtest", "--source", SOURCE, "--data-root", str(tmp_path), *FAST]
+    run_dir = Path(_cli([*argv, "--seeds", "1,2", "--warm-start", "--retrain-every", "60"], capsys))
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    preds = pd.read_parquet(run_dir / "predictions.parquet")
+    n_folds = len(metrics["folds"])
+    assert n_folds >= 2
+    assert metrics["seeds"]["seeds"] == [1, 2]
+    assert set(metrics["seeds"]["mean"]) >= {"accuracy", "log_loss"}
+    per_seed = [metrics["seeds"]["per_seed"][s]["accuracy"] for s in ("1", "2")]
+    assert metrics["seeds"]["mean"]["accuracy"] == pytest.approx(np.mean(per_seed))
+    # the report holds the seed ensemble: its probabilities are the mean of the two seeds' folds
+    folds = run_dir / "folds"
+    one = pd.concat([pd.read_parquet(folds / "seed=1" / f"fold={k}.parquet") for k in range(n_folds)])
+    two = pd.concat([pd.read_parquet(folds / "seed=2" / f"fold={k}.parquet") for k in range(n_folds)])
+    np.testing.assert_allclose(preds["p_up"].to_numpy(), (one["p_up"].to_numpy() + two["p_up"].to_numpy()) / 2)
+    assert (preds["model_id"].str.contains("-ensemble-")).all()
+    assert (folds / "seed=2" / "fold=1.keras").is_file()

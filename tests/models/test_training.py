@@ -38,3 +38,16 @@ def test_same_seed_same_predictions_on_cpu(small_panel):
 def test_too_little_data_is_a_clear_error(small_panel):
     with pytest.raises(ValueError, match="at least 4 dates"):
         fit_model(small_panel, small_panel.samples()[:2], TINY_MODEL, TINY_TRAIN, verbose=0)
+
+
+def test_warm_start_begins_from_the_given_weights(small_panel, tmp_path):
+    rows = small_panel.samples()[:400]
+    first = fit_model(small_panel, rows, TINY_MODEL, TINY_TRAIN, verbose=0)
+    first.model.save(tmp_path / "prev.keras")
+    frozen = TINY_MODEL.model_copy(update={"learning_rate": 1e-12})  # training cannot move the weights
+    warm = fit_model(small_panel, rows, frozen, TINY_TRAIN, verbose=0, initial_weights=tmp_path / "prev.keras")
+    for a, b in zip(first.model.get_weights(), warm.model.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    other = TINY_MODEL.model_copy(update={"units": (5, 4)})
+    with pytest.raises(ValueError, match="different architecture"):
+        fit_model(small_panel, rows, other, TINY_TRAIN, verbose=0, initial_weights=tmp_path / "prev.keras")
