@@ -2,19 +2,24 @@
 
 The panel keeps every row of the prices (sorted by ticker, date). Normalisation is *not*
 applied here: it must be fitted on each training slice (:class:`features.scaling.FeatureScaler`),
-and windows are cut after the split (:class:`features.windows.WindowSet`).
+and windows are cut after the split (:class:`features.windows.WindowSet`). Likewise the
+``quantile`` label scheme is fitted on training rows: :meth:`Panel.fit_labels` returns a panel
+whose labels use cut points learned from those rows only.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from features.indicators import DEFAULT_FEATURES, FEATURES, compute_features
-from features.labels import LabelConfig, make_labels
+from features.labels import UNLABELED, LabelConfig, QuantileBand, class_balance, make_labels
+from features.segments import DEFAULT_MAX_GAP, Segments
 from features.windows import window_end_mask
 
 
@@ -24,7 +29,9 @@ class DatasetConfig(BaseModel):
     Attributes:
         features: names from :data:`features.indicators.FEATURES`.
         timesteps: rows per window.
-        label: label timing and band.
+        label: label timing and scheme.
+        max_gap: business days between two rows of a ticker beyond which its history is cut in
+            two: features, labels and windows never reach across the cut (:mod:`features.segments`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -32,6 +39,7 @@ class DatasetConfig(BaseModel):
     features: tuple[str, ...] = DEFAULT_FEATURES
     timesteps: int = Field(30, ge=1, le=1000)
     label: LabelConfig = LabelConfig()
+    max_gap: int = Field(DEFAULT_MAX_GAP, ge=1, le=260)
 
     @field_validator("features")
     @classmethod
@@ -49,11 +57,16 @@ class Panel:
     Attributes:
         keys: frame with ``date, ticker`` per row.
         X: float64 (n_rows, n_features) raw, unnormalised features.
-        label: int8 (n_rows,), 0/1/2 or -1 when unlabeled.
-        forward_return: float64 (n_rows,), the labelled return (NaN when unlabeled).
-        label_end: datetime64 (n_rows,), date the label window ends (NaT when unlabeled).
-        window_ok: bool (n_rows,), a full window of usable rows ends here.
+        label: int8 (n_rows,), 0/1/2 or -1 when unlabeled; all -1 while a ``quantile`` panel
+            awaits :meth:`fit_labels` (see :attr:`labels_ready`).
+        forward_return: float64 (n_rows,), the labelled return (NaN when the row has no label
+            under the scheme).
+        label_end: datetime64 (n_rows,), date of the close ``t+lag+horizon`` (NaT when the row has
+            no label under the scheme): the last price the label depends on.
+        window_ok: bool (n_rows,), a full window of usable rows of one segment ends here.
         config: how it was built.
+        label_state: JSON-ready fitted label state: ``{"scheme": ...}``, plus for ``quantile``
+            the ``quantiles`` and, once fitted, ``thresholds`` (lower, upper returns) and ``n_fit``.
     """
 
     keys: pd.DataFrame
@@ -63,6 +76,7 @@ class Panel:
     label_end: np.ndarray
     window_ok: np.ndarray
     config: DatasetConfig
+    label_state: dict[str, Any] = field(default_factory=dict)
 
     @property
     def dates(self) -> np.ndarray:
@@ -73,10 +87,66 @@ class Panel:
         """Sorted unique dates of the universe."""
         return pd.DatetimeIndex(np.unique(self.dates))
 
+    @property
+    def labels_ready(self) -> bool:
+        """False only for a ``quantile`` panel whose thresholds are not fitted yet."""
+        return self.config.label.scheme != "quantile" or "thresholds" in self.label_state
+
     def samples(self, *, labeled: bool = True) -> np.ndarray:
-        """Row positions that can be samples: a full window ends there (and, if asked, labeled)."""
-        ok = self.window_ok & (self.label >= 0) if labeled else self.window_ok
+        """Row positions that can be samples: a full window ends there (and, if asked, labeled).
+
+        "Labeled" means the row has a complete label window under the scheme (``label_end`` is
+        set); on a fitted or fitting-free panel these are exactly the rows with ``label >= 0``.
+        """
+        ok = self.window_ok & ~np.isnat(self.label_end) if labeled else self.window_ok
         return np.flatnonzero(ok)
+
+    def class_balance(self, rows: np.ndarray) -> dict[str, float]:
+        """Share of each class among the labeled ``rows`` (e.g. one split's samples)."""
+        return class_balance(self.label[np.asarray(rows, dtype="int64")])
+
+    def fit_labels(self, rows: np.ndarray) -> Panel:
+        """A new panel whose labels use thresholds fitted on the forward returns of ``rows`` only.
+
+        For the ``quantile`` scheme the cut points are the configured quantiles of
+        ``forward_return[rows]`` (pass the training rows of a fold), then frozen and applied to
+        every row. Other schemes need no fitting: returns ``self``.
+
+        Args:
+            rows: int array of row positions, each with a label window (see :meth:`samples`).
+
+        Raises:
+            ValueError: when ``rows`` is empty or holds rows without a forward return.
+        """
+        if self.config.label.scheme != "quantile":
+            return self
+        rows = np.asarray(rows, dtype="int64")
+        r = self.forward_return[rows]
+        if len(rows) == 0 or not np.isfinite(r).all():
+            bad = int(np.sum(~np.isfinite(r)))
+            raise ValueError(f"rows must be a non-empty set of labeled rows, got {len(rows)} rows ({bad} unlabeled)")
+        band = QuantileBand(quantiles=self.config.label.quantiles).fit(r)
+        return self._relabel(band)
+
+    def with_label_state(self, state: dict[str, Any]) -> Panel:
+        """A panel labelled with a stored :attr:`label_state` (e.g. a model's frozen thresholds).
+
+        Raises:
+            ValueError: when the state's scheme differs from the config's or holds no thresholds.
+        """
+        scheme = self.config.label.scheme
+        if state.get("scheme") != scheme:
+            raise ValueError(f"label state scheme must be {scheme!r}, got scheme={state.get('scheme')!r}")
+        if scheme != "quantile":
+            return self
+        if state.get("thresholds") is None:
+            raise ValueError("label state holds no thresholds: fit_labels() on training rows first")
+        return self._relabel(QuantileBand.from_dict(state))
+
+    def _relabel(self, band: QuantileBand) -> Panel:
+        labelable = ~np.isnat(self.label_end)
+        label = np.where(labelable, band.transform(self.forward_return), UNLABELED).astype("int8")
+        return dataclasses.replace(self, label=label, label_state=band.to_dict())
 
 
 def build_panel(prices: pd.DataFrame, config: DatasetConfig) -> Panel:
@@ -84,13 +154,19 @@ def build_panel(prices: pd.DataFrame, config: DatasetConfig) -> Panel:
 
     Args:
         prices: Canonical frame (see :mod:`features.frame`), sorted by ``(ticker, date)``.
-        config: Features, timesteps and label settings.
+        config: Features, timesteps, label settings and the gap rule.
+
+    Returns:
+        The panel; final labels, except for the ``quantile`` scheme, whose labels stay pending
+        (-1) until :meth:`Panel.fit_labels`.
     """
-    feats = compute_features(prices, names=config.features)
-    labels = make_labels(prices, config.label)
+    feats = compute_features(prices, names=config.features, max_gap=config.max_gap)
+    labels = make_labels(prices, config.label, max_gap=config.max_gap)
     X = feats.loc[:, list(config.features)].to_numpy(dtype="float64")
-    codes = pd.factorize(prices["ticker"])[0]
-    ok = window_end_mask(codes, np.isfinite(X).all(axis=1), timesteps=config.timesteps)
+    segments = Segments.of(prices, max_gap=config.max_gap)
+    ok = window_end_mask(segments.codes, np.isfinite(X).all(axis=1), timesteps=config.timesteps)
+    scheme = config.label.scheme
+    state = QuantileBand(quantiles=config.label.quantiles).to_dict() if scheme == "quantile" else {"scheme": scheme}
     return Panel(
         keys=prices.loc[:, ["date", "ticker"]].reset_index(drop=True),
         X=X,
@@ -99,4 +175,5 @@ def build_panel(prices: pd.DataFrame, config: DatasetConfig) -> Panel:
         label_end=labels["label_end"].to_numpy(),
         window_ok=ok,
         config=config,
+        label_state=state,
     )

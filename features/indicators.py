@@ -1,114 +1,246 @@
-"""Causal, scale-free features computed per ticker from the canonical price frame.
+"""The feature catalogue: causal, scale-free features selectable by name, and :func:`compute_features`.
 
-Every feature at day ``t`` uses only rows of the same ticker up to and including ``t``
-(the close of ``t`` is known at decision time), and is scale-free so one model can pool
-tickers of any price level. Returns use ``adj_close`` so splits and dividends do not show up
-as moves; intraday ratios (``range_1``) use raw high/low of the same day, which a split does
-not distort.
+Every feature at day ``t`` uses only rows of the same ticker up to and including ``t`` (the close
+of ``t`` is known at decision time), never reaching across a gap in the ticker's history
+(:mod:`features.segments`); cross-sectional ranks also use other tickers' values of the same day.
+Prices are adjusted (:mod:`features.technical`). The table with formulas, windows and reasons
+is ``docs/features.md``; the formulas live in :mod:`features.technical` and
+:mod:`features.cross_section`.
 
-=============== =================================================== ======= =================================
-name            formula                                             window  why
-=============== =================================================== ======= =================================
-``ret_1``       log(adj_t / adj_{t-1})                              1       last move
-``ret_5``       log(adj_t / adj_{t-5})                              5       weekly momentum / reversal
-``ret_10``      log(adj_t / adj_{t-10})                             10      two-week momentum
-``ret_20``      log(adj_t / adj_{t-20})                             20      monthly momentum
-``vol_20``      std of ``ret_1`` over 20 days (ddof=1)              20      volatility regime
-``range_1``     log(high_t / low_t)                                 1       intraday range, a vol proxy
-``ma_dist_20``  adj_t / mean(adj_{t-19..t}) - 1                     20      stretch from trend
-``volume_z_20`` (log1p(vol_t) - mean) / std over 20 days of log1p   20      unusual activity
-=============== =================================================== ======= =================================
-
-Rows before a feature's window is full are NaN; :mod:`features.windows` skips them.
+Each feature has a **warm-up** (rows of a segment before its first value; earlier rows are NaN and
+:mod:`features.windows` skips them) and a **lookback** (rows up to and including ``t`` that
+determine the value at ``t``): computed on any data holding those rows, the value is the same as
+on the full history. Rolling features are exact; recursive smoothers (RSI, ATR, MACD) forget
+their seed geometrically, and their lookback is where the seed's weight falls below
+:data:`SEED_TOLERANCE`. Whoever scores new days must load at least
+``feature_lookback(names) + timesteps - 1`` rows per ticker.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from features.cross_section import cross_sectional_rank
+from features.segments import DEFAULT_MAX_GAP, Segments
+from features.technical import (
+    atr,
+    bollinger,
+    dollar_volume_change,
+    drawdown,
+    garman_klass_vol,
+    intraday_range,
+    log_return,
+    ma_distance,
+    macd,
+    parkinson_vol,
+    realised_vol,
+    rsi,
+    volume_zscore,
+)
+
+__all__ = [
+    "DEFAULT_FEATURES",
+    "FEATURES",
+    "SEED_TOLERANCE",
+    "FeatureContext",
+    "FeatureFn",
+    "FeatureSpec",
+    "compute_features",
+    "feature_lookback",
+    "feature_warmup",
+    "intraday_range",
+    "log_return",
+    "ma_distance",
+    "realised_vol",
+    "volume_zscore",
+]
+
 FeatureFn = Callable[[pd.DataFrame], pd.Series]
+SEED_TOLERANCE = 1e-8
 
 
-def _group(prices: pd.DataFrame, column: pd.Series) -> pd.core.groupby.SeriesGroupBy:
-    return column.groupby(prices["ticker"].to_numpy(), sort=False)
+class FeatureContext:
+    """One price frame, its segments and a cache shared by the features computed from it."""
+
+    def __init__(self, prices: pd.DataFrame, segments: Segments) -> None:
+        self.prices = prices
+        self.segments = segments
+        self._cache: dict[str, Any] = {}
+
+    def cached(self, key: str, make: Callable[[], Any]) -> Any:
+        """``make()``, computed once per context and key."""
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def feature(self, name: str) -> np.ndarray:
+        """Values of a catalogue feature, float64 (n_rows,)."""
+        return np.asarray(self.cached(f"feature:{name}", lambda: FEATURES[name].compute(self)), dtype="float64")
 
 
-def _log_adj(prices: pd.DataFrame) -> pd.Series:
-    return pd.Series(np.log(prices["adj_close"].to_numpy()), index=prices.index)
+@dataclass(frozen=True)
+class FeatureSpec:
+    """A named feature.
+
+    Attributes:
+        name: the name models store.
+        compute: values for every row of a context, float64 (n_rows,).
+        warmup: rows of a segment before the first value.
+        lookback: rows up to and including ``t`` that determine the value at ``t``.
+    """
+
+    name: str
+    compute: Callable[[FeatureContext], np.ndarray] = field(repr=False)
+    warmup: int
+    lookback: int
+
+    def __call__(self, prices: pd.DataFrame) -> pd.Series:
+        """The feature alone for a canonical frame (default gap rule), row-aligned."""
+        return pd.Series(self.compute(FeatureContext(prices, Segments.of(prices))), index=prices.index)
 
 
-def log_return(prices: pd.DataFrame, *, periods: int) -> pd.Series:
-    """Log return of ``adj_close`` over ``periods`` days, per ticker."""
-    if periods < 1:
-        raise ValueError(f"periods must be >= 1, got periods={periods}")
-    log_adj = _log_adj(prices)
-    return log_adj - _group(prices, log_adj).shift(periods)
+def _memory(alpha: float) -> int:
+    """Steps after which a smoother's seed weighs less than :data:`SEED_TOLERANCE`."""
+    return math.ceil(math.log(SEED_TOLERANCE) / math.log(1.0 - alpha))
 
 
-def _rolling(prices: pd.DataFrame, values: pd.Series, window: int, how: str) -> pd.Series:
-    rolled = getattr(_group(prices, values).rolling(window, min_periods=window), how)()
-    return rolled.reset_index(level=0, drop=True).reindex(values.index)
+def _smoothed_lookback(warmup: int, alpha: float) -> int:
+    return warmup + 1 + _memory(alpha)
 
 
-def realised_vol(prices: pd.DataFrame, *, window: int = 20) -> pd.Series:
-    """Standard deviation (ddof=1) of daily log returns over ``window`` days; daily units."""
-    return _rolling(prices, log_return(prices, periods=1), window, "std")
+def _per_ticker(fn: Callable[..., pd.Series], **options: int) -> Callable[[FeatureContext], np.ndarray]:
+    """A feature computed by a :mod:`features.technical` function returning one series."""
+
+    def compute(c: FeatureContext) -> np.ndarray:
+        return np.asarray(fn(c.prices, segments=c.segments, **options).to_numpy(dtype="float64"))
+
+    return compute
 
 
-def intraday_range(prices: pd.DataFrame) -> pd.Series:
-    """log(high / low) of the same day."""
-    return pd.Series(np.log(prices["high"].to_numpy() / prices["low"].to_numpy()), index=prices.index)
+def _column(key: str, fn: Callable[..., pd.DataFrame], column: str) -> Callable[[FeatureContext], np.ndarray]:
+    """One column of a :mod:`features.technical` function returning several (computed once)."""
+
+    def compute(c: FeatureContext) -> np.ndarray:
+        frame = c.cached(key, lambda: fn(c.prices, segments=c.segments))
+        return np.asarray(frame[column].to_numpy(dtype="float64"))
+
+    return compute
 
 
-def ma_distance(prices: pd.DataFrame, *, window: int = 20) -> pd.Series:
-    """``adj_close / SMA(adj_close, window) - 1``: relative distance to the moving average."""
-    adj = prices["adj_close"]
-    return adj / _rolling(prices, adj, window, "mean") - 1.0
+def _ranked(base: str) -> Callable[[FeatureContext], np.ndarray]:
+    """Cross-sectional percentile rank of another feature."""
+
+    def compute(c: FeatureContext) -> np.ndarray:
+        return cross_sectional_rank(c.feature(base), c.prices["date"].to_numpy())
+
+    return compute
 
 
-def volume_zscore(prices: pd.DataFrame, *, window: int = 20) -> pd.Series:
-    """z-score of ``log1p(volume)`` against its own last ``window`` days (0 when constant)."""
-    logv = pd.Series(np.log1p(prices["volume"].to_numpy()), index=prices.index)
-    mean = _rolling(prices, logv, window, "mean")
-    std = _rolling(prices, logv, window, "std")
-    z = (logv - mean) / std.where(std > 1e-12)
-    return z.where(std.isna() | (std > 1e-12), 0.0)
+def _catalogue() -> dict[str, FeatureSpec]:
+    wilder14 = _smoothed_lookback(14, 1 / 14)
+    macd_line = _smoothed_lookback(25, 2 / 27)  # the 26-day EMA forgets its seed last
+    macd_signal = macd_line + 9 + _memory(2 / 10)
+    specs = [
+        *(FeatureSpec(f"ret_{k}", _per_ticker(log_return, periods=k), k, k + 1) for k in (1, 5, 10, 20, 60)),
+        *(FeatureSpec(f"vol_{w}", _per_ticker(realised_vol, window=w), w, w + 1) for w in (20, 60)),
+        FeatureSpec("vol_pk_20", _per_ticker(parkinson_vol, window=20), 19, 20),
+        FeatureSpec("vol_gk_20", _per_ticker(garman_klass_vol, window=20), 19, 20),
+        FeatureSpec("range_1", lambda c: np.asarray(intraday_range(c.prices).to_numpy(dtype="float64")), 0, 1),
+        FeatureSpec("rsi_14", _per_ticker(rsi, window=14), 14, wilder14),
+        FeatureSpec("atr_14", _per_ticker(atr, window=14), 14, wilder14),
+        FeatureSpec("macd", _column("macd", macd, "macd"), 25, macd_line),
+        FeatureSpec("macd_signal", _column("macd", macd, "macd_signal"), 33, macd_signal),
+        FeatureSpec("macd_hist", _column("macd", macd, "macd_hist"), 33, macd_signal),
+        FeatureSpec("bb_pctb_20", _column("bollinger", bollinger, "pctb"), 19, 20),
+        FeatureSpec("bb_width_20", _column("bollinger", bollinger, "width"), 19, 20),
+        *(FeatureSpec(f"ma_dist_{w}", _per_ticker(ma_distance, window=w), w - 1, w) for w in (20, 50, 200)),
+        *(FeatureSpec(f"dd_{w}", _per_ticker(drawdown, window=w), w - 1, w) for w in (20, 60, 252)),
+        FeatureSpec("volume_z_20", _per_ticker(volume_zscore, window=20), 19, 20),
+        FeatureSpec("dvol_chg_5", _per_ticker(dollar_volume_change, window=5), 9, 10),
+    ]
+    by_name = {s.name: s for s in specs}
+    for base in ("ret_5", "ret_20", "ret_60", "vol_20", "volume_z_20"):
+        specs.append(FeatureSpec(f"xs_{base}", _ranked(base), by_name[base].warmup, by_name[base].lookback))
+    return {s.name: s for s in specs}
 
 
-FEATURES: dict[str, FeatureFn] = {
-    "ret_1": lambda p: log_return(p, periods=1),
-    "ret_5": lambda p: log_return(p, periods=5),
-    "ret_10": lambda p: log_return(p, periods=10),
-    "ret_20": lambda p: log_return(p, periods=20),
-    "vol_20": lambda p: realised_vol(p, window=20),
-    "range_1": intraday_range,
-    "ma_dist_20": lambda p: ma_distance(p, window=20),
-    "volume_z_20": lambda p: volume_zscore(p, window=20),
-}
-DEFAULT_FEATURES: tuple[str, ...] = tuple(FEATURES)
+FEATURES: dict[str, FeatureSpec] = _catalogue()
+
+# What a default model trains on: momentum at three horizons, three volatility estimators (the
+# band classifier lives on volatility), three oscillators, trend stretch and drawdown, and
+# activity. Every warm-up is at most 33 rows; cross-sectional ranks stay opt-in because they tie
+# a model to its universe.
+DEFAULT_FEATURES: tuple[str, ...] = (
+    "ret_1",
+    "ret_5",
+    "ret_20",
+    "vol_20",
+    "vol_gk_20",
+    "atr_14",
+    "rsi_14",
+    "macd",
+    "macd_hist",
+    "bb_pctb_20",
+    "ma_dist_20",
+    "dd_20",
+    "volume_z_20",
+    "dvol_chg_5",
+)
 
 
-def compute_features(prices: pd.DataFrame, *, names: Sequence[str] = DEFAULT_FEATURES) -> pd.DataFrame:
+def _check_names(names: Sequence[str]) -> None:
+    unknown = [n for n in names if n not in FEATURES]
+    if unknown or not names:
+        raise ValueError(f"features must be a non-empty subset of {list(FEATURES)}, got {list(names)}")
+
+
+def feature_warmup(names: Sequence[str]) -> int:
+    """Rows of a segment before every named feature has a value.
+
+    Raises:
+        ValueError: naming any unknown feature.
+    """
+    _check_names(names)
+    return max(FEATURES[n].warmup for n in names)
+
+
+def feature_lookback(names: Sequence[str]) -> int:
+    """Rows of a ticker up to and including ``t`` that determine all named features at ``t``.
+
+    Raises:
+        ValueError: naming any unknown feature.
+    """
+    _check_names(names)
+    return max(FEATURES[n].lookback for n in names)
+
+
+def compute_features(
+    prices: pd.DataFrame, *, names: Sequence[str] = DEFAULT_FEATURES, max_gap: int = DEFAULT_MAX_GAP
+) -> pd.DataFrame:
     """Compute the named features for every row of a canonical price frame.
 
     Args:
         prices: Canonical frame (sorted by ticker, date), any number of tickers.
         names: Feature names from :data:`FEATURES`, in the column order wanted.
+        max_gap: business days between consecutive rows beyond which a ticker's history is cut
+            in two (see :mod:`features.segments`).
 
     Returns:
         New frame with ``date, ticker`` and one float64 column per feature, row-aligned with
         ``prices`` (same index). Warm-up rows are NaN.
 
     Raises:
-        ValueError: naming any unknown feature.
+        ValueError: naming any unknown feature, or when ``prices`` is not sorted by (ticker, date).
     """
-    unknown = [n for n in names if n not in FEATURES]
-    if unknown or not names:
-        raise ValueError(f"features must be a non-empty subset of {list(FEATURES)}, got {list(names)}")
+    _check_names(names)
+    context = FeatureContext(prices, Segments.of(prices, max_gap=max_gap))
     out = prices.loc[:, ["date", "ticker"]].copy()
     for name in names:
-        out[name] = FEATURES[name](prices).astype("float64")
+        out[name] = context.feature(name)
     return out

@@ -1,36 +1,66 @@
-"""Down / flat / up labels. **Labels look ahead by construction**: they are the only thing in
-``features/`` that reads the future, and they must never be used as model inputs.
+"""Down / flat / up labels. **Labels look ahead by construction**: this module and
+:mod:`features.barriers` are the only code in ``features/`` that reads the future, and labels must
+never be used as model inputs.
 
 Timing (the one place it is defined; the backtest's P&L uses the same):
 
 * decision at the close of day ``t``, using features known at that close;
 * the position is entered at the close of day ``t + lag`` (execution lag, default 1 day);
-* the label is the simple return of ``adj_close`` from the close of ``t + lag`` to the close of
-  ``t + lag + horizon`` (default 5 trading days of that ticker);
-* rows whose forward window is incomplete (the last ``lag + horizon`` rows of a ticker) get no
-  label, ever.
+* the forward return is the simple return of ``adj_close`` from the close of ``t + lag`` to the
+  close of ``t + lag + horizon`` (default 5 trading days of that ticker);
+* rows whose forward window is incomplete (the last ``lag + horizon`` rows of a ticker, or rows
+  whose window would cross a gap in its history, see :mod:`features.segments`) get no label, ever.
 
-Classes, in this fixed order: ``0 = down`` (return < -band), ``1 = flat`` (|return| <= band,
-ties at the band edge are flat), ``2 = up`` (return > band).
+Classes, in this fixed order: ``0 = down``, ``1 = flat``, ``2 = up``. A row is down when its
+forward return is strictly below its lower threshold, up when strictly above its upper threshold,
+flat otherwise: **ties at a band edge are flat**. The schemes differ in the thresholds:
+
+* ``fixed``: ``±band``.
+* ``volatility``: ``±k * sigma_t * sqrt(horizon)``, where ``sigma_t`` is the std (ddof=1) of the
+  daily log returns of the ``vol_window`` days ending at ``t``: data known at the decision.
+  Rows before ``sigma_t`` exists are unlabeled.
+* ``quantile``: the ``quantiles`` of the forward returns of the *training* rows, fitted by
+  :class:`QuantileBand` and then frozen (:meth:`features.dataset.Panel.fit_labels`); until fitted,
+  labels are pending (-1).
+* ``triple_barrier`` (:mod:`features.barriers`): from the entry close, an upper barrier at
+  ``+profit_take * sigma_t * sqrt(horizon)`` and a lower one at ``-stop_loss * sigma_t *
+  sqrt(horizon)``, watched with the adjusted highs and lows of days ``t+lag+1 .. t+lag+horizon``;
+  up / down by the first barrier touched, flat when the vertical barrier (``horizon``) comes first.
+
+``label_end`` is the close ``t + lag + horizon`` for every scheme, the last price any label or
+forward return may depend on, so purging on it is safe (:mod:`features.split`).
 """
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from features.barriers import first_touch
+from features.segments import DEFAULT_MAX_GAP, Segments
+from features.technical import realised_vol
 
 CLASSES: tuple[str, str, str] = ("down", "flat", "up")
 UNLABELED = -1
+LabelScheme = Literal["fixed", "volatility", "quantile", "triple_barrier"]
 
 
 class LabelConfig(BaseModel):
-    """Label timing and the down/flat/up band.
+    """Label timing and the down/flat/up thresholds.
 
     Attributes:
         horizon: trading days the forward return spans.
         lag: trading days between the decision close and the entry close.
-        band: half-width of the flat band, as a fraction (0.01 = ±1%).
+        band: half-width of the flat band of the ``fixed`` scheme, as a fraction (0.01 = ±1%).
+        scheme: how the thresholds are set (see the module docstring).
+        vol_window: days of daily log returns in ``sigma_t`` (``volatility``, ``triple_barrier``).
+        k: half-width of the ``volatility`` band, in horizon standard deviations ``sigma_t * sqrt(horizon)``.
+        quantiles: lower and upper cut points of the ``quantile`` scheme, as probabilities.
+        profit_take: upper barrier of ``triple_barrier``, in horizon standard deviations.
+        stop_loss: lower barrier of ``triple_barrier``, in horizon standard deviations.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -38,15 +68,31 @@ class LabelConfig(BaseModel):
     horizon: int = Field(5, ge=1, le=250)
     lag: int = Field(1, ge=0, le=20)
     band: float = Field(0.01, gt=0, lt=1)
+    scheme: LabelScheme = "fixed"
+    vol_window: int = Field(20, ge=2, le=1000)
+    k: float = Field(0.5, gt=0, le=20)
+    quantiles: tuple[float, float] = (1 / 3, 2 / 3)
+    profit_take: float = Field(1.0, gt=0, le=20)
+    stop_loss: float = Field(1.0, gt=0, le=20)
+
+    @field_validator("quantiles")
+    @classmethod
+    def _ordered(cls, q: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < q[0] < q[1] < 1:
+            raise ValueError(f"quantiles must satisfy 0 < lower < upper < 1, got quantiles={q}")
+        return q
 
 
-def forward_returns(prices: pd.DataFrame, *, horizon: int = 5, lag: int = 1) -> pd.DataFrame:
+def forward_returns(
+    prices: pd.DataFrame, *, horizon: int = 5, lag: int = 1, max_gap: int = DEFAULT_MAX_GAP
+) -> pd.DataFrame:
     """Forward simple returns and the date each label window ends.
 
     Args:
         prices: Canonical frame sorted by ``(ticker, date)``.
         horizon: Trading days of the forward return (>= 1).
         lag: Execution lag in trading days (>= 0).
+        max_gap: business days between rows beyond which a ticker's history is cut in two.
 
     Returns:
         Frame row-aligned with ``prices``: ``date, ticker``, ``forward_return`` (fraction,
@@ -57,34 +103,165 @@ def forward_returns(prices: pd.DataFrame, *, horizon: int = 5, lag: int = 1) -> 
         raise ValueError(f"horizon must be >= 1, got horizon={horizon}")
     if lag < 0:
         raise ValueError(f"lag must be >= 0, got lag={lag}")
-    by = prices["ticker"].to_numpy()
-    adj = prices["adj_close"]
-    entry = adj.groupby(by, sort=False).shift(-lag)
-    exit_ = adj.groupby(by, sort=False).shift(-(lag + horizon))
-    end = prices["date"].groupby(by, sort=False).shift(-(lag + horizon))
+    seg = Segments.of(prices, max_gap=max_gap)
+    adj = prices["adj_close"].to_numpy(dtype="float64")
+    entry = seg.shift(adj, -lag)
+    exit_ = seg.shift(adj, -(lag + horizon))
+    end = seg.shift_dates(prices["date"].to_numpy(), -(lag + horizon))
     return prices.loc[:, ["date", "ticker"]].assign(forward_return=exit_ / entry - 1.0, label_end=end)
 
 
-def bucket(forward_return: np.ndarray | pd.Series, *, band: float) -> np.ndarray:
-    """Map simple returns to classes 0/1/2; NaN becomes :data:`UNLABELED` (-1). int8 array."""
-    if not 0 < band < 1:
-        raise ValueError(f"band must be in (0, 1), got band={band}")
+def bucket_between(
+    forward_return: np.ndarray | pd.Series, lower: np.ndarray | float, upper: np.ndarray | float
+) -> np.ndarray:
+    """Classes 0/1/2 against per-row thresholds: ``r < lower`` down, ``r > upper`` up, else flat.
+
+    Args:
+        forward_return: simple returns (n_rows,), fractions.
+        lower: lower threshold(s), fractions (scalar or (n_rows,)).
+        upper: upper threshold(s), fractions, ``>= lower``.
+
+    Returns:
+        int8 array (n_rows,); :data:`UNLABELED` (-1) where the return or a threshold is NaN.
+    """
     r = np.asarray(forward_return, dtype="float64")
+    lo = np.broadcast_to(np.asarray(lower, dtype="float64"), r.shape)
+    hi = np.broadcast_to(np.asarray(upper, dtype="float64"), r.shape)
     out = np.full(r.shape, 1, dtype="int8")
-    out[r < -band] = 0
-    out[r > band] = 2
-    out[np.isnan(r)] = UNLABELED
+    out[r < lo] = 0
+    out[r > hi] = 2
+    out[np.isnan(r) | np.isnan(lo) | np.isnan(hi)] = UNLABELED
     return out
 
 
-def make_labels(prices: pd.DataFrame, config: LabelConfig) -> pd.DataFrame:
-    """Forward returns, label ends and classes for every row of ``prices``.
+def bucket(forward_return: np.ndarray | pd.Series, *, band: float) -> np.ndarray:
+    """Map simple returns to classes 0/1/2 with a fixed ``±band``; NaN becomes -1. int8 array."""
+    if not 0 < band < 1:
+        raise ValueError(f"band must be in (0, 1), got band={band}")
+    return bucket_between(forward_return, -band, band)
+
+
+class QuantileBand:
+    """Thresholds at quantiles of training forward returns (scikit-learn's estimator contract).
+
+    Args:
+        quantiles: lower and upper probabilities, ``0 < lower < upper < 1``; (1/3, 2/3) gives
+            balanced classes on the training rows.
+    """
+
+    def __init__(self, *, quantiles: tuple[float, float] = (1 / 3, 2 / 3)) -> None:
+        if not 0 < quantiles[0] < quantiles[1] < 1:
+            raise ValueError(f"quantiles must satisfy 0 < lower < upper < 1, got quantiles={quantiles}")
+        self.quantiles = (float(quantiles[0]), float(quantiles[1]))
+
+    def fit(self, forward_return: np.ndarray) -> QuantileBand:
+        """Learn ``thresholds_`` (lower, upper) from training returns (fractions, all finite)."""
+        r = np.asarray(forward_return, dtype="float64")
+        if r.ndim != 1 or len(r) == 0 or not np.isfinite(r).all():
+            raise ValueError(f"forward_return must be a non-empty 1-d array of finite returns, got shape {r.shape}")
+        lo, hi = np.quantile(r, self.quantiles)
+        self.thresholds_ = (float(lo), float(hi))
+        self.n_fit_ = len(r)
+        return self
+
+    def transform(self, forward_return: np.ndarray) -> np.ndarray:
+        """Classes of ``forward_return`` with the frozen thresholds (int8, -1 where NaN)."""
+        if not hasattr(self, "thresholds_"):
+            raise RuntimeError("QuantileBand is not fitted; call fit() on training returns first")
+        return bucket_between(forward_return, self.thresholds_[0], self.thresholds_[1])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready state: scheme, quantiles and, once fitted, thresholds and n_fit."""
+        state: dict[str, Any] = {"scheme": "quantile", "quantiles": list(self.quantiles)}
+        if hasattr(self, "thresholds_"):
+            state.update(thresholds=list(self.thresholds_), n_fit=self.n_fit_)
+        return state
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> QuantileBand:
+        """Rebuild from :meth:`to_dict` output (fitted when it holds thresholds)."""
+        if state.get("scheme") != "quantile":
+            raise ValueError(f"label state must have scheme='quantile', got scheme={state.get('scheme')!r}")
+        band = cls(quantiles=(float(state["quantiles"][0]), float(state["quantiles"][1])))
+        if state.get("thresholds") is not None:
+            lo, hi = (float(v) for v in state["thresholds"])
+            if not lo <= hi:
+                raise ValueError(f"label state thresholds must be ordered, got thresholds={state['thresholds']}")
+            band.thresholds_ = (lo, hi)
+            band.n_fit_ = int(state.get("n_fit", 0))
+        return band
+
+
+def horizon_sigma(prices: pd.DataFrame, config: LabelConfig, *, max_gap: int = DEFAULT_MAX_GAP) -> np.ndarray:
+    """``sigma_t * sqrt(horizon)``: the volatility unit of the scaled schemes, from data up to ``t``.
 
     Returns:
-        Frame with ``date, ticker, forward_return, label_end, label`` (int8, -1 = unlabeled).
+        float64 array (n_rows,), a fraction; NaN before ``vol_window`` returns exist.
     """
-    fwd = forward_returns(prices, horizon=config.horizon, lag=config.lag)
-    return fwd.assign(label=bucket(fwd["forward_return"], band=config.band))
+    seg = Segments.of(prices, max_gap=max_gap)
+    sigma = realised_vol(prices, window=config.vol_window, segments=seg).to_numpy(dtype="float64")
+    return np.asarray(sigma * np.sqrt(config.horizon))
+
+
+def make_labels(
+    prices: pd.DataFrame,
+    config: LabelConfig,
+    *,
+    band: QuantileBand | None = None,
+    max_gap: int = DEFAULT_MAX_GAP,
+) -> pd.DataFrame:
+    """Forward returns, label ends, thresholds and classes for every row of ``prices``.
+
+    Args:
+        prices: Canonical frame sorted by ``(ticker, date)``.
+        config: Timing and scheme.
+        band: for the ``quantile`` scheme, fitted thresholds; None leaves labels pending (-1).
+        max_gap: business days between rows beyond which a ticker's history is cut in two.
+
+    Returns:
+        Frame with ``date, ticker, forward_return, label_end, label`` (int8, -1 = unlabeled or
+        pending), ``lower, upper`` (the row's thresholds as returns; NaN where unknown) and
+        ``label_decided`` (the date the class was settled: the barrier touch for
+        ``triple_barrier``, ``label_end`` otherwise). Rows without a label under the scheme have
+        NaN ``forward_return`` and NaT ``label_end``, except pending ``quantile`` rows.
+
+    Raises:
+        ValueError: when ``band`` is given for a scheme other than ``quantile``.
+    """
+    if band is not None and config.scheme != "quantile":
+        raise ValueError(f"band is only used by scheme='quantile', got scheme={config.scheme!r}")
+    fwd = forward_returns(prices, horizon=config.horizon, lag=config.lag, max_gap=max_gap)
+    r = fwd["forward_return"].to_numpy(dtype="float64")
+    n = len(r)
+    decided = fwd["label_end"].to_numpy()
+    if config.scheme == "fixed":
+        lower, upper = np.full(n, -config.band), np.full(n, config.band)
+        label = bucket_between(r, lower, upper)
+    elif config.scheme == "volatility":
+        unit = horizon_sigma(prices, config, max_gap=max_gap)
+        lower, upper = -config.k * unit, config.k * unit
+        label = bucket_between(r, lower, upper)
+    elif config.scheme == "quantile":
+        lo, hi = band.thresholds_ if band is not None else (np.nan, np.nan)
+        lower, upper = np.full(n, lo), np.full(n, hi)
+        label = band.transform(r) if band is not None else np.full(n, UNLABELED, dtype="int8")
+    else:
+        unit = horizon_sigma(prices, config, max_gap=max_gap)
+        lower, upper = -config.stop_loss * unit, config.profit_take * unit
+        touch = first_touch(prices, horizon=config.horizon, lag=config.lag, lower=lower, upper=upper, max_gap=max_gap)
+        label = np.where(np.isnan(r), UNLABELED, touch["label"].to_numpy()).astype("int8")
+        decided = touch["label_decided"].to_numpy()
+    pending = config.scheme == "quantile" and band is None
+    keep = ~np.isnan(r) if pending else label != UNLABELED
+    nat = np.datetime64("NaT", "ns")
+    return fwd.assign(
+        forward_return=np.where(keep, r, np.nan),
+        label_end=np.where(keep, fwd["label_end"].to_numpy(), nat),
+        label=label,
+        lower=np.where(keep, lower, np.nan),
+        upper=np.where(keep, upper, np.nan),
+        label_decided=np.where(keep & ~pending, decided, nat),
+    )
 
 
 def class_balance(labels: np.ndarray) -> dict[str, float]:
@@ -93,3 +270,21 @@ def class_balance(labels: np.ndarray) -> dict[str, float]:
     lab = lab[lab >= 0]
     n = max(len(lab), 1)
     return {name: float(np.sum(lab == k)) / n for k, name in enumerate(CLASSES)}
+
+
+def class_balance_by_split(labels: np.ndarray, splits: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
+    """Class shares and counts of each split, e.g. ``{"train": rows, "val": rows, "test": rows}``.
+
+    Args:
+        labels: int array (n_rows,) of classes (-1 = unlabeled, ignored).
+        splits: split name -> row positions (int array) into ``labels``.
+
+    Returns:
+        ``{split: {"down": share, "flat": share, "up": share, "n": labeled rows}}``.
+    """
+    lab = np.asarray(labels)
+    out: dict[str, dict[str, Any]] = {}
+    for name, rows in splits.items():
+        part = lab[np.asarray(rows, dtype="int64")]
+        out[name] = {**class_balance(part), "n": int(np.sum(part >= 0))}
+    return out

@@ -43,3 +43,38 @@ def purged_train_mask(
     cutoff = embargo_cutoff(calendar, test_start, embargo=embargo)
     ends = pd.to_datetime(label_end)
     return np.asarray(~ends.isna() & (ends < cutoff))
+
+
+def purged_train_mask_around(
+    dates: np.ndarray,
+    label_end: np.ndarray,
+    calendar: pd.DatetimeIndex,
+    *,
+    test_start: pd.Timestamp,
+    test_label_end: pd.Timestamp,
+    embargo: int,
+) -> np.ndarray:
+    """Training samples on both sides of a test block in the middle of the data (purged k-fold).
+
+    Kept before the block: labels ending strictly before :func:`embargo_cutoff` (as
+    :func:`purged_train_mask`). Kept after it: samples whose decision date comes more than
+    ``embargo`` trading days after the last test label ends, so their label windows, and the
+    features right after the block that still echo the test labels' prices, stay out.
+
+    Args:
+        dates: datetime64 array (n_samples,) of decision dates.
+        label_end: datetime64 array (n_samples,); NaT (unlabeled) is never usable.
+        calendar: Sorted unique trading dates.
+        test_start: First decision date of the test block.
+        test_label_end: Latest ``label_end`` of the test block's samples.
+        embargo: Trading days kept empty on each side of the test block's label windows.
+
+    Returns:
+        bool array (n_samples,).
+    """
+    before = purged_train_mask(label_end, calendar, test_start, embargo=embargo)
+    pos = int(calendar.searchsorted(pd.Timestamp(test_label_end), side="right")) + embargo
+    if pos >= len(calendar):
+        return before
+    labeled = ~np.isnat(np.asarray(label_end, dtype="datetime64[ns]"))
+    return before | (np.asarray(pd.to_datetime(dates) >= calendar[pos]) & labeled)

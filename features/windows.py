@@ -1,9 +1,12 @@
 """Sequence windows over one contiguous feature array, built lazily.
 
 A sample is the ``timesteps`` rows of one ticker ending at a decision day. Windows never
-cross tickers and never include a row with a missing feature. Memory stays proportional to
-rows x features: a :class:`WindowSet` keeps the array once plus one int64 index per sample,
-and materialises ``(batch, timesteps, n_features)`` only for the rows asked for.
+cross tickers, never cross a gap in a ticker's history (pass segment codes,
+:attr:`features.segments.Segments.codes`, as :func:`features.dataset.build_panel` does) and never
+include a row with a missing feature. Memory stays proportional to rows x features: a
+:class:`WindowSet` keeps the array once plus one int64 index per sample, and materialises
+``(batch, timesteps, n_features)`` only for the rows asked for. Each sample's ``(ticker, date)``
+is the panel key of its end row (``panel.keys.iloc[ends]``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ def run_lengths(ticker_codes: np.ndarray, finite_rows: np.ndarray) -> np.ndarray
     """Length of the run of consecutive usable rows of one ticker ending at each row.
 
     Args:
-        ticker_codes: int array (n_rows,), rows grouped by ticker in date order.
+        ticker_codes: int array (n_rows,) of ticker or segment codes, rows grouped by code in
+            date order; a run restarts wherever the code changes.
         finite_rows: bool array (n_rows,), True where every feature of the row is usable.
 
     Returns:
@@ -35,7 +39,13 @@ def run_lengths(ticker_codes: np.ndarray, finite_rows: np.ndarray) -> np.ndarray
 
 
 def window_end_mask(ticker_codes: np.ndarray, finite_rows: np.ndarray, *, timesteps: int) -> np.ndarray:
-    """True where a full window of ``timesteps`` usable rows of one ticker ends at that row."""
+    """True where a full window of ``timesteps`` usable rows of one code (ticker or segment) ends at that row.
+
+    Args:
+        ticker_codes: int array (n_rows,) of ticker or segment codes (see :func:`run_lengths`).
+        finite_rows: bool array (n_rows,), True where every feature of the row is usable.
+        timesteps: window length in rows (>= 1).
+    """
     if timesteps < 1:
         raise ValueError(f"timesteps must be >= 1, got timesteps={timesteps}")
     return run_lengths(ticker_codes, finite_rows) >= timesteps

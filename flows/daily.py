@@ -14,6 +14,7 @@ import pandas as pd
 from prefect import flow
 
 from features.frame import fingerprint
+from features.indicators import feature_lookback
 from features.sources.base import parse_date
 from features.store import PriceStore
 from flows.common import DEFAULT_SOURCE, code_version, data_root, run_logger, update_prices
@@ -22,10 +23,15 @@ from models.reports import write_daily
 from models.scoring import score
 
 
-# Calendar days of history fetched before the as-of date: enough trading days for the longest
-# feature warm-up (20) plus the model's window, with room for holidays.
-def _lookback_days(timesteps: int) -> int:
-    return int((timesteps + 40) * 7 / 5) + 30
+def _lookback_days(features: tuple[str, ...], timesteps: int) -> int:
+    """Calendar days of history to load before the as-of date.
+
+    Recursive indicators (RSI, ATR, MACD) only match their full-history values after
+    :func:`features.indicators.feature_lookback` rows, and the window needs ``timesteps`` more;
+    trading days are turned into calendar days with room for weekends and holidays.
+    """
+    rows = feature_lookback(features) + timesteps
+    return int(rows * 7 / 5) + 30
 
 
 @flow(name="daily")
@@ -51,7 +57,8 @@ def daily_flow(
     loaded = load_model(root)
     names = tickers or list(loaded.metadata["tickers"])
     day = parse_date(as_of, name="as_of")
-    start = None if day is None else day - pd.Timedelta(days=_lookback_days(loaded.timesteps))
+    lookback = pd.Timedelta(days=_lookback_days(loaded.features, loaded.timesteps))
+    start = None if day is None else day - lookback
     update_prices(source, names, start, day, str(root))
     prices = PriceStore(root).read(names, end=day)
     if prices.empty:
@@ -66,7 +73,7 @@ def daily_flow(
         return None
     if missing:
         logger.warning("no price on %s for %s; they are not scored", f"{day:%Y-%m-%d}", missing)
-    window = prices[prices["date"] >= day - pd.Timedelta(days=_lookback_days(loaded.timesteps))]
+    window = prices[prices["date"] >= day - lookback]
     frame = score(loaded, window.reset_index(drop=True), day)
     if frame.empty:
         raise ValueError(f"not enough history before {day:%Y-%m-%d} to fill a {loaded.timesteps}-day window")

@@ -80,7 +80,7 @@ def decide_promotion(
         )
     cand_ll = float(sample_log_loss(y[at], candidate_val_probs[at]).mean())
     champ_ll = float(sample_log_loss(y[at], champ.loc[:, ["p_down", "p_flat", "p_up"]].to_numpy()).mean())
-    better = cand_ll < champ_ll
+    better = cand_ll < champ_ll - 1e-9  # a tie (to rounding) keeps the champion
     verdict = "beats" if better else "does not beat"
     reason = f"validation log-loss {cand_ll:.5f} {verdict} champion {current}'s {champ_ll:.5f} on {len(at)} samples"
     if force and not better:

@@ -52,8 +52,8 @@ def train_production_model(
     Returns:
         (the fitted model, JSON-ready metadata for :func:`models.registry.save_model`).
     """
-    panel = build_panel(prices, dataset_config)
-    rows = panel.samples(labeled=True)
+    rows = (base := build_panel(prices, dataset_config)).samples(labeled=True)
+    panel = base.fit_labels(rows)  # quantile cut points from these training rows; a no-op otherwise
     fitted = fit_model(panel, rows, model_config, train_config, callbacks=callbacks or [], verbose=verbose)
     val_y = panel.label[fitted.val_rows].astype("int64")
     assert fitted.val_probs is not None
@@ -78,6 +78,7 @@ def train_production_model(
             "uncalibrated_val_log_loss": classification_metrics(val_y, fitted.raw_val_probs)["log_loss"],
         },
         "class_balance": class_balance(panel.label[rows]),
+        "label_state": panel.label_state,
         "versions": library_versions(),
     }
     return fitted, meta

@@ -179,7 +179,9 @@ def run_fold(
     """Train on the fold's training samples and predict its test block.
 
     ``initial_weights`` (a ``.keras`` file, e.g. the previous block's model) warm-starts training.
+    Label schemes with fitted cut points (quantile) are fitted here, on the fold's training rows.
     """
+    panel = panel.fit_labels(fold.train_rows)
     fitted = fit_model(
         panel,
         fold.train_rows,
@@ -209,6 +211,7 @@ def run_fold(
         "test_class_balance": class_balance(panel.label[rows]),
         "train_class_prior": prior_probs(panel.label[fitted.fit_rows]).tolist(),
         "train_labels_end_max": str(pd.Timestamp(panel.label_end[used].max()).date()),
+        "label_state": panel.label_state,
     }
     return FoldResult(predictions=frame, info=info, fitted=fitted)
 

@@ -1,10 +1,27 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 from support import make_prices
 
+from features.dataset import DatasetConfig, build_panel
 from features.frame import canonicalize
-from features.labels import UNLABELED, LabelConfig, bucket, class_balance, forward_returns, make_labels
+from features.labels import (
+    CLASSES,
+    UNLABELED,
+    LabelConfig,
+    QuantileBand,
+    bucket,
+    bucket_between,
+    class_balance,
+    class_balance_by_split,
+    forward_returns,
+    make_labels,
+)
 
 
 def test_forward_return_timing_is_entry_at_t_plus_lag_exit_at_t_plus_lag_plus_horizon():
@@ -29,6 +46,8 @@ def test_lag_zero_enters_at_the_decision_close():
 def test_bucket_classes_with_ties_at_the_band_edge_flat():
     r = np.array([-0.05, -0.01, -0.0099, 0.0, 0.01, 0.0101, np.nan])
     assert list(bucket(r, band=0.01)) == [0, 1, 1, 1, 1, 2, UNLABELED]
+    lower, upper = np.array([-0.1, -0.1, 0.0, np.nan]), np.array([0.2, 0.2, 0.0, 0.1])
+    assert list(bucket_between(np.array([-0.1, 0.2000001, 0.0, 0.0]), lower, upper)) == [1, 2, 1, UNLABELED]
 
 
 def test_labels_never_cross_tickers():
@@ -39,20 +58,179 @@ def test_labels_never_cross_tickers():
     assert list(lab[lab["ticker"] == "B"]["label"]) == [1, 1, UNLABELED, UNLABELED]
 
 
-def test_class_balance_and_config_validation():
+def test_labels_never_cross_a_gap():
+    prices = canonicalize(make_prices({"A": [100.0, 100.0, 100.0, 200.0, 200.0, 200.0]}))
+    prices.loc[3:, "date"] += pd.Timedelta(days=14)  # rows 3.. come after two missing weeks
+    lab = make_labels(prices, LabelConfig(horizon=1, lag=0, band=0.01))
+    assert list(lab["label"]) == [1, 1, UNLABELED, 1, 1, UNLABELED]  # the jump across the gap is no label
+    assert list(make_labels(prices, LabelConfig(horizon=1, lag=0), max_gap=20)["label"])[2] == 2
+
+
+def test_fixed_scheme_on_a_hand_built_path():
+    # horizon 1, lag 0, band 0.25 (exact in binary): 0 -> flat, +0.25 -> flat (edge), -0.4 -> down,
+    # +1/3 -> up, +0.5 -> up; the last row has no forward window
+    prices = canonicalize(make_prices({"A": [100.0, 100.0, 125.0, 75.0, 100.0, 150.0]}))
+    lab = make_labels(prices, LabelConfig(horizon=1, lag=0, band=0.25))
+    assert list(lab["label"]) == [1, 1, 0, 2, 2, UNLABELED]
+    assert list(lab["lower"].iloc[:5]) == [-0.25] * 5
+    assert np.isnan(lab["upper"].iloc[5])
+    pd.testing.assert_series_equal(lab["label_decided"], lab["label_end"], check_names=False)
+
+
+def test_volatility_scheme_uses_sigma_up_to_the_decision_day():
+    # vol_window 2, horizon 1, lag 0, k 1: sigma_t = |l_{t-1} - l_t| / sqrt(2) (std of two log returns)
+    prices = canonicalize(make_prices({"A": [100.0, 110.0, 99.0, 99.0, 120.0]}))
+    lab = make_labels(prices, LabelConfig(scheme="volatility", horizon=1, lag=0, vol_window=2, k=1.0))
+    s2 = abs(np.log(1.1) - np.log(0.9)) / np.sqrt(2)  # returns 110/100, 99/110
+    s3 = abs(np.log(0.9) - 0.0) / np.sqrt(2)  # returns 99/110, 99/99
+    np.testing.assert_allclose(lab["upper"].iloc[2:4], [s2, s3], rtol=0, atol=1e-12)
+    # t=2: 99 -> 99 is 0, inside +-s2: flat; t=3: 99 -> 120 = +21.2% > s3 = 7.45%: up
+    assert list(lab["label"]) == [UNLABELED, UNLABELED, 1, 2, UNLABELED]
+    assert lab["forward_return"].iloc[:2].isna().all()  # no sigma yet: no label, no return
+    assert lab["label_end"].iloc[:2].isna().all()
+
+
+def test_volatility_scheme_tie_at_a_zero_width_band_is_flat():
+    # constant prices: sigma = 0, so the band is [0, 0]; a zero return sits on both edges
+    prices = canonicalize(make_prices({"A": [50.0, 50.0, 50.0, 50.0, 51.0, 49.0]}))
+    lab = make_labels(prices, LabelConfig(scheme="volatility", horizon=1, lag=0, vol_window=2))
+    # t=2: 50 -> 50 on the edge: flat; t=3: 50 -> 51 above a zero band: up;
+    # t=4: sigma = log(1.02)/sqrt(2) = 1.4%, 51 -> 49 = -3.9%: down; t=5: no forward window
+    assert list(lab["label"]) == [UNLABELED, UNLABELED, 1, 2, 0, UNLABELED]
+
+
+def test_quantile_band_fits_training_returns_and_freezes_them():
+    band = QuantileBand(quantiles=(0.25, 0.75)).fit(np.array([0.5, -0.5, 0.0, 0.25, -0.25]))
+    assert band.thresholds_ == (-0.25, 0.25)  # positions 1 and 3 of the sorted five: exact
+    r = np.array([-0.26, -0.25, 0.0, 0.25, 0.3, np.nan])
+    assert list(band.transform(r)) == [0, 1, 1, 1, 2, UNLABELED]  # edges are flat
+    again = QuantileBand.from_dict(json.loads(json.dumps(band.to_dict())))
+    assert list(again.transform(r)) == list(band.transform(r))
+    with pytest.raises(RuntimeError, match="not fitted"):
+        QuantileBand().transform(r)
+    with pytest.raises(ValueError, match="finite"):
+        QuantileBand().fit(np.array([0.1, np.nan]))
+    with pytest.raises(ValueError, match="quantiles"):
+        QuantileBand(quantiles=(0.7, 0.3))
+    prices = canonicalize(make_prices({"A": [1.0, 2.0, 3.0]}))
+    with pytest.raises(ValueError, match="scheme='fixed'"):
+        make_labels(prices, LabelConfig(), band=band)
+
+
+def _random_prices(n: int, seed: int, tickers: str = "AB") -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return canonicalize(make_prices({t: list(100 * np.exp(np.cumsum(rng.normal(0, 0.02, n)))) for t in tickers}))
+
+
+def test_quantile_panel_is_pending_until_fitted_on_training_rows():
+    prices = _random_prices(120, 1)
+    cfg = DatasetConfig(timesteps=5, label=LabelConfig(scheme="quantile"))
+    panel = build_panel(prices, cfg)
+    assert not panel.labels_ready
+    assert (panel.label == UNLABELED).all()
+    rows = panel.samples(labeled=True)  # rows with a complete label window, for planning folds
+    assert len(rows) > 100
+    assert np.isfinite(panel.forward_return[rows]).all()
+    train = rows[panel.dates[rows] < np.datetime64("2020-04-01")]
+    fitted = panel.fit_labels(train)
+    assert fitted.labels_ready
+    assert fitted is not panel
+    assert (panel.label == UNLABELED).all()  # the original is unchanged
+    lo, hi = np.quantile(panel.forward_return[train], [1 / 3, 2 / 3])
+    assert fitted.label_state["thresholds"] == [lo, hi]
+    assert fitted.label_state["n_fit"] == len(train)
+    counts = np.bincount(fitted.label[train], minlength=3)
+    assert counts.max() - counts.min() <= 2  # balanced on the training rows
+    assert (fitted.label[rows] >= 0).all()
+    assert (fitted.label[np.isnat(panel.label_end)] == UNLABELED).all()
+    # test rows are labelled with the frozen training thresholds
+    expected = bucket_between(panel.forward_return[rows], lo, hi)
+    np.testing.assert_array_equal(fitted.label[rows], expected)
+
+
+def test_quantile_thresholds_ignore_everything_outside_the_training_rows():
+    prices = _random_prices(120, 2)
+    cfg = DatasetConfig(timesteps=5, label=LabelConfig(scheme="quantile"))
+    panel = build_panel(prices, cfg)
+    test_start = panel.calendar[90]
+    rows = panel.samples()
+    train = rows[panel.label_end[rows] < test_start]
+    wild = prices.copy()
+    late = (wild["date"] >= test_start).to_numpy()
+    wild.loc[late, "adj_close"] *= np.linspace(0.2, 5.0, late.sum())  # the test period goes wild
+    other = build_panel(wild, cfg).fit_labels(train)
+    assert len(train) > 50
+    assert other.label_state == panel.fit_labels(train).label_state
+
+
+def test_label_state_round_trips_through_json():
+    prices = _random_prices(100, 3)
+    cfg = DatasetConfig(timesteps=5, label=LabelConfig(scheme="quantile", quantiles=(0.2, 0.8)))
+    panel = build_panel(prices, cfg)
+    fitted = panel.fit_labels(panel.samples()[:50])
+    state = json.loads(json.dumps(fitted.label_state))
+    np.testing.assert_array_equal(panel.with_label_state(state).label, fitted.label)
+    with pytest.raises(ValueError, match="scheme"):
+        panel.with_label_state({"scheme": "fixed"})
+    with pytest.raises(ValueError, match="no thresholds"):
+        panel.with_label_state(panel.label_state)
+    with pytest.raises(ValueError, match="unlabeled"):
+        panel.fit_labels(np.array([len(panel.label) - 1]))
+    fixed = build_panel(prices, DatasetConfig(timesteps=5))
+    assert fixed.fit_labels(fixed.samples()) is fixed
+    assert fixed.label_state == {"scheme": "fixed"}
+    assert fixed.with_label_state({"scheme": "fixed"}) is fixed
+
+
+def test_label_config_validation_and_json_round_trip():
+    cfg = LabelConfig(scheme="triple_barrier", profit_take=2.0, stop_loss=1.5, vol_window=30)
+    assert LabelConfig.model_validate(json.loads(json.dumps(cfg.model_dump(mode="json")))) == cfg
+    q = LabelConfig(scheme="quantile", quantiles=(0.25, 0.75))
+    assert LabelConfig.model_validate(json.loads(json.dumps(q.model_dump(mode="json")))) == q
+    assert LabelConfig() == LabelConfig(horizon=5, lag=1, band=0.01, scheme="fixed")
+    for bad, field in (
+        ({"horizon": 0}, "horizon"),
+        ({"band": -0.1}, "band"),
+        ({"scheme": "median"}, "scheme"),
+        ({"quantiles": (0.6, 0.4)}, "quantiles"),
+        ({"k": 0}, "k"),
+        ({"vol_window": 1}, "vol_window"),
+        ({"profit_take": -1}, "profit_take"),
+        ({"bogus": 1}, "bogus"),
+    ):
+        with pytest.raises(ValidationError, match=field):
+            LabelConfig(**bad)
+
+
+def test_class_balance_per_split():
+    labels = np.array([0, 0, 1, 2, -1, 2, 2])
+    assert class_balance(labels) == {"down": 1 / 3, "flat": 1 / 6, "up": 0.5}
     assert class_balance(np.array([0, 0, 1, 2, -1])) == {"down": 0.5, "flat": 0.25, "up": 0.25}
-    with pytest.raises(ValueError, match="horizon"):
-        LabelConfig(horizon=0)
-    with pytest.raises(ValueError, match="band"):
-        LabelConfig(band=-0.1)
+    by = class_balance_by_split(labels, {"train": np.array([0, 1, 2, 4]), "test": np.array([5, 6])})
+    assert by == {
+        "train": {"down": 2 / 3, "flat": 1 / 3, "up": 0.0, "n": 3},
+        "test": {"down": 0.0, "flat": 0.0, "up": 1.0, "n": 2},
+    }
+    assert CLASSES == ("down", "flat", "up")
 
 
-def test_appending_future_rows_only_fills_in_missing_labels():
-    path = list(100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.02, 40))))
-    full = canonicalize(make_prices({"A": path}))
-    short = full.iloc[:30].reset_index(drop=True)
-    cfg = LabelConfig(horizon=5, lag=1)
-    a, b = make_labels(short, cfg), make_labels(full, cfg).iloc[:30]
-    known = a["label"] != UNLABELED
-    assert known.sum() == 30 - 6
-    pd.testing.assert_series_equal(a.loc[known, "label"], b.loc[known, "label"])
+SCHEMES = [
+    LabelConfig(horizon=5, lag=1),
+    LabelConfig(scheme="volatility", horizon=3, lag=0, vol_window=5, k=0.5),
+    LabelConfig(scheme="triple_barrier", horizon=4, lag=2, vol_window=5),
+    LabelConfig(scheme="quantile", horizon=2, lag=1),
+]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(20, 50), st.integers(1, 20), st.integers(0, 3), st.integers(0, 2**16))
+def test_appending_future_rows_only_fills_in_missing_labels(n, extra, which, seed):
+    cfg = SCHEMES[which]
+    full = _random_prices(n + extra, seed, tickers="A")
+    short = full.iloc[:n].reset_index(drop=True)
+    band = QuantileBand().fit(np.array([-0.01, 0.0, 0.01])) if cfg.scheme == "quantile" else None
+    a, b = make_labels(short, cfg, band=band), make_labels(full, cfg, band=band).iloc[:n]
+    assert (a["label"].iloc[n - cfg.lag - cfg.horizon :] == UNLABELED).all()  # the last lag + h rows
+    known = (a["label"] != UNLABELED).to_numpy()
+    assert known.sum() > 0
+    pd.testing.assert_frame_equal(a[known], b[known])

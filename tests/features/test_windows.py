@@ -7,6 +7,7 @@ from support import make_prices
 
 from features.dataset import DatasetConfig, build_panel
 from features.frame import canonicalize
+from features.indicators import DEFAULT_FEATURES, feature_warmup
 from features.scaling import FeatureScaler
 from features.windows import WindowSet, run_lengths, window_end_mask
 
@@ -24,36 +25,62 @@ def test_windowset_takes_the_right_rows_lazily():
     assert ws.shape == (2, 3, 2)
     np.testing.assert_array_equal(ws.take(np.array([0, 1]))[:, :, 0], [[0, 2, 4], [14, 16, 18]])
     assert ws.data is data  # shared, not copied
+    assert ws.subset(np.array([1])).data is data
+    np.testing.assert_array_equal(ws.subset(np.array([1])).take(slice(None))[0, :, 1], [15, 17, 19])
     with pytest.raises(ValueError, match="ends must lie"):
         WindowSet(data, np.array([1]), timesteps=3)
 
 
-def test_panel_windows_never_cross_tickers():
-    prices = canonicalize(make_prices({"A": list(np.linspace(10, 20, 40)), "B": list(np.linspace(5, 6, 40))}))
-    panel = build_panel(prices, DatasetConfig(timesteps=5))
-    tickers = panel.keys["ticker"].to_numpy()
-    for end in np.flatnonzero(panel.window_ok):
-        assert len(set(tickers[end - 4 : end + 1])) == 1
-        assert np.isfinite(panel.X[end - 4 : end + 1]).all()
-    # first usable window end per ticker: 20 warm-up rows (vol_20 needs 21 prices) + 5 timesteps
-    first = [np.flatnonzero(panel.window_ok & (tickers == t))[0] for t in ("A", "B")]
-    assert first == [24, 40 + 24]
+def _ohlc(closes: dict[str, list[float]], seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    prices = canonicalize(make_prices(closes))
+    c = prices["close"].to_numpy()
+    prices["open"] = c * np.exp(rng.normal(0, 0.01, len(c)))
+    prices["high"] = np.maximum(prices["open"], c) * 1.01
+    prices["low"] = np.minimum(prices["open"], c) * 0.99
+    prices["volume"] = rng.integers(1, 9, len(c)) * 100.0
+    return prices
 
 
-@settings(max_examples=25, deadline=None)
-@given(st.integers(30, 60), st.integers(1, 25), st.integers(1, 8))
-def test_appending_future_rows_never_changes_a_past_window(n, extra, timesteps):
+def test_panel_windows_never_cross_tickers_or_gaps():
+    prices = _ohlc({"A": list(np.linspace(10, 20, 120)), "B": list(np.linspace(5, 6, 80))}, seed=0)
+    prices = prices.drop(index=range(70, 76)).reset_index(drop=True)  # A misses 6 business days
+    timesteps = 5
+    panel = build_panel(prices, DatasetConfig(timesteps=timesteps))
+    tickers, dates = panel.keys["ticker"].to_numpy(), panel.dates.astype("datetime64[D]")
+    ends = np.flatnonzero(panel.window_ok)
+    for end in ends:
+        rows = slice(end - timesteps + 1, end + 1)
+        assert len(set(tickers[rows])) == 1
+        assert (np.busday_count(dates[rows][:-1], dates[rows][1:]) <= panel.config.max_gap).all()
+        assert np.isfinite(panel.X[rows]).all()
+    # first usable end of each segment: warm-up rows, then a full window
+    w = feature_warmup(DEFAULT_FEATURES)
+    starts = [0, 70, 114]  # A, A after its gap, B
+    expected = [s + w + timesteps - 1 for s in starts]
+    firsts = [ends[ends >= s][0] for s in starts]
+    assert firsts == expected
+    # each sample keeps its (ticker, date): the last step of its window is its own row
+    assert panel.keys.iloc[expected[1]]["date"] == prices["date"].iloc[expected[1]]
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(40, 70), st.integers(1, 25), st.integers(1, 8), st.booleans())
+def test_appending_future_rows_never_changes_a_past_window(n, extra, timesteps, gap):
     """Scaler fitted on the same training rows + windows: past tensors are unchanged by new rows."""
     rng = np.random.default_rng(n * 100 + extra)
     path = list(100 * np.exp(np.cumsum(rng.normal(0, 0.02, n + extra))))
-    full = canonicalize(make_prices({"A": path, "B": path[::-1]}))
+    full = _ohlc({"A": path, "B": path[::-1]}, seed=n)
+    if gap:  # a hole in A's history, inside the past
+        full = full.drop(index=range(5, 12)).reset_index(drop=True)
     cut = pd.bdate_range("2020-01-01", periods=n)[-1]
     past = full[full["date"] <= cut].reset_index(drop=True)
     cfg = DatasetConfig(timesteps=timesteps)
     p_full, p_past = build_panel(full, cfg), build_panel(past, cfg)
-    train_cut = pd.bdate_range("2020-01-01", periods=28)[-1]
-    scalers = [FeatureScaler().fit(p.X[p.dates <= np.datetime64(train_cut)], cfg.features) for p in (p_full, p_past)]
+    train_cut = np.datetime64(pd.bdate_range("2020-01-01", periods=38)[-1])
+    scalers = [FeatureScaler().fit(p.X[p.dates <= train_cut], cfg.features) for p in (p_full, p_past)]
     np.testing.assert_array_equal(scalers[0].mean_, scalers[1].mean_)
+    np.testing.assert_array_equal(scalers[0].scale_, scalers[1].scale_)
     in_past_full = np.flatnonzero(p_full.window_ok & (p_full.dates <= np.datetime64(cut)))
     # the same (ticker, date) samples exist in both
     keys_full = p_full.keys.iloc[in_past_full].reset_index(drop=True)

@@ -7,8 +7,8 @@ from features.labels import LabelConfig
 from features.sources.synthetic import SyntheticMarket
 from models.lstm import ModelConfig
 from models.promotion import decide_promotion
-from models.registry import save_model, set_champion
-from models.scoring import train_production_model
+from models.registry import load_model, save_model, set_champion
+from models.scoring import score_keys, train_production_model
 
 PRICES = SyntheticMarket(tickers=3, days=320, seed=9, signal=1.0).fetch()
 CFG = DatasetConfig(timesteps=8)
@@ -50,12 +50,15 @@ def test_worse_candidate_is_not_promoted_and_numbers_are_reported(registry):
     assert forced.promote
 
 
-def test_identical_candidate_does_not_replace_the_champion(registry):
-    root, _ = registry
-    fitted, meta = _train((8,), 4)  # same seed, data and settings as the champion: the same model
-    d = decide_promotion(root, PRICES, meta, fitted.val_keys, fitted.val_labels, fitted.val_probs)
-    assert d.candidate_log_loss == pytest.approx(d.champion_log_loss)
-    assert not d.promote  # a tie keeps the champion
+def test_a_tie_keeps_the_champion(registry):
+    root, champion = registry
+    fitted, meta = _train((4,), 1)
+    same = score_keys(load_model(root, champion), PRICES, fitted.val_keys)  # the champion's own forecasts
+    assert len(same) == len(fitted.val_keys)
+    probs = same.loc[:, ["p_down", "p_flat", "p_up"]].to_numpy()
+    d = decide_promotion(root, PRICES, meta, fitted.val_keys, fitted.val_labels, probs)
+    assert d.candidate_log_loss == pytest.approx(d.champion_log_loss, abs=1e-12)
+    assert not d.promote
 
 
 def test_models_with_different_labels_are_not_compared(registry):

@@ -7,6 +7,7 @@ import pytest
 from support import TINY_MODEL, TINY_TRAIN
 
 from features.dataset import DatasetConfig
+from features.labels import LabelConfig
 from features.sources.synthetic import SyntheticMarket
 from models.registry import RegistryError, champion_id, list_models, load_model, save_model, set_champion
 from models.scoring import score, train_production_model
@@ -27,7 +28,8 @@ def test_metadata_describes_the_model(trained):
     assert stored["model_id"] == model_id
     assert stored["classes"] == ["down", "flat", "up"]
     assert stored["dataset"]["timesteps"] == 8
-    assert stored["dataset"]["label"] == {"horizon": 5, "lag": 1, "band": 0.01}
+    assert stored["dataset"]["label"] == LabelConfig().model_dump(mode="json")
+    assert stored["label_state"] == {"scheme": "fixed"}
     assert stored["tickers"] == ["SYN00", "SYN01", "SYN02"]
     assert stored["scaler"]["feature_names"] == list(stored["dataset"]["features"])
     assert 0 < stored["validation"]["log_loss"] < 5
