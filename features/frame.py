@@ -81,6 +81,20 @@ def canonicalize(frame: pd.DataFrame) -> pd.DataFrame:
     Missing ``adj_close`` is filled from ``close`` (a source without adjustments).
     Does not check values; see :func:`validate_prices`.
     """
+    out = coerce(frame)
+    out = out.sort_values(["ticker", "date"], kind="stable").reset_index(drop=True)
+    return out
+
+
+def coerce(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return a new frame with canonical columns and dtypes, rows and index as given.
+
+    What :func:`canonicalize` does before sorting: row-level checks that depend on the
+    source's order (:func:`features.validation.reject_invalid`) start from here.
+
+    Raises:
+        PriceDataError: when a canonical column is missing, naming it.
+    """
     out = frame.copy()
     if "adj_close" not in out.columns and "close" in out.columns:
         out["adj_close"] = out["close"]
@@ -93,7 +107,6 @@ def canonicalize(frame: pd.DataFrame) -> pd.DataFrame:
     out["ticker"] = out["ticker"].astype(str)
     for col in (*PRICE_COLUMNS, "volume"):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
-    out = out.sort_values(["ticker", "date"], kind="stable").reset_index(drop=True)
     return out
 
 

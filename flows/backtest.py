@@ -26,6 +26,7 @@ from features.frame import fingerprint
 from features.io import atomic_path, write_json, write_parquet
 from features.labels import CLASSES
 from features.store import PriceStore
+from flows.artifacts import publish_backtest_artifacts
 from flows.common import (
     DEFAULT_SOURCE,
     RunLoggerCallback,
@@ -35,10 +36,11 @@ from flows.common import (
     run_logger,
     update_prices,
 )
+from models.backtest_report import write_backtest_report
 from models.evaluation import PROB_COLUMNS, evaluate_predictions
 from models.lstm import ModelConfig
 from models.registry import new_model_id
-from models.reports import BACKTEST_COLUMNS, check_predictions
+from models.reports import check_predictions
 from models.scoring import library_versions
 from models.training import TrainConfig
 from models.walkforward import WalkForwardConfig, plan_folds, run_fold, seed_summary, stitch
@@ -92,18 +94,30 @@ def run_fold_task(
         callbacks=[RunLoggerCallback(prefix=f"seed {seed} fold {fold.index} ")],
         verbose=0,
         initial_weights=initial_weights,
+        adj_close=prices["adj_close"].to_numpy(dtype="float64"),
     )
     stem = Path(out_dir) / "folds" / f"seed={seed}" / f"fold={fold.index}"
     write_parquet(check_predictions(result.predictions, backtest=True), stem.with_suffix(".parquet"))
+    baseline_columns = {
+        f"{name}:{cls}": p[:, k] for name, p in result.baselines.items() for k, cls in enumerate(CLASSES)
+    }
+    write_parquet(pd.DataFrame(baseline_columns), stem.with_suffix(".baselines.parquet"))
     write_json({**result.info, "seed": seed}, stem.with_suffix(".json"))
     with atomic_path(stem.with_suffix(".keras"), suffix=".keras") as tmp:
         result.fitted.model.save(tmp)
     return str(stem)
 
 
-def _read_fold(stem: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _read_fold(stem: str) -> tuple[pd.DataFrame, dict[str, Any], dict[str, np.ndarray]]:
     path = Path(stem)
-    return pq.read_table(path.with_suffix(".parquet")).to_pandas(), json.loads(path.with_suffix(".json").read_text())
+    wide = pq.read_table(path.with_suffix(".baselines.parquet")).to_pandas()
+    names = dict.fromkeys(c.split(":")[0] for c in wide.columns)
+    baselines = {n: wide.loc[:, [f"{n}:{c}" for c in CLASSES]].to_numpy(dtype="float64") for n in names}
+    return (
+        pq.read_table(path.with_suffix(".parquet")).to_pandas(),
+        json.loads(path.with_suffix(".json").read_text()),
+        baselines,
+    )
 
 
 def ensemble(per_seed: list[pd.DataFrame]) -> pd.DataFrame:
@@ -170,37 +184,37 @@ def backtest_flow(
         per_seed[seed] = stitch([_read_fold(stem) for stem in stems])
     predictions = ensemble([p for p, _, _ in per_seed.values()])
     baselines, fold_info = next(iter(per_seed.values()))[1:]
-    evaluation = evaluate_predictions(predictions, baselines, horizon=horizon)
+    extra = {}
     if len(per_seed) > 1:
-        evaluation["seeds"] = seed_summary(
+        extra["seeds"] = seed_summary(
             {s: evaluate_predictions(p, b, horizon=horizon)["model"] for s, (p, b, _) in per_seed.items()}
         )
-    write_parquet(
-        predictions.loc[:, list(BACKTEST_COLUMNS)], partial / "predictions.parquet", metadata={"run_id": run_id}
-    )
-    write_json(
-        {
-            "run_id": run_id,
-            "created_at": dt.datetime.now(dt.UTC).isoformat(),
-            "code_version": code_version(),
-            "versions": library_versions(),
-            "source": source,
-            "tickers": names,
-            "data_start": str(prices["date"].min().date()),
-            "data_end": str(prices["date"].max().date()),
-            "data_fingerprint": data_id,
-            "config": {
-                "dataset": dataset_config.model_dump(mode="json"),
-                "walk_forward": wf_config.model_dump(mode="json"),
-                "model": model_config.model_dump(mode="json"),
-                "training": train_config.model_dump(mode="json"),
-            },
-            "folds": fold_info,
-            **evaluation,
-            "wall_seconds": round(time.perf_counter() - t0, 1),
+    run_info = {
+        "run_id": run_id,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(),
+        "code_version": code_version(),
+        "versions": library_versions(),
+        "source": source,
+        "tickers": names,
+        "data_start": str(prices["date"].min().date()),
+        "data_end": str(prices["date"].max().date()),
+        "data_fingerprint": data_id,
+        "config": {
+            "dataset": dataset_config.model_dump(mode="json"),
+            "walk_forward": wf_config.model_dump(mode="json"),
+            "model": model_config.model_dump(mode="json"),
+            "training": train_config.model_dump(mode="json"),
         },
-        partial / "metrics.json",
-    )
+    }
+    content = write_backtest_report(
+        partial, predictions, baselines, prices,
+        folds=fold_info, horizon=horizon, lag=dataset.label.lag, run_info=run_info,
+        trials_folder=final.parent, seed=wf_config.seeds[0], extra=extra,
+    )  # fmt: skip
+    content["wall_seconds"] = round(time.perf_counter() - t0, 1)
+    write_json(content, partial / "metrics.json")
     os.rename(partial, final)
-    logger.info(evaluation["verdict"])
+    publish_backtest_artifacts(content, run_id)
+    for line in content["verdict_lines"] if content.get("verdict_lines") else [content["verdict"]]:
+        logger.info(line)
     return str(final)

@@ -23,6 +23,7 @@ from flows.cli_args import (
     walk_forward_config,
     walk_forward_options,
 )
+from flows.prices import add_prices_parser, run_prices_command
 from flows.settings import data_root, default_source
 
 
@@ -49,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     models.add_parser("list", parents=[common], help="stored models, oldest first; * marks the champion")
     show = models.add_parser("show", parents=[common], help="a model's metadata as JSON")
     show.add_argument("model_id", nargs="?", help="model id (default: the champion)")
+    add_prices_parser(sub, common)
     return parser
 
 
@@ -74,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "prices":
+        return run_prices_command(args)
     if args.command == "report":
         return _report(args)
     if args.command == "models":

@@ -10,6 +10,7 @@ import argparse
 from typing import Any
 
 from features.dataset import DatasetConfig
+from features.indicators import DEFAULT_FEATURES, FEATURES
 from features.labels import LabelConfig
 from features.sources.base import parse_date
 from flows.settings import default_source
@@ -75,6 +76,14 @@ def learning_rate_arg(text: str) -> float:
     return _fraction(text, example="0.001")
 
 
+def features_arg(text: str) -> tuple[str, ...]:
+    names = tuple(p.strip() for p in text.split(",") if p.strip())
+    unknown = [n for n in names if n not in FEATURES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown features {unknown or text!r}; known: {', '.join(FEATURES)}")
+    return names
+
+
 def data_options() -> argparse.ArgumentParser:
     """--source, --tickers, --start, --end."""
     data = argparse.ArgumentParser(add_help=False)
@@ -96,6 +105,15 @@ def model_options() -> argparse.ArgumentParser:
     m.add_argument("--timesteps", type=positive, default=30, help="days per input window (default 30)")
     m.add_argument("--horizon", type=positive, default=5, help="label horizon in trading days (default 5)")
     m.add_argument("--band", type=band_arg, default=0.01, help="flat band half-width (default 0.01 = ±1%%)")
+    m.add_argument(
+        "--label-scheme",
+        choices=("fixed", "volatility", "quantile", "triple_barrier"),
+        default="fixed",
+        help="how returns become down/flat/up (default fixed ±band; see docs/features.md)",
+    )
+    m.add_argument(
+        "--features", type=features_arg, help=f"comma-separated feature names (default: {len(DEFAULT_FEATURES)})"
+    )
     m.add_argument("--arch", choices=sorted(ARCHITECTURES), default="stacked", help="architecture (default stacked)")
     m.add_argument("--units", type=units_arg, help="LSTM sizes, e.g. 128,64 (default: the architecture's)")
     m.add_argument("--optimizer", choices=("adam", "rmsprop"), help="default: the architecture's")
@@ -115,7 +133,11 @@ def build_configs(args: argparse.Namespace) -> dict[str, Any]:
         if v is not None
     }
     return {
-        "dataset": DatasetConfig(timesteps=args.timesteps, label=LabelConfig(horizon=args.horizon, band=args.band)),
+        "dataset": DatasetConfig(
+            timesteps=args.timesteps,
+            label=LabelConfig(horizon=args.horizon, band=args.band, scheme=args.label_scheme),
+            **({"features": args.features} if args.features else {}),
+        ),
         "model": ModelConfig.model_validate({**preset.model_dump(), **overrides}),
         "training": TrainConfig(
             epochs=args.epochs, seed=args.seed, lr_schedule=args.lr_schedule, calibrate=args.calibrate

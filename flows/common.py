@@ -12,9 +12,10 @@ from prefect import get_run_logger, task
 from prefect.exceptions import MissingContextError
 
 from features.frame import fingerprint
-from features.sources import SourceUnavailableError, get_source
+from features.sources import SourceError
 from features.sources.base import check_range, parse_date
 from features.store import PriceStore
+from features.update import source_for, update_store
 from flows.settings import DEFAULT_SOURCE, code_version, data_root
 
 __all__ = [
@@ -46,13 +47,20 @@ def run_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
 
 
 def _transient(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry only errors that may pass: not bad input, not an unreachable source."""
+    """Retry only errors that may pass (I/O hiccups, timeouts).
+
+    Not bad input (``ValueError``), not a source that answered "no such ticker" (``SourceError``:
+    the adapter has already retried what deserved it), and not an unreachable source, which must
+    fail fast (``SourceUnavailableError``).
+    """
     try:
         state.result()
-    except (ValueError, SourceUnavailableError):
+    except (ValueError, SourceError):
         return False
-    except Exception:
+    except (OSError, TimeoutError):
         return True
+    except Exception:
+        return False
     return False
 
 
@@ -60,18 +68,40 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
 def update_prices(
     source: str, tickers: list[str] | None, start: dt.date | None, end: dt.date | None, root: str
 ) -> dict[str, Any]:
-    """Fetch prices from ``source`` and merge them into the store; return what was stored.
+    """Bring the store up to date from ``source``, incrementally (:func:`features.update.update_store`).
+
+    Yahoo's caches go under ``<root>/cache/yfinance``. The report is logged line by line: each
+    ticker, then every rejected and flagged row.
 
     Returns:
-        ``{"tickers": [...], "changed_rows": {ticker: n}, "fingerprint": str}``.
+        JSON-ready ``{"tickers": [...], "changed_rows": {ticker: n}, "fingerprint": str,
+        "failures": {ticker: reason}, "report": {...}}``: ``tickers`` are those that did not
+        fail, ``fingerprint`` hashes their stored prices in ``[start, end]``, ``report`` is
+        :meth:`features.update.UpdateReport.to_dict`.
+
+    Raises:
+        ValueError: bad tickers or dates, or no stored prices at all in the range.
+        SourceUnavailableError: the source cannot be reached; nothing was written.
+        SourceError: every ticker failed; the message lists each with its reason.
     """
     logger = run_logger()
-    frame = get_source(source).fetch(tickers, start, end)
-    if frame.empty:
+    store = PriceStore(root)
+    report = update_store(source_for(source, root=root), store, tickers, start=start, end=end)
+    for level, line in report.log_lines():
+        logger.log(level, line)
+    if report.all_failed:
+        raise SourceError(report.failure_message())
+    names = report.succeeded
+    prices = store.read(names, start, end)
+    if prices.empty:
         raise ValueError(f"source {source!r} returned no prices for tickers={tickers} start={start} end={end}")
-    changed = PriceStore(root).write(frame)
-    logger.info("stored %s from %s: %s new or changed rows", len(changed), source, sum(changed.values()))
-    return {"tickers": sorted(changed), "changed_rows": changed, "fingerprint": fingerprint(frame)}
+    return {
+        "tickers": names,
+        "changed_rows": report.changed_rows,
+        "fingerprint": fingerprint(prices),
+        "failures": report.failures,
+        "report": report.to_dict(),
+    }
 
 
 class RunLoggerCallback(keras.callbacks.Callback):

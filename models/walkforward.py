@@ -22,6 +22,7 @@ from features.dataset import Panel
 from features.labels import CLASSES, class_balance
 from features.split import embargo_cutoff, purged_train_mask
 from features.windows import WindowSet
+from models.baselines import BaselineData, fit_baselines, stack_folds
 from models.evaluation import prior_probs
 from models.lstm import ModelConfig
 from models.reports import prediction_frame
@@ -163,6 +164,7 @@ class FoldResult:
     predictions: pd.DataFrame
     info: dict[str, Any]
     fitted: FittedModel
+    baselines: dict[str, np.ndarray]
 
 
 def run_fold(
@@ -175,11 +177,15 @@ def run_fold(
     callbacks: list[Any] | None = None,
     verbose: int | str = "auto",
     initial_weights: str | None = None,
+    adj_close: np.ndarray | None = None,
 ) -> FoldResult:
     """Train on the fold's training samples and predict its test block.
 
     ``initial_weights`` (a ``.keras`` file, e.g. the previous block's model) warm-starts training.
     Label schemes with fitted cut points (quantile) are fitted here, on the fold's training rows.
+    With ``adj_close`` (row-aligned with the panel) the baselines of :mod:`models.baselines` are
+    fitted on the same training rows and predict the same test rows; without it only the class
+    prior is available (from the fold summary).
     """
     panel = panel.fit_labels(fold.train_rows)
     fitted = fit_model(
@@ -213,7 +219,16 @@ def run_fold(
         "train_labels_end_max": str(pd.Timestamp(panel.label_end[used].max()).date()),
         "label_state": panel.label_state,
     }
-    return FoldResult(predictions=frame, info=info, fitted=fitted)
+    baselines: dict[str, np.ndarray] = {}
+    if adj_close is not None:
+        inputs = BaselineData.from_panel(panel, adj_close=adj_close, lags=5)
+        baselines = fit_baselines(
+            inputs.take(fold.train_rows),
+            inputs.take(rows),
+            seed=train_config.seed,
+            history=inputs.take(panel.samples()),
+        )
+    return FoldResult(predictions=frame, info=info, fitted=fitted, baselines=baselines)
 
 
 def run_walk_forward(
@@ -238,21 +253,26 @@ def run_walk_forward(
             on_fold(result)
         results.append(result)
 
-    return stitch([(r.predictions, r.info) for r in results])
+    return stitch([(r.predictions, r.info, r.baselines) for r in results])
 
 
 def stitch(
-    parts: list[tuple[pd.DataFrame, dict[str, Any]]],
+    parts: list[tuple[pd.DataFrame, dict[str, Any], dict[str, np.ndarray]]],
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray], list[dict[str, Any]]]:
-    """Concatenate (predictions, info) of each fold in fold order, with the class-prior baseline.
+    """Concatenate (predictions, info, baselines) of each fold in fold order.
 
-    The class-prior baseline predicts, for every test sample of a fold, the class frequencies
-    of that fold's training labels; its argmax is the majority-class baseline.
+    Baseline probabilities come out row-aligned with the stitched predictions. Folds run without
+    baselines fall back to the class prior of each fold's training labels.
     """
     ordered = sorted(parts, key=lambda p: int(p[1]["fold"]))
-    preds = pd.concat([p for p, _ in ordered], ignore_index=True)
-    prior = np.vstack([np.tile(np.asarray(i["train_class_prior"]), (len(p), 1)) for p, i in ordered])
-    return preds, {"class_prior": prior}, [i for _, i in ordered]
+    preds = pd.concat([p for p, _, _ in ordered], ignore_index=True)
+    if all(b for _, _, b in ordered):
+        baselines = stack_folds([b for _, _, b in ordered])
+    else:
+        baselines = {
+            "class_prior": np.vstack([np.tile(np.asarray(i["train_class_prior"]), (len(p), 1)) for p, i, _ in ordered])
+        }
+    return preds, baselines, [i for _, i, _ in ordered]
 
 
 def seed_summary(per_seed: dict[int, dict[str, Any]]) -> dict[str, Any]:

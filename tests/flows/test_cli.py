@@ -62,3 +62,22 @@ def test_pydantic_errors_become_one_line():
     msg = one_line(exc.value)
     assert "\n" not in msg
     assert msg.startswith("band: Input should be less than 1 (got 2)")
+
+
+def test_label_scheme_and_features_reach_the_configs():
+    from flows.cli import _parser
+    from flows.cli_args import build_configs
+
+    args = _parser().parse_args(
+        ["train", "--label-scheme", "quantile", "--features", "ret_1,rsi_14", "--arch", "single"]
+    )
+    cfg = build_configs(args)
+    assert cfg["dataset"].label.scheme == "quantile"
+    assert cfg["dataset"].features == ("ret_1", "rsi_14")
+    assert cfg["model"].units == (64,)
+
+
+def test_unknown_feature_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--features", "ret_1,nope"])
+    assert "unknown features ['nope']" in capsys.readouterr().err

@@ -1,9 +1,22 @@
+import json
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import log_loss
+from sklearn.metrics import balanced_accuracy_score, log_loss, matthews_corrcoef, precision_recall_fscore_support
 
-from models.evaluation import classification_metrics, diebold_mariano, evaluate_predictions, prior_probs
+from models.evaluation import (
+    TIDY_COLUMNS,
+    classification_metrics,
+    diebold_mariano,
+    evaluate_predictions,
+    expected_calibration_error,
+    is_hard,
+    metrics_table,
+    prior_probs,
+    reliability_table,
+)
 
 
 def test_metrics_hand_example_and_sklearn_agreement():
@@ -38,7 +51,7 @@ def _predictions(probs: np.ndarray, labels: list[str]) -> pd.DataFrame:
     n = len(labels)
     return pd.DataFrame(
         {
-            "date": pd.bdate_range("2020-01-01", periods=n),
+            "date": pd.bdate_range("2020-09-01", periods=n),
             "fold": np.repeat([0, 1], [n // 2, n - n // 2]),
             "label": labels,
             "p_down": probs[:, 0],
@@ -92,3 +105,202 @@ def test_verdict_says_edge_for_a_clearly_better_model():
     assert out["has_edge"] is True
     assert "beats the class prior" in out["verdict"]
     assert set(out["per_fold"]) == {"0", "1"}
+
+
+HAND_Y = np.array([0, 1, 2, 2])
+HAND_P = np.array([[0.7, 0.2, 0.1], [0.3, 0.4, 0.3], [0.1, 0.1, 0.8], [0.5, 0.25, 0.25]])
+
+
+def test_mcc_and_per_class_hand_example():
+    m = classification_metrics(HAND_Y, HAND_P)
+    # predicted (0, 1, 2, 0); t = (1, 1, 2), p = (2, 1, 1), 3 of 4 right:
+    # (3 * 4 - t.p) / sqrt((16 - p.p)(16 - t.t)) = (12 - 5) / sqrt(10 * 10) = 0.7
+    assert m["mcc"] == pytest.approx(0.7)
+    assert m["per_class"]["down"] == {"precision": 0.5, "recall": 1.0, "f1": pytest.approx(2 / 3), "support": 1}
+    assert m["per_class"]["up"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
+
+
+def test_metrics_agree_with_sklearn_on_random_data():
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 3, 500)
+    probs = rng.dirichlet([1, 1, 1], 500)
+    pred = probs.argmax(axis=1)
+    m = classification_metrics(y, probs)
+    assert m["mcc"] == pytest.approx(matthews_corrcoef(y, pred))
+    assert m["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, pred))
+    prec, rec, f1, sup = precision_recall_fscore_support(y, pred, labels=[0, 1, 2])
+    for k, name in enumerate(["down", "flat", "up"]):
+        assert m["per_class"][name]["precision"] == pytest.approx(prec[k])
+        assert m["per_class"][name]["recall"] == pytest.approx(rec[k])
+        assert m["per_class"][name]["f1"] == pytest.approx(f1[k])
+        assert m["per_class"][name]["support"] == sup[k]
+
+
+def test_metrics_on_a_single_class_slice_do_not_warn():
+    m = classification_metrics(np.array([2, 2]), np.array([[0.1, 0.2, 0.7], [0.6, 0.2, 0.2]]))
+    assert m["balanced_accuracy"] == 0.5
+    assert m["mcc"] == 0.0
+
+
+def test_ece_hand_example():
+    # One sample per bin with 10 bins: gaps |1-0.7|, |1-0.4|, |1-0.8|, |0-0.5| -> mean 0.4.
+    assert expected_calibration_error(HAND_Y, HAND_P, bins=10) == pytest.approx(0.4)
+    # Two bins: (0, 0.5] holds 0.4 (right) and 0.5 (wrong): |0.5 - 0.45| = 0.05;
+    # (0.5, 1] holds 0.7 and 0.8 (both right): |1 - 0.75| = 0.25 -> 0.5 * 0.05 + 0.5 * 0.25 = 0.15.
+    assert expected_calibration_error(HAND_Y, HAND_P, bins=2) == pytest.approx(0.15)
+    table = reliability_table(HAND_Y, HAND_P, bins=2)
+    assert table["count"].tolist() == [2, 2]
+    np.testing.assert_allclose(table["confidence"], [0.45, 0.75])
+    np.testing.assert_allclose(table["accuracy"], [0.5, 1.0])
+    assert classification_metrics(HAND_Y, HAND_P)["ece"] == pytest.approx(0.4)
+
+
+def test_reliability_table_keeps_empty_bins_as_nan():
+    table = reliability_table(HAND_Y, HAND_P, bins=5)
+    assert table["count"].tolist() == [0, 1, 1, 2, 0]  # (0.2, 0.4], (0.4, 0.6], (0.6, 0.8]
+    assert np.isnan(table.loc[0, "accuracy"])
+    assert table["upper"].iloc[-1] == 1.0
+
+
+def test_hard_baseline_is_compared_on_accuracy_and_has_no_log_loss():
+    rng = np.random.default_rng(5)
+    n = 300
+    codes = rng.integers(0, 3, n)
+    labels = list(np.array(["down", "flat", "up"])[codes])
+    good = np.full((n, 3), 0.15)
+    good[np.arange(n), codes] = 0.7
+    majority = np.tile([0.0, 1.0, 0.0], (n, 1))
+    assert is_hard(majority)
+    assert not is_hard(good)
+    out = evaluate_predictions(_predictions(good, labels), {"majority_class": majority}, horizon=5)
+    assert out["baselines"]["majority_class"]["log_loss"] is None
+    assert out["baselines"]["majority_class"]["accuracy"] == pytest.approx(np.mean(codes == 1))
+    c = out["comparisons"]["majority_class"]
+    assert c["loss"] == "zero_one"
+    assert c["model_value"] == pytest.approx(1.0)
+    assert c["significant_edge"] is True
+    assert "beats the majority class baseline on accuracy" in out["verdict"]
+
+
+def test_edge_needs_every_baseline_and_the_result_is_strict_json():
+    rng = np.random.default_rng(6)
+    n = 400
+    codes = rng.integers(0, 3, n)
+    labels = list(np.array(["down", "flat", "up"])[codes])
+    right = rng.uniform(0.6, 0.9, n)
+    good = np.repeat(((1 - right) / 2)[:, None], 3, axis=1)
+    good[np.arange(n), codes] = right
+    oracle = np.full((n, 3), 0.01)
+    oracle[np.arange(n), codes] = 0.98
+    prior = np.tile([1 / 3, 1 / 3, 1 / 3], (n, 1))
+    frame = _predictions(good, labels).assign(ticker="AAA", forward_return=rng.normal(0, 0.02, n))
+    out = evaluate_predictions(frame, {"class_prior": prior, "oracle": oracle}, horizon=5)
+    assert out["comparisons"]["class_prior"]["significant_edge"] is True
+    assert out["comparisons"]["oracle"]["significantly_worse"] is True
+    assert out["has_edge"] is False
+    assert out["verdict"].startswith("No significant edge: the model beats 1 of 2 baselines")
+    assert "is significantly worse than the oracle baseline" in out["verdict"]
+    assert out["verdict_lines"][0] in out["verdict"]
+    json.dumps(out, allow_nan=False)  # NaN (e.g. the IC on one ticker) became null
+    assert out["ranking"]["n_dates"] == 0
+    assert set(out["per_year"]) == {"2020", "2021", "2022"}  # 400 business days from September 2020
+    assert set(out["baselines_per_fold"]["oracle"]) == {"0", "1"}
+    assert out["direction"]["realised_direction"] == "sign of the forward return"
+
+
+def test_direction_uses_up_down_calls_only():
+    probs = np.array([[0.1, 0.1, 0.8], [0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8], [0.7, 0.2, 0.1]])
+    frame = _predictions(probs, ["up", "down", "up", "down", "flat"]).assign(
+        forward_return=[0.03, -0.02, 0.05, -0.01, 0.004]
+    )
+    d = evaluate_predictions(frame, {}, horizon=1)["direction"]
+    assert d["flat_predictions_excluded"] == 1
+    assert d["n"] == 4
+    assert d["hit_rate"] == pytest.approx(0.5)  # up/up, down/down right; up on -0.01 and down on +0.004 wrong
+
+
+def test_no_baselines_is_never_an_edge():
+    probs = np.tile([0.2, 0.2, 0.6], (10, 1))
+    out = evaluate_predictions(_predictions(probs, ["up"] * 10), {}, horizon=1)
+    assert out["has_edge"] is False
+    assert out["verdict"].startswith("No significant edge")
+
+
+def test_metrics_table_is_tidy_and_matches_the_dict():
+    rng = np.random.default_rng(8)
+    n = 200
+    codes = rng.integers(0, 3, n)
+    labels = list(np.array(["down", "flat", "up"])[codes])
+    probs = rng.dirichlet([2, 2, 2], n)
+    frame = _predictions(probs, labels)
+    out = evaluate_predictions(
+        frame,
+        {"class_prior": np.tile([0.3, 0.4, 0.3], (n, 1)), "majority_class": np.tile([0.0, 1.0, 0.0], (n, 1))},
+        horizon=5,
+    )
+    table = metrics_table(out)
+    assert tuple(table.columns) == TIDY_COLUMNS
+    assert table["value"].dtype == np.float64
+    assert not table.duplicated(["metric", "subject", "scope"]).any()
+
+    def value(metric: str, subject: str, scope: str) -> float:
+        row = table[(table["metric"] == metric) & (table["subject"] == subject) & (table["scope"] == scope)]
+        assert len(row) == 1
+        return float(row["value"].iloc[0])
+
+    assert value("accuracy", "model", "all") == pytest.approx(out["model"]["accuracy"])
+    assert value("log_loss", "model", "fold=1") == pytest.approx(out["per_fold"]["1"]["log_loss"])
+    assert value("recall_up", "class_prior", "year=2020") == pytest.approx(
+        out["baselines_per_year"]["class_prior"]["2020"]["per_class"]["up"]["recall"]
+    )
+    assert math.isnan(value("log_loss", "majority_class", "all"))
+    assert value("dm_p_value", "class_prior", "all") == pytest.approx(out["comparisons"]["class_prior"]["p_value"])
+    assert value("has_edge", "model", "all") == 0.0
+    extra = pd.DataFrame({"metric": ["sharpe"], "subject": ["long_short"], "scope": ["all"], "value": [0.5]})
+    assert len(metrics_table(out, extra)) == len(table) + 1
+
+
+def test_honesty_noise_predictions_have_no_edge_and_a_sharpe_interval_around_zero():
+    from features.dataset import DatasetConfig, build_panel
+    from features.labels import CLASSES
+    from features.sources.synthetic import SyntheticMarket
+    from models.baselines import BaselineData, fit_baselines
+    from models.strategy import backtest_strategy
+
+    prices = SyntheticMarket(tickers=5, days=800, seed=21, signal=0.0).fetch()  # a random walk
+    panel = build_panel(prices, DatasetConfig(timesteps=5))
+    data = BaselineData.from_panel(panel, adj_close=prices["adj_close"].to_numpy(), lags=2)
+    samples = panel.samples()
+    calendar = np.unique(panel.dates[samples])
+    start = calendar[int(len(calendar) * 0.5)]
+    train_rows = samples[panel.label_end[samples] < calendar[int(len(calendar) * 0.5) - 6]]
+    test_rows = samples[panel.dates[samples] >= start]
+    baselines = fit_baselines(data.take(train_rows), data.take(test_rows), seed=0)
+    noise = np.random.default_rng(0).dirichlet([4, 4, 4], len(test_rows))
+    keys = panel.keys.iloc[test_rows].reset_index(drop=True)
+    frame = keys.assign(
+        p_down=noise[:, 0],
+        p_flat=noise[:, 1],
+        p_up=noise[:, 2],
+        predicted=np.asarray(CLASSES, dtype=object)[noise.argmax(axis=1)],
+        label=np.asarray(CLASSES, dtype=object)[panel.label[test_rows]],
+        forward_return=panel.forward_return[test_rows],
+        fold=(keys["date"] >= keys["date"].iloc[len(keys) // 2]).astype("int32"),
+    )
+    out = evaluate_predictions(frame, baselines, horizon=5)
+    assert out["has_edge"] is False
+    assert out["verdict"].startswith("No significant edge")
+    assert not any(c["significant_edge"] for c in out["comparisons"].values())
+    strategy = backtest_strategy(frame, prices, lag=1, horizon=5, n_boot=300, seed=0)
+    for variant in ("long_short", "long_only"):
+        ci = strategy.metrics[variant]["sharpe_ci"]
+        assert ci["lower"] < 0 < ci["upper"], variant
+
+
+def test_identical_forecasts_are_no_edge_and_say_why():
+    probs = np.random.default_rng(9).dirichlet([2, 2, 2], 60)
+    labels = list(np.array(["down", "flat", "up"])[np.random.default_rng(10).integers(0, 3, 60)])
+    out = evaluate_predictions(_predictions(probs, labels), {"twin": probs.copy()}, horizon=5)
+    assert out["comparisons"]["twin"]["p_value"] is None
+    assert out["has_edge"] is False
+    assert "Diebold-Mariano undefined: identical losses or too few dates" in out["verdict"]

@@ -46,12 +46,13 @@ caller passes avoids it, so ``pytestmark`` ignores exactly that message from mod
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import random
 import socket
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -64,8 +65,10 @@ import yfinance as yf
 
 from features.frame import COLUMNS, canonicalize
 from features.sources import get_source
-from features.sources.base import SourceError, SourceUnavailableError
+from features.sources.base import SourceError, SourceUnavailableError, still_forming
 from features.sources.yahoo import YahooSource
+from features.store import PriceStore
+from features.update import source_for, update_store
 
 pytestmark = pytest.mark.filterwarnings(
     r"ignore:The inplace keyword in DataFrame\.(sort_index|set_index) is deprecated"
@@ -106,6 +109,7 @@ class Listing:
     close_time: str
     bars: list[Bar]
     dividends: dict[str, float] = field(default_factory=dict)  # date -> amount
+    splits: dict[str, tuple[int, int]] = field(default_factory=dict)  # date -> (numerator, denominator)
 
 
 AAPL = Listing("AAPL", "America/New_York", "EST", "NMS", "USD", "09:30", "16:00", AAPL_BARS)
@@ -184,13 +188,19 @@ def chart_json(listing: Listing, *, period1: int | None, period2: int | None) ->
             "adjclose": [{"adjclose": [b[5] for b in bars]}],
         },
     }
-    events = {
+    dividends = {
         str(t): {"amount": listing.dividends[day], "date": t}
         for day in listing.dividends
         if (t := _ts(day, listing.open_time, listing.tz)) in result["timestamp"]
     }
+    splits = {
+        str(t): {"date": t, "numerator": num, "denominator": den, "splitRatio": f"{num}:{den}"}
+        for day, (num, den) in listing.splits.items()
+        if (t := _ts(day, listing.open_time, listing.tz)) in result["timestamp"]
+    }
+    events = {k: v for k, v in (("dividends", dividends), ("splits", splits)) if v}
     if events:
-        result["events"] = {"dividends": events}
+        result["events"] = events
     return {"chart": {"result": [result], "error": None}}
 
 
@@ -465,7 +475,7 @@ def test_persistent_rate_limit_gives_up_within_budget(
         make_source(fake, retries=3, max_wait_s=10.0).fetch(["AAPL", "BHP.AX"], start="2024-01-02")
 
     assert not isinstance(info.value, SourceUnavailableError)
-    assert "not tried after that: BHP.AX" in str(info.value)
+    assert "BHP.AX: not tried: Yahoo was rate limited for AAPL" in str(info.value)
     assert len(clock.sleeps) == 3
     assert sum(clock.sleeps) <= 10.0
     assert fake.chart_calls("BHP.AX") == []
@@ -613,3 +623,298 @@ def test_default_session_is_curl_cffi_with_capped_timeouts(
 
     assert any(url == "https://fc.yahoo.com" for url, _ in seen)  # yfinance asks 30 s here
     assert {timeout for _, timeout in seen} == {4.0}
+
+
+# --------------------------------------------------------------------------------------------
+# fetch_report: per-ticker results, events, today's bar
+# --------------------------------------------------------------------------------------------
+
+
+def test_fetch_report_keeps_good_tickers_and_names_the_bad_one(make_source: Callable[..., YahooSource]) -> None:
+    fake = FakeYahoo([AAPL, BHP])
+
+    result = make_source(fake).fetch_report(["AAPL", "ZZZZ", "BHP.AX"], start="2024-01-02", end="2024-01-05")
+
+    want = expected_frame([("AAPL", b) for b in AAPL_BARS] + [("BHP.AX", b) for b in BHP_BARS])
+    pd.testing.assert_frame_equal(result.prices, want, check_exact=True)
+    assert list(result.failures) == ["ZZZZ"]
+    # HTTP 404, or "no time zone" once yfinance's two quoteSummary fallbacks per process are used.
+    assert result.failures["ZZZZ"].startswith("unknown or delisted symbol")
+    assert result.events is not None
+    assert result.events.to_dict("records") == [
+        {"date": pd.Timestamp("2024-01-04"), "ticker": "BHP.AX", "dividend": 0.45, "split_ratio": 1.0}
+    ]
+
+
+def test_fetch_report_maps_splits_to_events(make_source: Callable[..., YahooSource]) -> None:
+    listing = replace(AAPL, splits={"2024-01-04": (4, 1)})
+
+    result = make_source(FakeYahoo([listing])).fetch_report(["AAPL"], start="2024-01-02")
+
+    assert result.events is not None
+    assert result.events[["date", "dividend", "split_ratio"]].to_dict("records") == [
+        {"date": pd.Timestamp("2024-01-04"), "dividend": 0.0, "split_ratio": 4.0}
+    ]
+    assert len(result.prices) == 4
+
+
+def _at(day: str, time: str, tz: str) -> Callable[[], dt.datetime]:
+    moment = pd.Timestamp(f"{day} {time}", tz=tz).to_pydatetime()
+    return lambda: moment
+
+
+@pytest.mark.parametrize(
+    ("listing", "now", "last_day"),
+    [
+        (AAPL, _at("2024-01-05", "15:59", "America/New_York"), "2024-01-04"),  # session still open
+        (AAPL, _at("2024-01-05", "16:10", "America/New_York"), "2024-01-04"),  # closed, within the grace
+        (AAPL, _at("2024-01-05", "16:21", "America/New_York"), "2024-01-05"),  # closed and settled
+        (AAPL, _at("2024-01-06", "08:15", "Australia/Sydney"), "2024-01-04"),  # 16:15 in New York
+        (BHP, _at("2024-01-05", "15:00", "Australia/Sydney"), "2024-01-04"),
+        (BHP, _at("2024-01-05", "16:30", "Australia/Sydney"), "2024-01-05"),
+        (BHP, _at("2024-01-05", "06:00", "America/New_York"), "2024-01-05"),  # 22:00 in Sydney
+    ],
+)
+def test_todays_bar_is_kept_only_after_the_exchange_closed(
+    make_source: Callable[..., YahooSource], listing: Listing, now: Callable[[], dt.datetime], last_day: str
+) -> None:
+    fake = FakeYahoo([listing])
+
+    got = make_source(fake, now=now).fetch([listing.symbol], start="2024-01-02")
+
+    assert f"{got['date'].max():%Y-%m-%d}" == last_day
+
+
+@pytest.mark.parametrize(
+    ("tz", "now", "session_end", "forming"),
+    [
+        ("America/New_York", "2024-01-05 15:59", None, True),  # no meta: New York closes at 16:00
+        ("America/New_York", "2024-01-05 16:00", None, False),
+        ("America/New_York", "2024-01-05 12:59", "2024-01-05 13:00", True),  # half day, from the meta
+        ("America/New_York", "2024-01-05 13:00", "2024-01-05 13:00", False),
+        ("America/New_York", "2024-01-05 16:30", "2024-01-04 16:00", False),  # stale meta is ignored
+        ("Europe/London", "2024-01-05 23:59", None, True),  # unknown close: open until midnight
+        ("Europe/London", "2024-01-06 00:00", None, False),
+    ],
+)
+def test_still_forming_rule(tz: str, now: str, session_end: str | None, forming: bool) -> None:
+    index = pd.DatetimeIndex(["2024-01-04", "2024-01-05"]).tz_localize(tz)
+    end = None if session_end is None else pd.Timestamp(session_end, tz=tz)
+
+    got = still_forming(index, now=pd.Timestamp(now, tz=tz).to_pydatetime(), session_end=end)
+
+    assert got.tolist() == [False, forming]
+
+
+def test_a_bar_dated_after_the_exchanges_today_is_dropped(make_source: Callable[..., YahooSource]) -> None:
+    got = make_source(FakeYahoo([AAPL]), now=_at("2024-01-04", "20:00", "America/New_York")).fetch(
+        ["AAPL"], start="2024-01-02"
+    )
+
+    assert f"{got['date'].max():%Y-%m-%d}" == "2024-01-04"
+
+
+def test_now_must_be_time_zone_aware(make_source: Callable[..., YahooSource]) -> None:
+    source = make_source(FakeYahoo([AAPL]), now=lambda: dt.datetime(2024, 1, 5, 12, 0))
+
+    with pytest.raises(ValueError, match=r"now must return a time-zone aware datetime"):
+        source.fetch(["AAPL"], start="2024-01-02")
+
+
+def test_duplicated_last_bar_comes_back_once(make_source: Callable[..., YahooSource]) -> None:
+    # Yahoo sometimes repeats the latest bar (a live snapshot next to the final one).
+    repeated = (*AAPL_BARS[-1][:6], 62999999)
+    listing = replace(AAPL, bars=[*AAPL_BARS, repeated])
+
+    result = make_source(FakeYahoo([listing])).fetch_report(["AAPL"], start="2024-01-02")
+
+    assert not result.prices.duplicated(["ticker", "date"]).any()
+    assert result.prices["date"].dt.strftime("%Y-%m-%d").tolist() == [b[0] for b in AAPL_BARS]
+    assert result.prices["volume"].iloc[-1] == 62999999.0  # yfinance keeps the later copy
+
+
+def test_rate_limit_cooldown_stops_later_fetches_from_asking(
+    make_source: Callable[..., YahooSource], clock: FakeClock
+) -> None:
+    fake = FakeYahoo([AAPL, BHP], chart_status={"AAPL": [429] * 100})
+    source = make_source(fake, retries=2, rate_limit_cooldown_s=60.0)
+    source.fetch_report(["AAPL"], start="2024-01-02")
+    asked = len(fake.calls)
+
+    again = source.fetch_report(["BHP.AX", "AAPL"], start="2024-01-02")
+
+    assert len(fake.calls) == asked, "no request during the cooldown"
+    assert set(again.failures) == {"BHP.AX", "AAPL"}
+    assert all(r.startswith("not tried: Yahoo rate limited this process") for r in again.failures.values())
+    clock.now += 61.0
+    assert make_source(fake).fetch_report(["BHP.AX"], start="2024-01-02").failures == {}
+
+
+def test_source_for_yahoo_puts_the_caches_in_the_data_root(tmp_path: Path) -> None:
+    source = source_for("yahoo", root=tmp_path)
+
+    assert isinstance(source, YahooSource)
+    assert source.cache_dir == tmp_path / "cache" / "yfinance"
+
+
+# --------------------------------------------------------------------------------------------
+# The issue's scenarios, end to end through the incremental update and the store
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+def _yahoo(make_source: Callable[..., YahooSource], fake: FakeYahoo, root: Path, **kwargs: Any) -> YahooSource:
+    return make_source(fake, cache_dir=root / "cache" / "yfinance", **kwargs)
+
+
+def _mtimes(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*.parquet")}
+
+
+def test_update_stores_several_tickers_with_their_events(make_source: Callable[..., YahooSource], root: Path) -> None:
+    store = PriceStore(root)
+
+    report = update_store(_yahoo(make_source, FakeYahoo([AAPL, BHP]), root), store, ["aapl", "BHP.AX"])
+
+    assert [(t.ticker, t.status, t.rows_added) for t in report.tickers] == [
+        ("AAPL", "updated", 4),
+        ("BHP.AX", "updated", 4),
+    ]
+    assert report.failures == {}
+    want = expected_frame([("AAPL", b) for b in AAPL_BARS] + [("BHP.AX", b) for b in BHP_BARS])
+    pd.testing.assert_frame_equal(store.read(), want, check_exact=True)
+    assert store.read_events("BHP.AX")["dividend"].tolist() == [0.45]
+    assert not store.events_path("AAPL").exists()  # no events, no file
+    assert (root / "cache" / "yfinance" / "tkr-tz.db").exists()
+
+
+def test_rerunning_the_update_changes_nothing(make_source: Callable[..., YahooSource], root: Path) -> None:
+    fake = FakeYahoo([AAPL, BHP])
+    store = PriceStore(root)
+    update_store(_yahoo(make_source, fake, root), store, ["AAPL", "BHP.AX"])
+    before = _mtimes(root)
+
+    report = update_store(_yahoo(make_source, fake, root), store, ["AAPL", "BHP.AX"])
+
+    assert _mtimes(root) == before
+    assert [(t.status, t.rows_added, t.rows_changed, t.refetched_full) for t in report.tickers] == [
+        ("unchanged", 0, 0, False)
+    ] * 2
+    # Only the overlap was asked again: from the 5th-last stored day (here the first).
+    assert [t.fetched for t in report.tickers] == ["2024-01-02..latest"] * 2
+
+
+def test_unknown_ticker_is_reported_and_the_others_stored(make_source: Callable[..., YahooSource], root: Path) -> None:
+    store = PriceStore(root)
+
+    report = update_store(_yahoo(make_source, FakeYahoo([AAPL, BHP]), root), store, ["AAPL", "ZZZZ", "BHP.AX"])
+
+    assert list(report.failures) == ["ZZZZ"]
+    assert report.failures["ZZZZ"].startswith("unknown or delisted symbol")
+    assert report.succeeded == ["AAPL", "BHP.AX"]
+    assert store.tickers() == ["AAPL", "BHP.AX"]
+    assert not report.all_failed
+
+
+def test_update_after_a_429_succeeds(make_source: Callable[..., YahooSource], clock: FakeClock, root: Path) -> None:
+    fake = FakeYahoo([AAPL], chart_status={"AAPL": [429, 429]})
+
+    report = update_store(_yahoo(make_source, fake, root), PriceStore(root), ["AAPL"])
+
+    assert report.tickers[0].status == "updated"
+    assert report.tickers[0].rows_added == 4
+    assert len(clock.sleeps) == 1
+
+
+def test_update_under_a_permanent_429_gives_up_in_bounded_time(
+    make_source: Callable[..., YahooSource], clock: FakeClock, root: Path
+) -> None:
+    fake = FakeYahoo([AAPL, BHP], chart_status={"AAPL": [429] * 100})
+
+    report = update_store(
+        _yahoo(make_source, fake, root, retries=5, max_wait_s=3.0), PriceStore(root), ["AAPL", "BHP.AX"]
+    )
+
+    assert report.all_failed
+    assert report.failures["AAPL"].startswith("rate limited by Yahoo (HTTP 429)")
+    assert report.failures["BHP.AX"] == "not tried: Yahoo was rate limited for AAPL"
+    assert sum(clock.sleeps) <= 3.0
+    assert clock.now - 1000.0 <= 3.0
+    assert fake.chart_calls("BHP.AX") == []
+    assert not (root / "prices").exists()
+
+
+def test_nan_prices_with_volume_are_rejected_and_reported(make_source: Callable[..., YahooSource], root: Path) -> None:
+    holes = [AAPL_BARS[0], ("2024-01-03", 184.22, 185.88, 183.43, None, None, 58414500), *AAPL_BARS[2:]]
+    store = PriceStore(root)
+
+    report = update_store(_yahoo(make_source, FakeYahoo([replace(AAPL, bars=holes)]), root), store, ["AAPL"])
+
+    assert [i.to_dict() for i in report.rejected] == [
+        {
+            "ticker": "AAPL",
+            "date": "2024-01-03",
+            "rule": "missing_price",
+            "action": "rejected",
+            "detail": "close, adj_close missing",
+        }
+    ]
+    assert store.read()["date"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-02", "2024-01-04", "2024-01-05"]
+    assert report.tickers[0].rows_rejected == 1
+
+
+def _split_adjusted(bars: list[Bar], ratio: int) -> list[Bar]:
+    """Bars as Yahoo serves them after a ``ratio``:1 split: prices divided, volume multiplied."""
+
+    def cut(p: float | None) -> float | None:
+        return None if p is None else round(p / ratio, 4)
+
+    return [
+        (d, cut(o), cut(h), cut(lo), cut(c), cut(a), None if v is None else v * ratio) for d, o, h, lo, c, a, v in bars
+    ]
+
+
+def test_split_in_the_overlap_refetches_and_rewrites_the_full_history(
+    make_source: Callable[..., YahooSource], root: Path
+) -> None:
+    fake = FakeYahoo([AAPL])
+    store = PriceStore(root)
+    update_store(_yahoo(make_source, fake, root), store, ["AAPL"], start="2024-01-02")
+    before = _mtimes(root)
+    # A 2:1 split on 2024-01-09: Yahoo now serves every earlier bar halved.
+    later: list[Bar] = [
+        ("2024-01-08", 182.09, 185.60, 181.50, 185.56, 184.45, 59144500),
+        ("2024-01-09", 92.80, 93.20, 91.80, 92.60, 92.60, 84000000),
+        ("2024-01-10", 92.70, 93.90, 92.40, 93.60, 93.60, 80000000),
+    ]
+    adjusted = _split_adjusted([*AAPL_BARS, later[0]], 2) + later[1:]
+    fake.listings["AAPL"] = replace(AAPL, bars=adjusted, splits={"2024-01-09": (2, 1)})
+
+    report = update_store(_yahoo(make_source, fake, root), store, ["AAPL"], overlap_days=2)
+
+    outcome = report.tickers[0]
+    assert outcome.refetched_full
+    assert outcome.reason.startswith("adj_close of 2024-01-04 was 180.824, the source now says 90.412")
+    assert (outcome.rows_added, outcome.rows_changed, outcome.fetched) == (3, 4, "2024-01-02..latest")
+    periods = [p["period1"] for p in fake.chart_calls("AAPL") if "period1" in p]
+    assert periods[-2:] == [_ts("2024-01-04", "00:00", AAPL.tz), _ts("2024-01-02", "00:00", AAPL.tz)]
+    pd.testing.assert_frame_equal(store.read(), expected_frame([("AAPL", b) for b in adjusted]), check_exact=True)
+    assert store.read_events("AAPL")[["date", "split_ratio"]].to_dict("records") == [
+        {"date": pd.Timestamp("2024-01-09"), "split_ratio": 2.0}
+    ]
+    assert report.flagged == ()  # the adjusted series has no jump
+    assert _mtimes(root)["prices/AAPL.parquet"] != before["prices/AAPL.parquet"]
+
+
+def test_network_down_is_source_unavailable_and_writes_nothing(
+    make_source: Callable[..., YahooSource], root: Path
+) -> None:
+    with pytest.raises(SourceUnavailableError, match=r"--source sample"):
+        update_store(_yahoo(make_source, FakeYahoo([AAPL, BHP], down=True), root), PriceStore(root), ["AAPL", "BHP.AX"])
+
+    assert not (root / "prices").exists()
+    assert not (root / "events").exists()

@@ -1,0 +1,68 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from models.ranking import daily_ic, information_coefficient, score
+
+
+def _probs_for(scores: list[float]) -> np.ndarray:
+    """Probabilities whose P(up) - P(down) equals each score."""
+    s = np.asarray(scores)
+    return np.column_stack([(0.5 - s) / 2, np.full(len(s), 0.5), (0.5 + s) / 2])
+
+
+def test_ic_hand_example_skips_thin_and_constant_dates():
+    d1, d2, d3, d4 = pd.to_datetime(["2021-01-04", "2021-01-05", "2021-01-06", "2021-01-07"])
+    dates = np.array([d1, d1, d1, d2, d2, d2, d3, d4, d4], dtype="datetime64[ns]")
+    scores = [0.1, 0.2, 0.3, 0.3, 0.1, -0.2, 0.4, 0.1, 0.2]
+    returns = np.array([0.01, 0.03, 0.02, 0.02, 0.0, -0.02, 0.05, 0.01, 0.01])
+    probs = _probs_for(scores)
+    np.testing.assert_allclose(score(probs), scores)
+    per_date = daily_ic(dates, score(probs), returns)
+    # d1: centred scores (-0.1, 0, 0.1), returns (-0.01, 0.01, 0) -> 0.001 / sqrt(0.02 * 0.0002) = 0.5;
+    #     ranks (1, 2, 3) vs (1, 3, 2) -> 0.5.
+    # d2: centred scores (0.7, 0.1, -0.8) / 3, returns (0.02, 0, -0.02) -> 0.01 / sqrt(1.14 / 9 * 0.0008); ranks agree.
+    # d3 has one ticker, d4 constant returns: both skipped.
+    ic2 = 0.01 / math.sqrt(1.14 / 9 * 0.0008)
+    np.testing.assert_allclose(per_date["ic"], [0.5, ic2])
+    np.testing.assert_allclose(per_date["rank_ic"], [0.5, 1.0])
+    res = information_coefficient(dates, probs, returns)
+    assert res["ic_mean"] == pytest.approx((0.5 + ic2) / 2)
+    assert res["ic_std"] == pytest.approx(np.std([0.5, ic2], ddof=1))
+    assert res["ic_t_stat"] == pytest.approx(res["ic_mean"] / (res["ic_std"] / math.sqrt(2)))
+    assert res["rank_ic_mean"] == pytest.approx(0.75)
+    assert res["n_dates"] == 2
+    assert res["n_dates_skipped"] == 2
+    assert res["meaningful"] is False
+    assert res["note"].startswith("Too few tickers for a meaningful IC")
+
+
+def test_ic_agrees_with_scipy_per_date_and_flags_a_wide_universe_as_meaningful():
+    rng = np.random.default_rng(0)
+    dates = np.repeat(pd.bdate_range("2022-01-03", periods=30).to_numpy(), 12)
+    s = rng.normal(size=len(dates))
+    r = 0.3 * s + rng.normal(size=len(dates))
+    r[5] = np.nan  # an unlabelled row is dropped, not the whole date
+    per_date = daily_ic(dates, s, r)
+    first = slice(0, 12)
+    ok = np.isfinite(r[first])
+    assert per_date["ic"].iloc[0] == pytest.approx(stats.pearsonr(s[first][ok], r[first][ok])[0])
+    assert per_date["rank_ic"].iloc[0] == pytest.approx(stats.spearmanr(s[first][ok], r[first][ok])[0])
+    assert per_date["n_tickers"].iloc[0] == 11
+    res = information_coefficient(dates, _probs_for(list(s / 10)), r)
+    assert res["meaningful"] is True
+    assert res["ic_mean"] > 0.15
+    assert res["n_dates"] == 30
+
+
+def test_ic_with_no_usable_date_says_so():
+    dates = pd.bdate_range("2022-01-03", periods=3).to_numpy()
+    res = information_coefficient(dates, _probs_for([0.1, 0.2, 0.3]), np.array([0.01, 0.02, 0.03]))
+    assert res["n_dates"] == 0
+    assert math.isnan(res["ic_mean"])
+    assert res["note"].startswith("No IC")
+    with pytest.raises(ValueError, match="min_tickers"):
+        daily_ic(dates, np.zeros(3), np.zeros(3), min_tickers=1)

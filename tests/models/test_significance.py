@@ -1,0 +1,133 @@
+import math
+
+import numpy as np
+import pytest
+
+from models.significance import (
+    deflated_sharpe_ratio,
+    diebold_mariano,
+    expected_max_sharpe,
+    optimal_block_length,
+    per_date_mean,
+    pesaran_timmermann,
+    probabilistic_sharpe_ratio,
+    psr_from_stats,
+    sharpe_confidence_interval,
+    sharpe_ratio,
+    stationary_bootstrap_indices,
+)
+
+
+def test_per_date_mean_averages_same_day_samples_in_date_order():
+    dates = np.array(["2020-01-02", "2020-01-01", "2020-01-02", "2020-01-01"], dtype="datetime64[ns]")
+    np.testing.assert_allclose(per_date_mean(np.array([1.0, 2.0, 3.0, 6.0]), dates), [4.0, 2.0])
+
+
+def test_diebold_mariano_is_also_importable_from_evaluation():
+    from models.evaluation import diebold_mariano as from_evaluation
+
+    assert from_evaluation is diebold_mariano
+
+
+def test_pesaran_timmermann_hand_computed():
+    predicted = np.array([1, 1, 0, 0, 1, 0, 1, 1, 0, 1], dtype=bool)
+    realised = np.array([1, 0, 0, 0, 1, 1, 1, 1, 0, 0], dtype=bool)
+    # P = 0.7, Px = 0.6, Py = 0.5 -> P* = 0.5; V(P) = 0.25 / 10 = 0.025;
+    # V(P*) = 0 + 0.2^2 * 0.25 / 10 + 4 * 0.5 * 0.6 * 0.5 * 0.4 / 100 = 0.001 + 0.0024 = 0.0034
+    res = pesaran_timmermann(predicted, realised)
+    assert res["hit_rate"] == pytest.approx(0.7)
+    assert res["expected_hit_rate"] == pytest.approx(0.5)
+    assert res["statistic"] == pytest.approx(0.2 / math.sqrt(0.025 - 0.0034))
+    assert res["p_value"] == pytest.approx(0.0867840833, rel=1e-6)  # one-sided normal tail of 1.3608
+
+
+def test_pesaran_timmermann_undefined_for_constant_forecasts_and_no_skill_on_noise():
+    y = np.array([True, False, True, False])
+    assert math.isnan(pesaran_timmermann(np.ones(4, dtype=bool), y)["statistic"])
+    rng = np.random.default_rng(3)
+    noise = pesaran_timmermann(rng.random(2000) > 0.5, rng.random(2000) > 0.5)
+    assert abs(noise["statistic"]) < 2.5
+    skilled = rng.random(2000) > 0.5
+    assert pesaran_timmermann(skilled, np.where(rng.random(2000) < 0.6, skilled, ~skilled))["p_value"] < 1e-6
+
+
+def test_psr_hand_example_and_normal_case():
+    # SR = 0.1 on 101 normal returns: z = 0.1 * sqrt(100) / sqrt(1 + (3 - 1) / 4 * 0.01) = 0.99751
+    assert psr_from_stats(0.1, n_obs=101, skew=0.0, kurtosis=3.0) == pytest.approx(0.8407413278, rel=1e-9)
+    assert psr_from_stats(0.1, n_obs=101, skew=0.0, kurtosis=3.0, benchmark=0.1) == pytest.approx(0.5)
+    # Negative skew and fat tails make the same Sharpe ratio less convincing.
+    assert psr_from_stats(0.1, n_obs=101, skew=-2.0, kurtosis=10.0) < 0.8407
+
+
+def test_deflated_sharpe_ratio_matches_bailey_lopez_de_prado_example():
+    # "The Deflated Sharpe Ratio" (2014): 100 trials, V[SR] = 1/2 annualised, 1250 daily returns,
+    # annualised SR 2.5, skewness -3, kurtosis 10 -> SR0 = 0.1132 per day and DSR = 0.9004.
+    sr0 = expected_max_sharpe(n_trials=100, sharpe_variance=0.5 / 250)
+    assert sr0 == pytest.approx(0.1132, abs=5e-5)
+    dsr = psr_from_stats(2.5 / math.sqrt(250), n_obs=1250, skew=-3.0, kurtosis=10.0, benchmark=sr0)
+    assert dsr == pytest.approx(0.9004, abs=5e-5)
+    assert expected_max_sharpe(n_trials=1, sharpe_variance=0.3) == 0.0
+    with pytest.raises(ValueError, match="n_trials"):
+        expected_max_sharpe(n_trials=0, sharpe_variance=0.1)
+
+
+def test_psr_and_dsr_from_returns_use_sample_moments():
+    r = np.random.default_rng(5).normal(0.001, 0.01, 500)
+    psr = probabilistic_sharpe_ratio(r)
+    assert psr["sharpe"] == pytest.approx(r.mean() / r.std(ddof=1))
+    assert psr["n"] == 500
+    dsr = deflated_sharpe_ratio(r, n_trials=20, sharpe_variance=0.001)
+    assert dsr["dsr"] < psr["psr"]  # more trials, higher bar
+    assert deflated_sharpe_ratio(r, n_trials=1, sharpe_variance=0.0)["dsr"] == pytest.approx(psr["psr"])
+    assert math.isnan(sharpe_ratio(np.ones(10)))
+
+
+def test_optimal_block_length_tracks_dependence():
+    rng = np.random.default_rng(0)
+    n, phi = 8000, 0.5
+    e = rng.normal(size=n)
+    ar = np.zeros(n)
+    for t in range(1, n):
+        ar[t] = phi * ar[t - 1] + e[t]
+    # Theory for AR(1): b = (2 G^2 / D)^(1/3) n^(1/3) with G / sigma2 = 2 phi / (1 - phi^2) = 4/3 -> 24.2
+    assert optimal_block_length(ar) == pytest.approx((16 / 9) ** (1 / 3) * n ** (1 / 3), rel=0.25)
+    assert optimal_block_length(e) < 3
+
+
+def test_optimal_block_length_agrees_with_arch():
+    arch = pytest.importorskip("arch.bootstrap")
+    rng = np.random.default_rng(1)
+    e = rng.normal(size=3000)
+    x = np.convolve(e, np.ones(6) / 6, mode="valid")  # MA(5): dependence up to lag 5
+    ours = optimal_block_length(x)
+    theirs = float(arch.optimal_block_length(x)["stationary"].iloc[0])
+    assert ours == pytest.approx(theirs, rel=0.15)
+
+
+def test_stationary_bootstrap_indices_are_seeded_blocks():
+    idx = stationary_bootstrap_indices(50, mean_block=5.0, n_boot=200, seed=1)
+    assert idx.shape == (200, 50)
+    assert idx.min() >= 0
+    assert idx.max() < 50
+    np.testing.assert_array_equal(idx, stationary_bootstrap_indices(50, mean_block=5.0, n_boot=200, seed=1))
+    continues = np.mean(np.diff(idx, axis=1) % 50 == 1)
+    assert continues == pytest.approx(1 - 1 / 5, abs=0.03)  # P(continue the block) = 1 - 1/mean_block
+    ones = stationary_bootstrap_indices(50, mean_block=1.0, n_boot=5, seed=0)
+    assert not np.all(np.diff(ones, axis=1) % 50 == 1)
+
+
+def test_sharpe_interval_covers_a_zero_sharpe_about_95_percent_of_the_time():
+    rng = np.random.default_rng(11)
+    intervals = [sharpe_confidence_interval(rng.normal(0.0, 0.01, 250), n_boot=200, seed=i) for i in range(100)]
+    covered = [ci["lower"] < 0 < ci["upper"] for ci in intervals]
+    assert 0.85 <= np.mean(covered) <= 0.99
+    assert all(ci["lower"] < ci["sharpe"] < ci["upper"] for ci in intervals)
+
+
+def test_sharpe_interval_excludes_zero_on_a_strong_drift():
+    rng = np.random.default_rng(7)
+    drift = sharpe_confidence_interval(rng.normal(0.003, 0.01, 750), n_boot=500, seed=0)
+    assert drift["lower"] > 0
+    again = sharpe_confidence_interval(rng.normal(0.0, 0.01, 20), n_boot=200, seed=3)
+    assert math.isfinite(again["lower"])
+    assert math.isnan(sharpe_confidence_interval(np.zeros(30), seed=0)["lower"])
