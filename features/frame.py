@@ -55,7 +55,12 @@ def validate_ticker(ticker: str) -> str:
 
 
 def parse_tickers(text: str | None) -> list[str] | None:
-    """Parse ``"A,B, C"`` into ``["A", "B", "C"]`` (validated, duplicates removed); None stays None."""
+    """Parse ``"A,B, C"`` into ``["A", "B", "C"]`` (validated, exact duplicates removed); None stays None.
+
+    Raises:
+        ValueError: for an invalid symbol, or two that differ only in letter case (``AAPL,aapl``):
+            they would share a file on case-insensitive file systems and are almost surely a typo.
+    """
     if text is None:
         return None
     out: list[str] = []
@@ -63,6 +68,9 @@ def parse_tickers(text: str | None) -> list[str] | None:
         name = raw.strip()
         if name:
             validate_ticker(name)
+            clash = [t for t in out if t.lower() == name.lower() and t != name]
+            if clash:
+                raise ValueError(f"tickers differ only in letter case: {clash[0]!r} and {name!r} in tickers={text!r}")
             if name not in out:
                 out.append(name)
     if not out:

@@ -7,6 +7,7 @@ option means the same thing everywhere. Bad input exits with status 2 and one cl
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import sys
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from features.frame import parse_tickers
+from features.sources.base import check_not_future, check_range, parse_date
 from flows.cli_args import (
     build_configs,
     data_options,
@@ -83,6 +85,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "models":
         return _models(args)
     tickers = parse_tickers(args.tickers)
+    _check_dates(args)  # before any flow (and Prefect's start-up) runs
     if args.command == "daily":
         from flows.daily import daily_flow
 
@@ -106,6 +109,19 @@ def _run(args: argparse.Namespace) -> int:
 
     print(backtest_flow(walk_forward=walk_forward_config(args), **shared))
     return 0
+
+
+def _check_dates(args: argparse.Namespace) -> None:
+    today = dt.date.today()
+    named = {
+        "start": getattr(args, "start", None),
+        "end": getattr(args, "end", None),
+        "as_of": getattr(args, "as_of", None),
+    }
+    parsed = {k: parse_date(v, name=k) for k, v in named.items()}
+    for name, value in parsed.items():
+        check_not_future(value, name=name, today=today)
+    check_range(parsed["start"], parsed["end"])
 
 
 def _report(args: argparse.Namespace) -> int:

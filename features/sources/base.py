@@ -62,15 +62,21 @@ def select(
     end: DateLike | None,
     *,
     name: str,
+    validate: bool = True,
 ) -> pd.DataFrame:
     """Canonicalise, validate and cut ``frame`` to tickers and an inclusive date range.
+
+    ``validate=False`` (user files) leaves row-level checks to :func:`features.update.update_store`,
+    which rejects bad rows one by one and reports them instead of failing the whole ticker.
 
     Raises:
         SourceError: when a requested ticker is not in the frame.
     """
     lo, hi = parse_date(start, name="start"), parse_date(end, name="end")
     check_range(lo, hi)
-    out = validate_prices(canonicalize(frame), name=name)
+    out = canonicalize(frame)
+    if validate:
+        validate_prices(out, name=name)
     if tickers is not None:
         missing = sorted(set(tickers) - set(out["ticker"].unique()))
         if missing:
