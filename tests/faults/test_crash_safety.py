@@ -31,10 +31,19 @@ WRITER = textwrap.dedent(
 
     root, what = sys.argv[1], sys.argv[2]
     versions = [SyntheticMarket(tickers=1, days=20000, seed=s).fetch() for s in (1, 2)]
-    print("ready", flush=True)
     i = 0
+    if what == "model":
+        import keras
+        from models.registry import save_model
+        model = keras.Sequential([keras.Input((30, 8)), keras.layers.LSTM(256), keras.layers.Dense(3)])
+        import os
+        run = os.getpid()
+        save_model(root, model, {"n": -1}, model_id=f"m{run}-warmup")
+    print("ready", flush=True)
     while True:
-        if what == "prices":
+        if what == "model":
+            save_model(root, model, {"n": i}, model_id=f"m{run}-{i:05d}")
+        elif what == "prices":
             PriceStore(root).replace("SYN00", versions[i % 2])
         else:
             keys = pd.DataFrame({"date": pd.Timestamp("2024-01-02"), "ticker": [f"T{k}" for k in range(20000)]})
@@ -75,6 +84,44 @@ def test_sigkill_during_report_writes_never_tears_the_partition(tmp_path):
     assert len(frame) == 20000
     assert frame["model_id"].nunique() == 1  # one whole version, not a mix
     np.testing.assert_allclose(frame[["p_down", "p_flat", "p_up"]].sum(axis=1), 1.0)
+
+
+@pytest.mark.slow
+def test_sigkill_while_saving_models_leaves_only_whole_models(tmp_path):
+    import keras
+
+    from models.registry import list_models
+
+    _kill_while_writing(tmp_path, "model", [0.7, 1.9])
+    listed = list_models(tmp_path)
+    assert listed  # some finished before the kill
+    for meta in listed:  # every model the registry lists is whole: it loads
+        folder = tmp_path / "models" / meta["model_id"]
+        assert keras.saving.load_model(folder / "model.keras", safe_mode=True, compile=False).output_shape == (None, 3)
+    hidden = [p.name for p in (tmp_path / "models").iterdir() if p.name.startswith(".")]
+    assert all(name.startswith(".m") for name in hidden)  # a torn save is only ever a hidden temp folder
+
+
+def test_two_writers_of_one_partition_leave_one_whole_version(tmp_path):
+    """Two daily runs for the same date at once: the partition is one run's, never a mix."""
+    code = textwrap.dedent(
+        """
+        import sys, numpy as np, pandas as pd
+        from models.reports import prediction_frame, write_daily
+        root, tag = sys.argv[1], sys.argv[2]
+        keys = pd.DataFrame({"date": pd.Timestamp("2024-01-02"), "ticker": [f"T{k}" for k in range(5000)]})
+        for i in range(15):
+            p = np.random.default_rng(i).dirichlet([1, 1, 1], size=5000)
+            write_daily(root, pd.Timestamp("2024-01-02"), prediction_frame(keys, p, horizon=5, model_id=tag))
+        """
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), tag]) for tag in ("run-a", "run-b")]
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0
+    frame = read_daily(tmp_path)
+    assert len(frame) == 5000
+    assert frame["model_id"].nunique() == 1
+    assert len(list((tmp_path / "reports" / "daily" / "date=2024-01-02").iterdir())) == 1
 
 
 def test_disk_error_at_write_leaves_old_data_and_no_temp_file(tmp_path, monkeypatch):

@@ -245,6 +245,8 @@ class FakeYahoo(requests.Session):
         chart_status: Per symbol, statuses to answer the next chart requests with before
             answering normally (e.g. ``{"AAPL": [429, 429]}``).
         down: Raise ``requests.ConnectionError`` for every request (no network).
+        malformed: Per symbol, a broken body (truncated JSON, HTML...) to answer its price
+            request with, status 200.
     """
 
     def __init__(
@@ -253,8 +255,10 @@ class FakeYahoo(requests.Session):
         *,
         chart_status: dict[str, list[int]] | None = None,
         down: bool = False,
+        malformed: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
+        self.malformed = dict(malformed or {})
         self.listings = {x.symbol: x for x in listings}
         self.chart_status = {k: list(v) for k, v in (chart_status or {}).items()}
         self.down = down
@@ -283,6 +287,8 @@ class FakeYahoo(requests.Session):
                 return _response(url, status, "Edge: Too Many Requests", "text/plain")
             if symbol not in self.listings:
                 return _response(url, 404, CHART_NOT_FOUND, "application/json")
+            if symbol in self.malformed and "period1" in params:
+                return _response(url, 200, self.malformed[symbol], "application/json")
             body = chart_json(self.listings[symbol], period1=params.get("period1"), period2=params.get("period2"))
             return _response(url, 200, body, "application/json")
         if path.startswith("/v10/finance/quoteSummary/"):
@@ -644,6 +650,24 @@ def test_fetch_report_keeps_good_tickers_and_names_the_bad_one(make_source: Call
     assert result.events.to_dict("records") == [
         {"date": pd.Timestamp("2024-01-04"), "ticker": "BHP.AX", "dividend": 0.45, "split_ratio": 1.0}
     ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"chart": {"result": [{"meta": {"currency": "USD", "symbol": "AAPL"',  # truncated mid-object
+        "<html><body>Service Unavailable</body></html>",  # an HTML error page with status 200
+        '{"chart": {"result": [{"meta": {}, "timestamp": [1], "indicators": {}}], "error": null}}',  # wrong shape
+    ],
+)
+def test_malformed_json_fails_that_ticker_only(make_source: Callable[..., YahooSource], body: str) -> None:
+    fake = FakeYahoo([AAPL, BHP], malformed={"AAPL": body})
+
+    result = make_source(fake).fetch_report(["AAPL", "BHP.AX"], start="2024-01-02", end="2024-01-05")
+
+    assert list(result.failures) == ["AAPL"]
+    assert result.failures["AAPL"]  # a reason is given
+    assert set(result.prices["ticker"]) == {"BHP.AX"}
 
 
 def test_fetch_report_maps_splits_to_events(make_source: Callable[..., YahooSource]) -> None:
