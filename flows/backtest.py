@@ -36,6 +36,7 @@ from flows.common import (
     run_logger,
     update_prices,
 )
+from flows.runners import task_runner_from
 from models.backtest_report import write_backtest_report
 from models.evaluation import PROB_COLUMNS, evaluate_predictions
 from models.lstm import ModelConfig
@@ -132,7 +133,7 @@ def ensemble(per_seed: list[pd.DataFrame]) -> pd.DataFrame:
     return out
 
 
-@flow(name="backtest", log_prints=True)
+@flow(name="backtest", log_prints=True, task_runner=task_runner_from(os.environ.get("UPDOWN_TASK_RUNNER")))
 def backtest_flow(
     source: str = DEFAULT_SOURCE,
     tickers: list[str] | None = None,
@@ -175,13 +176,29 @@ def backtest_flow(
     configs = (dataset_config, wf_config, model_config, train_config)
     data_id = fingerprint(prices)
     per_seed: dict[int, tuple[pd.DataFrame, dict[str, np.ndarray], list[dict[str, Any]]]] = {}
+    # Blocks of one seed are independent unless warm-started: submit them to the flow's task runner
+    # (one thread by default; `--task-runner dask` spreads them over a Dask cluster).
+    pending: dict[int, list[Any]] = {}
     for seed in wf_config.seeds:
-        stems: list[str] = []
-        for f in folds:
-            warm = stems[-1] + ".keras" if wf_config.warm_start and stems else None
-            args = (str(root), names, lo, last, *configs, f.index, seed, run_id, str(partial), data_id, warm)
-            stems.append(run_fold_task(*args))
-        per_seed[seed] = stitch([_read_fold(stem) for stem in stems])
+        if wf_config.warm_start:
+            stems: list[str] = []
+            for f in folds:
+                warm = stems[-1] + ".keras" if stems else None
+                stems.append(
+                    run_fold_task(
+                        str(root), names, lo, last, *configs, f.index, seed, run_id, str(partial), data_id, warm
+                    )
+                )
+            pending[seed] = stems
+        else:
+            pending[seed] = [
+                run_fold_task.submit(
+                    str(root), names, lo, last, *configs, f.index, seed, run_id, str(partial), data_id, None
+                )
+                for f in folds
+            ]
+    for seed, items in pending.items():
+        per_seed[seed] = stitch([_read_fold(s if isinstance(s, str) else s.result()) for s in items])
     predictions = ensemble([p for p, _, _ in per_seed.values()])
     baselines, fold_info = next(iter(per_seed.values()))[1:]
     extra = {}

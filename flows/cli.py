@@ -38,16 +38,30 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     bt = sub.add_parser("backtest", parents=[common, data, model], help="walk-forward backtest; prints the run folder")
     walk_forward_options(bt)
+    bt.add_argument("--task-runner", default="local", help="local | threads:N | dask | dask:N | dask:tcp://host:port")
     train = sub.add_parser("train", parents=[common, data, model], help="train a model; promote it if it is better")
     train.add_argument("--force", action="store_true", help="make it the champion even if it is not better")
     daily = sub.add_parser("daily", parents=[common], help="update prices and publish the as-of date's predictions")
     daily.add_argument("--as-of", type=date_arg, help="decision date (default: latest stored trading day)")
     daily.add_argument("--source", default=default_source(), help="price source (default: sample)")
     daily.add_argument("--tickers", help="comma-separated symbols (default: the champion's)")
+    daily.add_argument(
+        "--allow-partial", action="store_true", help="publish the priced tickers even below --min-coverage"
+    )
+    daily.add_argument("--min-coverage", type=float, default=0.9, help="share of tickers that must be priced (0.9)")
+    daily.add_argument("--max-staleness-days", type=int, help="refuse a latest day older than N business days")
     report = sub.add_parser("report", parents=[common], help="print a day's published predictions")
     report.add_argument("--date", type=date_arg, help="as-of date (default: latest published)")
     report.add_argument("--ticker", help="only these comma-separated symbols")
     report.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    report.add_argument("--kind", choices=("daily", "settled", "backtest"), default="daily")
+    report.add_argument("--run-id", help="backtest run (default: the latest)")
+    report.add_argument("--start", type=date_arg, help="first decision date (history instead of one day)")
+    report.add_argument("--end", type=date_arg, help="last decision date")
+    srv = sub.add_parser("serve", parents=[common], help="serve the daily, weekly-retrain and backtest deployments")
+    srv.add_argument("--source", default=default_source(), help="price source (default: sample)")
+    srv.add_argument("--tickers", help="symbols for train/backtest (default: the source's)")
+    srv.add_argument("--limit", type=int, help="flow runs at a time (default: no limit)")
     models = sub.add_parser("models", help="the model registry").add_subparsers(dest="models_command", required=True)
     models.add_parser("list", parents=[common], help="stored models, oldest first; * marks the champion")
     show = models.add_parser("show", parents=[common], help="a model's metadata as JSON")
@@ -89,8 +103,28 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "daily":
         from flows.daily import daily_flow
 
-        path = daily_flow(as_of=args.as_of, source=args.source, tickers=tickers, data_root_dir=args.data_root)
+        path = daily_flow(
+            as_of=args.as_of,
+            source=args.source,
+            tickers=tickers,
+            data_root_dir=args.data_root,
+            allow_partial=args.allow_partial,
+            min_coverage=args.min_coverage,
+            max_staleness_days=args.max_staleness_days,
+        )
         print(path if path else "nothing published: no new prices for the as-of date")
+        return 0
+    if args.command == "serve":
+        from prefect.settings import PREFECT_API_URL
+
+        if not PREFECT_API_URL.value():
+            raise RuntimeError(
+                "updown serve needs a real Prefect server (the temporary one never runs schedules): run "
+                "`prefect server start` and export PREFECT_API_URL=http://127.0.0.1:4200/api"
+            )
+        from flows.deployments import serve
+
+        serve(source=args.source, tickers=tickers, data_root_dir=args.data_root, limit=args.limit)
         return 0
     shared = {
         "source": args.source,
@@ -106,8 +140,10 @@ def _run(args: argparse.Namespace) -> int:
         print(train_flow(force=args.force, **shared))
         return 0
     from flows.backtest import backtest_flow
+    from flows.runners import task_runner_from
 
-    print(backtest_flow(walk_forward=walk_forward_config(args), **shared))
+    runner = task_runner_from(args.task_runner)
+    print(backtest_flow.with_options(task_runner=runner)(walk_forward=walk_forward_config(args), **shared))
     return 0
 
 
@@ -125,9 +161,14 @@ def _check_dates(args: argparse.Namespace) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from models.reports import read_daily
+    from models.reports import read_daily, read_predictions
 
-    frame = read_daily(data_root(args.data_root), date=args.date, tickers=parse_tickers(args.ticker))
+    root, tickers = data_root(args.data_root), parse_tickers(args.ticker)
+    if args.kind == "daily" and args.start is None and args.end is None:
+        frame = read_daily(root, date=args.date, tickers=tickers)
+    else:
+        start, end = (args.date, args.date) if args.date else (args.start, args.end)
+        frame = read_predictions(root, start=start, end=end, tickers=tickers, kind=args.kind, run_id=args.run_id)
     if args.format == "csv":
         print(frame.to_csv(index=False), end="")
     elif args.format == "json":

@@ -1,26 +1,48 @@
-"""The daily flow: update prices, score the as-of date with the champion, publish a partition.
+"""The daily flow: update prices, settle past predictions, score the as-of date, publish a partition.
 
 Publishes ``<data root>/reports/daily/date=YYYY-MM-DD/predictions.parquet`` (replaced, never
 duplicated, when re-run for the same date), with key-value metadata: model id, data
-fingerprint, code version, creation time. When no ticker has a price on the as-of date
-(weekend, holiday, data not yet published) it says so and publishes nothing.
+fingerprint, code version, creation time. It publishes nothing, and says why, when
+
+* no ticker has a price on the as-of date (weekend, holiday, data not yet published), or
+* the as-of date was not given and the latest stored day is already published (a scheduled run
+  on a holiday must not re-label yesterday's data as today's);
+
+and it refuses (raises :class:`StalePricesError`) on stale or incomplete prices: the latest
+stored day more than ``max_staleness_days`` business days old (only when the as-of date was not
+given), or fewer than ``min_coverage`` of the tickers priced on the as-of date unless
+``allow_partial``. Before publishing it settles every past prediction whose horizon has elapsed
+and rewrites the live scorecard (:mod:`models.settlement`), warning when a model drifts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, Any
 
 import pandas as pd
-from prefect import flow
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from pydantic import Field
 
 from features.frame import fingerprint
 from features.indicators import feature_lookback
 from features.sources.base import parse_date
 from features.store import PriceStore
+from flows.artifacts import publish_daily_artifacts
 from flows.common import DEFAULT_SOURCE, code_version, data_root, run_logger, update_prices
 from models.registry import load_model
-from models.reports import write_daily
+from models.reports import daily_path, write_daily
 from models.scoring import score
+from models.settlement import settle_store
+
+MARKET_TZ = "America/New_York"
+
+
+class StalePricesError(RuntimeError):
+    """The stored prices are too old or too incomplete to publish on."""
 
 
 def _lookback_days(features: tuple[str, ...], timesteps: int) -> int:
@@ -34,12 +56,84 @@ def _lookback_days(features: tuple[str, ...], timesteps: int) -> int:
     return int(rows * 7 / 5) + 30
 
 
+def check_freshness(
+    prices: pd.DataFrame,
+    tickers: list[str],
+    day: pd.Timestamp,
+    *,
+    explicit: bool,
+    min_coverage: float = 0.9,
+    allow_partial: bool = False,
+    max_staleness_days: int | None = None,
+    today: dt.date | None = None,
+) -> list[str]:
+    """Refuse to publish on stale or incomplete prices; return the tickers without a price on ``day``.
+
+    Args:
+        prices: stored prices up to ``day``.
+        tickers: the tickers to score.
+        day: the as-of date.
+        explicit: whether the caller named ``day`` (staleness is only judged when it did not).
+        min_coverage: the smallest share of ``tickers`` that must have a price on ``day`` (0..1).
+        allow_partial: publish whatever is priced, however few.
+        max_staleness_days: business days ``day`` may lag ``today`` (None: no limit).
+        today: the run date (default: today in New York).
+
+    Raises:
+        StalePricesError: naming the dates, or the share and the missing tickers.
+    """
+    if not explicit and max_staleness_days is not None:
+        today = today or pd.Timestamp.now(tz=MARKET_TZ).date()
+        lag = len(pd.bdate_range(day, today)) - 1
+        if lag > max_staleness_days:
+            raise StalePricesError(
+                f"stale prices: the latest stored day is {day:%Y-%m-%d}, {lag} business days before {today:%Y-%m-%d} "
+                f"(max_staleness_days={max_staleness_days}); is the source still updating? nothing published"
+            )
+    priced = set(prices.loc[prices["date"] == day, "ticker"])
+    missing = sorted(set(tickers) - priced)
+    share = 1 - len(missing) / len(tickers)
+    if missing and len(missing) < len(tickers) and share < min_coverage and not allow_partial:
+        raise StalePricesError(
+            f"incomplete prices on {day:%Y-%m-%d}: {len(tickers) - len(missing)}/{len(tickers)} tickers "
+            f"({share:.0%}) have a price, min_coverage={min_coverage:.0%}; missing {missing}. Nothing published; "
+            f"rerun later, or pass allow_partial=True to publish the priced ones"
+        )
+    return missing
+
+
+@task(cache_policy=NO_CACHE)
+def settle_predictions(root: str, window: int) -> dict[str, Any]:
+    """Settle past daily predictions whose horizon elapsed and rewrite the live scorecard."""
+    logger = run_logger()
+    report = settle_store(Path(root), window=window)
+    if report.settled_dates:
+        logger.info(
+            "settled %d new predictions on %d decision dates (%s..%s)",
+            report.new_rows, len(report.settled_dates),
+            f"{report.settled_dates[0]:%Y-%m-%d}", f"{report.settled_dates[-1]:%Y-%m-%d}",
+        )  # fmt: skip
+    for line in report.warnings:
+        logger.warning(line)
+    return {
+        "settled_dates": [f"{d:%Y-%m-%d}" for d in report.settled_dates],
+        "new_rows": report.new_rows,
+        "scorecard": json.loads(report.scorecard.to_json(orient="records", date_format="iso")),
+        "warnings": report.warnings,
+    }
+
+
 @flow(name="daily")
 def daily_flow(
     as_of: dt.date | None = None,
     source: str = DEFAULT_SOURCE,
     tickers: list[str] | None = None,
     data_root_dir: str | None = None,
+    min_coverage: Annotated[float, Field(ge=0, le=1)] = 0.9,
+    allow_partial: bool = False,
+    max_staleness_days: Annotated[int, Field(ge=0)] | None = None,
+    settle: bool = True,
+    scorecard_window: Annotated[int, Field(ge=1)] = 60,
 ) -> str | None:
     """Score ``as_of`` (default: the latest stored trading day) with the champion model.
 
@@ -48,10 +142,22 @@ def daily_flow(
         source: price source spec.
         tickers: symbols to score (default: the tickers the champion was trained on).
         data_root_dir: data root (default ``$UPDOWN_DATA_ROOT`` or ``./data``).
+        min_coverage: the smallest share of the tickers that must have a price on the as-of date.
+        allow_partial: publish the priced tickers even below ``min_coverage``.
+        max_staleness_days: when ``as_of`` is not given, refuse if the latest stored day is more
+            than this many business days before today in New York (None: no limit; the
+            scheduled deployment sets it).
+        settle: settle past predictions and rewrite the scorecard first.
+        scorecard_window: decision dates in the scorecard's rolling window.
 
     Returns:
         The published partition's path, or None when there was nothing new to publish.
+
+    Raises:
+        StalePricesError: stale or incomplete prices (see the module docstring); nothing published.
     """
+    if not 0 <= min_coverage <= 1:
+        raise ValueError(f"min_coverage must be in [0, 1], got min_coverage={min_coverage}")
     logger = run_logger()
     root = data_root(data_root_dir)
     loaded = load_model(root)
@@ -60,11 +166,26 @@ def daily_flow(
     lookback = pd.Timedelta(days=_lookback_days(loaded.features, loaded.timesteps))
     start = None if day is None else day - lookback
     update_prices(source, names, start, day, str(root))
-    prices = PriceStore(root).read(names, end=day)
+    store = PriceStore(root)
+    if start is None:  # no as_of: read only the lookback before the latest stored day, not all history
+        latest = [d[-1] for d in store.stored_dates(names).values() if len(d)]
+        start = max(latest) - lookback if latest else None
+    prices = store.read(names, start=start, end=day)
     if prices.empty:
         raise ValueError(f"no stored prices for tickers={names} up to as_of={as_of}")
+    settlement = settle_predictions(str(root), scorecard_window) if settle else {}
+    explicit = day is not None
     day = day or prices["date"].max()
-    missing = sorted(set(names) - set(prices.loc[prices["date"] == day, "ticker"]))
+    if not explicit and daily_path(root, day).is_file():
+        logger.warning(
+            "nothing new: the latest stored day %s is already published; nothing published (pass as_of to republish)",
+            f"{day:%Y-%m-%d}",
+        )
+        return None
+    missing = check_freshness(
+        prices, names, day, explicit=explicit, min_coverage=min_coverage,
+        allow_partial=allow_partial, max_staleness_days=max_staleness_days,
+    )  # fmt: skip
     if len(missing) == len(names):
         logger.warning(
             "nothing new: no ticker has a price on %s (market closed or data not yet published); nothing published",
@@ -87,4 +208,5 @@ def daily_flow(
         },
     )  # fmt: skip
     logger.info("published %d predictions for %s to %s", len(frame), f"{day:%Y-%m-%d}", path)
+    publish_daily_artifacts(frame, day, scorecard=settlement.get("scorecard"))
     return str(path)

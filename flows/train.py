@@ -8,6 +8,7 @@ from prefect import flow
 
 from features.dataset import DatasetConfig
 from features.store import PriceStore
+from flows.artifacts import publish_train_artifacts
 from flows.common import (
     DEFAULT_SOURCE,
     RunLoggerCallback,
@@ -61,16 +62,13 @@ def train_flow(
     fitted, meta = train_production_model(prices, dataset, model, training, callbacks=[RunLoggerCallback()], verbose=0)
     assert fitted.val_probs is not None
     decision = decide_promotion(root, prices, meta, fitted.val_keys, fitted.val_labels, fitted.val_probs, force=force)
-    model_id = save_model(
-        root,
-        fitted.model,
-        {**meta, "source": source, "code_version": code_version(), "promotion": decision.to_dict()},
-        model_id=new_model_id(),
-    )
+    stored_meta = {**meta, "source": source, "code_version": code_version(), "promotion": decision.to_dict()}
+    model_id = save_model(root, fitted.model, stored_meta, model_id=new_model_id())
     logger.info("model %s: %s", model_id, decision.reason)
     if decision.promote:
         set_champion(root, model_id, reason=decision.reason)
         logger.info("model %s is the champion now", model_id)
     else:
         logger.warning("model %s stored but NOT promoted; champion stays %s", model_id, decision.champion_id)
+    publish_train_artifacts(stored_meta, model_id)
     return model_id

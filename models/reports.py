@@ -21,7 +21,11 @@ label            string         (backtest only) the realised class: down / flat 
 Layout under the data root::
 
     reports/daily/date=YYYY-MM-DD/predictions.parquet     (one hive partition per as-of date)
+    reports/settled/date=YYYY-MM-DD/settled.parquet       (the same rows once their horizon elapsed)
     reports/backtest/<run id>/predictions.parquet, metrics.json
+
+Settled partitions (written by the daily flow, see :mod:`models.settlement`) add the backtest's
+``forward_return`` and ``label`` columns and ``label_end`` (timestamp[ns], the exit close).
 
 Daily partitions follow the hive convention: ``date`` lives in the folder name, not inside the
 file, so ``pandas.read_parquet("<root>/reports/daily")``, ``pyarrow.dataset`` and DuckDB's
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -47,6 +52,8 @@ PREDICTION_COLUMNS: tuple[str, ...] = (
     "date", "ticker", "horizon", "p_down", "p_flat", "p_up", "predicted", "model_id",
 )  # fmt: skip
 BACKTEST_COLUMNS: tuple[str, ...] = (*PREDICTION_COLUMNS, "fold", "forward_return", "label")
+SETTLED_COLUMNS: tuple[str, ...] = (*PREDICTION_COLUMNS, "forward_return", "label", "label_end")
+KINDS: tuple[str, ...] = ("daily", "settled", "backtest")
 
 
 def prediction_frame(keys: pd.DataFrame, probs: np.ndarray, *, horizon: int, model_id: str) -> pd.DataFrame:
@@ -84,7 +91,7 @@ def check_predictions(frame: pd.DataFrame, *, backtest: bool = False) -> pd.Data
 
 def daily_path(root: Path, as_of: pd.Timestamp) -> Path:
     """``<root>/reports/daily/date=YYYY-MM-DD/predictions.parquet``."""
-    return Path(root) / "reports" / "daily" / f"date={as_of:%Y-%m-%d}" / "predictions.parquet"
+    return partition_path(root, as_of, kind="daily")
 
 
 def write_daily(
@@ -103,16 +110,7 @@ def write_daily(
 
 def daily_dates(root: Path) -> list[pd.Timestamp]:
     """As-of dates with a published daily partition, oldest first."""
-    folder = Path(root) / "reports" / "daily"
-    if not folder.is_dir():
-        return []
-    out = []
-    for part in folder.glob("date=*/predictions.parquet"):
-        try:
-            out.append(pd.Timestamp(part.parent.name.removeprefix("date=")))
-        except ValueError:
-            continue
-    return sorted(out)
+    return partition_dates(root, kind="daily")
 
 
 def _with_date(table: pa.Table, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -142,27 +140,159 @@ def read_daily(root: Path, *, date: DateLike | None = None, tickers: list[str] |
     return frame.loc[:, list(PREDICTION_COLUMNS)]
 
 
+ReportKind = Literal["daily", "settled", "backtest"]
+_FILE = {"daily": "predictions.parquet", "settled": "settled.parquet"}
+
+
+def partition_path(root: Path, as_of: pd.Timestamp, *, kind: ReportKind = "daily") -> Path:
+    """``<root>/reports/<kind>/date=YYYY-MM-DD/<file>`` for the partitioned kinds (daily, settled)."""
+    if kind not in _FILE:
+        raise ValueError(f"kind must be one of {sorted(_FILE)} for a partition, got kind={kind!r}")
+    return Path(root) / "reports" / kind / f"date={as_of:%Y-%m-%d}" / _FILE[kind]
+
+
+def partition_dates(root: Path, *, kind: ReportKind = "daily") -> list[pd.Timestamp]:
+    """Dates with a partition of ``kind`` (daily or settled), oldest first."""
+    folder = Path(root) / "reports" / kind
+    if not folder.is_dir():
+        return []
+    out = []
+    for part in folder.glob(f"date=*/{_FILE[kind]}"):
+        try:
+            out.append(pd.Timestamp(part.parent.name.removeprefix("date=")))
+        except ValueError:
+            continue
+    return sorted(out)
+
+
+def settled_frame(
+    predictions: pd.DataFrame, forward_return: np.ndarray, labels: np.ndarray, label_end: np.ndarray
+) -> pd.DataFrame:
+    """Report rows plus their realised ``forward_return``, class name ``label`` and ``label_end``.
+
+    Args:
+        predictions: rows in the report schema.
+        forward_return: realised returns (n,), fractions.
+        labels: class codes (n,) 0/1/2.
+        label_end: dates (n,) of the exit close.
+    """
+    out = check_predictions(predictions)
+    codes = np.asarray(labels, dtype="int64")
+    if len(codes) != len(out) or ((codes < 0) | (codes >= len(CLASSES))).any():
+        raise ValueError(f"labels must be {len(out)} class codes in 0..{len(CLASSES) - 1}")
+    return out.assign(
+        forward_return=np.asarray(forward_return, dtype="float64"),
+        label=np.asarray(CLASSES, dtype=object)[codes] if len(codes) else np.array([], dtype=object),
+        label_end=np.asarray(label_end, dtype="datetime64[ns]"),
+    )
+
+
+def write_settled(
+    root: Path, as_of: pd.Timestamp, frame: pd.DataFrame, *, metadata: Mapping[str, str] | None = None
+) -> Path:
+    """Write (or atomically replace) the settled partition of decision date ``as_of``."""
+    missing = [c for c in SETTLED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"settled report is missing columns {missing}")
+    check_predictions(frame)
+    if (frame["date"] != as_of).any():
+        raise ValueError(f"every row of the settled report for as_of={as_of:%Y-%m-%d} must have that date")
+    out = frame.loc[:, list(SETTLED_COLUMNS)].drop(columns="date").reset_index(drop=True)
+    return write_parquet(out, partition_path(root, as_of, kind="settled"), metadata=metadata)
+
+
+def backtest_runs(root: Path) -> list[str]:
+    """Ids of the finished backtest runs under ``<root>/reports/backtest``, oldest first."""
+    folder = Path(root) / "reports" / "backtest"
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p.name for p in folder.iterdir() if not p.name.startswith(".") and (p / "predictions.parquet").is_file()
+    )
+
+
+def _empty(kind: ReportKind) -> pd.DataFrame:
+    frame = prediction_frame(pd.DataFrame({"date": [], "ticker": []}), np.zeros((0, 3)), horizon=0, model_id="")
+    if kind == "settled":
+        return settled_frame(frame, np.zeros(0), np.zeros(0, dtype="int64"), np.zeros(0, dtype="datetime64[ns]"))
+    if kind == "backtest":
+        return frame.assign(
+            fold=np.zeros(0, dtype="int32"), forward_return=np.zeros(0), label=np.array([], dtype=object)
+        )
+    return frame
+
+
+def _typed(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    dtypes = {"date": "datetime64[ns]", "label_end": "datetime64[ns]", "horizon": "int32", "fold": "int32"}
+    dtypes |= dict.fromkeys(("p_down", "p_flat", "p_up", "forward_return"), "float64")
+    present = {c: t for c, t in dtypes.items() if c in frame.columns}
+    return frame.loc[:, list(columns)].astype(present)
+
+
 def read_predictions(
     root: Path,
     *,
     start: DateLike | None = None,
     end: DateLike | None = None,
     tickers: list[str] | None = None,
+    kind: ReportKind = "daily",
+    run_id: str | None = None,
 ) -> pd.DataFrame:
-    """All published daily predictions between ``start`` and ``end`` (inclusive), sorted.
+    """Published predictions between ``start`` and ``end`` (decision dates, inclusive), sorted.
+
+    Args:
+        root: the data root.
+        start: first decision date (None = from the first).
+        end: last decision date (None = up to the last).
+        tickers: only these symbols (None = all).
+        kind: ``daily`` (the published partitions), ``settled`` (the daily rows whose horizon has
+            elapsed, with ``forward_return``, ``label`` and ``label_end``) or ``backtest`` (one run's
+            out-of-sample predictions, with ``fold``, ``forward_return`` and ``label``).
+        run_id: for ``backtest``, the run (default: the latest finished run).
 
     Returns:
-        The report schema with ``date`` as ``datetime64[ns]``; empty when nothing matches.
+        The kind's schema (:data:`PREDICTION_COLUMNS`, :data:`SETTLED_COLUMNS` or
+        :data:`BACKTEST_COLUMNS`) with ``date`` as ``datetime64[ns]``, ``horizon`` (and ``fold``)
+        int32, probabilities float64; sorted by date then ticker; empty when nothing matches.
+
+    Raises:
+        ValueError: an unknown ``kind``, or ``run_id`` with a kind other than ``backtest``.
+        FileNotFoundError: ``kind="backtest"`` and the run (or any finished run) does not exist.
     """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {list(KINDS)}, got kind={kind!r}")
+    if run_id is not None and kind != "backtest":
+        raise ValueError(f"run_id is only used with kind='backtest', got kind={kind!r}")
     lo, hi = parse_date(start, name="start"), parse_date(end, name="end")
-    parts = [
-        _with_date(pq.read_table(daily_path(root, d)), d)
-        for d in daily_dates(root)
-        if (lo is None or d >= lo) and (hi is None or d <= hi)
-    ]
-    if not parts:
-        return prediction_frame(pd.DataFrame({"date": [], "ticker": []}), np.zeros((0, 3)), horizon=0, model_id="")
-    frame = pd.concat(parts, ignore_index=True)
+    columns = {"daily": PREDICTION_COLUMNS, "settled": SETTLED_COLUMNS, "backtest": BACKTEST_COLUMNS}[kind]
+    if kind == "backtest":
+        frame = _read_backtest(root, run_id)
+        keep = np.ones(len(frame), dtype=bool)
+        if lo is not None:
+            keep &= (frame["date"] >= lo).to_numpy()
+        if hi is not None:
+            keep &= (frame["date"] <= hi).to_numpy()
+        frame = frame[keep]
+    else:
+        parts = [
+            _with_date(pq.read_table(partition_path(root, d, kind=kind)), d)
+            for d in partition_dates(root, kind=kind)
+            if (lo is None or d >= lo) and (hi is None or d <= hi)
+        ]
+        frame = pd.concat(parts, ignore_index=True) if parts else _empty(kind)
     if tickers is not None:
         frame = frame[frame["ticker"].isin(tickers)]
-    return frame.sort_values(["date", "ticker"]).reset_index(drop=True).loc[:, list(PREDICTION_COLUMNS)]
+    return _typed(frame.sort_values(["date", "ticker"]).reset_index(drop=True), columns)
+
+
+def _read_backtest(root: Path, run_id: str | None) -> pd.DataFrame:
+    runs = backtest_runs(root)
+    folder = Path(root) / "reports" / "backtest"
+    if run_id is None:
+        if not runs:
+            raise FileNotFoundError(f"no finished backtest runs under {folder}; run `updown backtest` first")
+        run_id = runs[-1]
+    path = folder / run_id / "predictions.parquet"
+    if not path.is_file():
+        raise FileNotFoundError(f"no backtest run {run_id!r} under {folder} (finished runs: {runs})")
+    return pq.read_table(path).to_pandas()

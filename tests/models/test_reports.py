@@ -8,7 +8,9 @@ import pytest
 
 from features.io import read_parquet_metadata
 from models.reports import (
+    BACKTEST_COLUMNS,
     PREDICTION_COLUMNS,
+    SETTLED_COLUMNS,
     daily_path,
     prediction_frame,
     read_daily,
@@ -74,3 +76,45 @@ def test_bad_reports_are_refused(tmp_path):
         write_daily(tmp_path, pd.Timestamp("2024-01-03"), good)
     with pytest.raises(FileNotFoundError, match="run `updown daily` first"):
         read_daily(tmp_path)
+
+
+def _backtest_run(root: Path, run_id: str, p_up: float) -> None:
+    keys = pd.DataFrame({"date": pd.to_datetime(["2024-01-03", "2024-01-02"]), "ticker": ["BBB", "AAA"]})
+    frame = prediction_frame(keys, np.array([[0.2, 0.8 - p_up, p_up]] * 2), horizon=5, model_id=run_id)
+    frame = frame.assign(fold=np.array([1, 0], dtype="int32"), forward_return=[0.02, -0.03], label=["up", "down"])
+    folder = root / "reports" / "backtest" / run_id
+    folder.mkdir(parents=True)
+    frame.to_parquet(folder / "predictions.parquet")
+
+
+def test_read_predictions_of_a_backtest_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run `updown backtest` first"):
+        read_predictions(tmp_path, kind="backtest")
+    _backtest_run(tmp_path, "20240101-000000-aaaaaa", 0.5)
+    _backtest_run(tmp_path, "20240102-000000-bbbbbb", 0.6)
+    (tmp_path / "reports" / "backtest" / ".20240103-000000-cccccc.partial").mkdir()  # unfinished: ignored
+    latest = read_predictions(tmp_path, kind="backtest")
+    assert tuple(latest.columns) == BACKTEST_COLUMNS
+    assert list(latest["ticker"]) == ["AAA", "BBB"]  # sorted by date
+    assert list(latest["p_up"]) == [0.6, 0.6]
+    assert latest["fold"].dtype == "int32"
+    assert latest["date"].dtype == "datetime64[ns]"
+    first = read_predictions(tmp_path, kind="backtest", run_id="20240101-000000-aaaaaa", start="2024-01-03")
+    assert list(first["ticker"]) == ["BBB"]
+    assert list(first["p_up"]) == [0.5]
+    with pytest.raises(FileNotFoundError, match="no backtest run 'nope'"):
+        read_predictions(tmp_path, kind="backtest", run_id="nope")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        read_predictions(tmp_path, kind="weekly")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="run_id is only used with kind='backtest'"):
+        read_predictions(tmp_path, run_id="x")
+
+
+def test_empty_reads_keep_the_schema_and_dtypes(tmp_path):
+    daily = read_predictions(tmp_path)
+    settled = read_predictions(tmp_path, kind="settled")
+    assert tuple(daily.columns) == PREDICTION_COLUMNS
+    assert tuple(settled.columns) == SETTLED_COLUMNS
+    assert settled.empty
+    assert settled["label_end"].dtype == "datetime64[ns]"
+    assert daily["horizon"].dtype == "int32"

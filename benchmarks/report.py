@@ -1,0 +1,55 @@
+"""The results table of ``BENCHMARKS.md`` from a results JSON (``python -m benchmarks --report``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# measurement, result key, figure shown, how to print it
+ROWS: list[tuple[str, str, str, str]] = [
+    ("1. Training: pipeline / plain NumPy `fit` throughput", "training", "throughput_ratio", "{:.2f}x"),
+    ("1. Training: stacked LSTM GFLOP/s / fp32 matmul", "training", "pipeline_share_of_matmul_peak", "{:.0%}"),
+    ("2. Peak memory building windows / feature matrix", "memory", "peak_traced_over_matrix", "{:.2f}x"),
+    ("3. Features, 500 x 5,000", "features", "compute_features_s", "{:.2f} s"),
+    ("4. Store read, 500 tickers x 20 years", "store", "read_20y_s", "{:.2f} s"),
+    ("5. Daily flow, 500 tickers (cold, incl. server start)", "daily", "flow_cold_s", "{:.1f} s"),
+    ("5. Daily flow: orchestration share (warm)", "daily", "overhead_share_warm", "{:.0%}"),
+    ("6. Champion inference", "inference", "predict_proba_windows_per_s", "{:,.0f} windows/s"),
+    ("7. `updown backtest` on the sample", "backtest", "wall_s", "{:.0f} s"),
+]
+GOALS = {
+    "throughput_ratio": ">= 0.9x",
+    "pipeline_share_of_matmul_peak": ">= 40%",
+    "peak_traced_over_matrix": "<= 1.5x",
+    "compute_features_s": "<= 10 s",
+    "read_20y_s": "<= 1 s",
+    "flow_cold_s": "<= 60 s",
+    "overhead_share_warm": "<= 20%",
+    "predict_proba_windows_per_s": ">= 5,000",
+    "wall_s": "<= 600 s",
+}
+CHECKS = {
+    "throughput_ratio": lambda v: v >= 0.9,
+    "pipeline_share_of_matmul_peak": lambda v: v >= 0.4,
+    "peak_traced_over_matrix": lambda v: v <= 1.5,
+    "compute_features_s": lambda v: v <= 10,
+    "read_20y_s": lambda v: v <= 1,
+    "flow_cold_s": lambda v: v <= 60,
+    "overhead_share_warm": lambda v: v <= 0.2,
+    "predict_proba_windows_per_s": lambda v: v >= 5000,
+    "wall_s": lambda v: v <= 600,
+}
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """One row per goal: measurement, goal, median (min-max over repeats), met?"""
+    lines = ["| measurement | goal | result: median (min - max, repeats) | met? |", "|---|---|---|---|"]
+    for label, bench, key, fmt in ROWS:
+        res = results.get("results", {}).get(bench)
+        if res is None or key not in res["figures"]:
+            lines.append(f"| {label} | {GOALS[key]} | not run | - |")
+            continue
+        fig = res["figures"][key]
+        spread = f"{fmt.format(fig['min'])} - {fmt.format(fig['max'])}, n={len(fig['repeats'])}"
+        met = "yes" if CHECKS[key](fig["median"]) else "**no**"
+        lines.append(f"| {label} | {GOALS[key]} | {fmt.format(fig['median'])} ({spread}) | {met} |")
+    return "\n".join(lines)

@@ -1,0 +1,71 @@
+"""Task runners from a short spec: where a flow's submitted tasks (walk-forward blocks) run.
+
+=============================== ===================================================================
+spec                            runner
+=============================== ===================================================================
+``local`` (default, or empty)   one thread: blocks run one after another in this process
+``threads:N``                   N threads in this process
+``dask``                        prefect-dask on a new local Dask cluster, one single-threaded worker
+                                process per core
+``dask:N``                      the same with N worker processes
+``dask:tcp://host:port``        prefect-dask on an existing Dask scheduler (a cluster you run)
+=============================== ===================================================================
+
+Why one thread by default: Keras seeds are process-global (:func:`models.backend.seed_everything`),
+so two blocks training at once in one process race for the random state and the backtest stops
+being reproducible. Dask workers are separate processes, so the same seed gives the same
+predictions there as on the local runner; ``threads:N`` trades that reproducibility for speed.
+
+Dask needs the optional extra: ``pip install 'updown[dask]'`` (prefect-dask).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+
+DASK_HINT = "the dask task runner needs prefect-dask: pip install 'updown[dask]' (or pip install prefect-dask)"
+
+
+def _positive(text: str, spec: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"task runner count must be a positive integer, got task_runner={spec!r}")
+    return int(text)
+
+
+def task_runner_from(spec: str | None = None) -> TaskRunner[Any]:
+    """The task runner a spec names (see the module docstring).
+
+    Raises:
+        ValueError: an unknown spec, naming it.
+        ImportError: ``dask...`` without prefect-dask installed, saying what to install.
+    """
+    text = (spec or "local").strip()
+    kind, _, arg = text.partition(":")
+    if kind == "local" and not arg:
+        return ThreadPoolTaskRunner(max_workers=1)
+    if kind == "threads":
+        return ThreadPoolTaskRunner(max_workers=_positive(arg, text))
+    if kind == "dask":
+        try:
+            from prefect_dask import DaskTaskRunner
+        except ImportError as exc:
+            raise ImportError(DASK_HINT) from exc
+        if "://" in arg:
+            return DaskTaskRunner(address=arg)
+        workers = _positive(arg, text) if arg else max(os.cpu_count() or 1, 1)
+        return DaskTaskRunner(
+            cluster_class="distributed.LocalCluster",
+            cluster_kwargs={
+                "n_workers": workers,
+                "threads_per_worker": 1,
+                "processes": True,
+                "dashboard_address": None,
+            },
+        )
+    raise ValueError(
+        "task_runner must be 'local', 'threads:N', 'dask', 'dask:N' or 'dask:tcp://host:port', "
+        f"got task_runner={spec!r}"
+    )

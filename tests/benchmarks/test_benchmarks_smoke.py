@@ -1,0 +1,90 @@
+"""Smoke test of the benchmarks: each runs at toy size and returns well-formed numbers.
+
+Not a timed test: nothing here asserts on a speed or a size, only on the shape of the results,
+on the FLOP formula and on the per-ticker baseline computing the library's numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks import backtest, daily, feature_engineering, inference, memory, store_read, training
+from benchmarks.common import lstm_forward_flops, lstm_train_flops, synthetic_prices, train_champion
+
+
+def check_well_formed(res: dict[str, Any], name: str) -> None:
+    assert res["name"] == name
+    assert res["headline"] in res["figures"]
+    assert res["met"] in (True, False, None)
+    for key, fig in res["figures"].items():
+        assert fig["repeats"], key
+        assert all(math.isfinite(v) for v in fig["repeats"]), (key, fig)
+        assert fig["min"] <= fig["median"] <= fig["max"], (key, fig)
+        if fig["unit"] in ("s", "samples/s", "windows/s", "rows/s", "GFLOP/s"):
+            assert fig["min"] > 0, (key, fig)
+
+
+@pytest.fixture(scope="module")
+def prepared_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data root with a toy store (3 tickers x 600 days) and a tiny champion."""
+    root = tmp_path_factory.mktemp("bench") / "data"
+    store_read.fill_store(root, 3, 600)
+    train_champion(root, units=(8, 4), tickers=2, days=400)
+    return root
+
+
+def test_lstm_flops_formula() -> None:
+    # stacked 128/64 on 30 x 14: 30*(2*4*128*142 + 10*128) + 30*(2*4*64*192 + 10*64) + 2*64*3
+    assert lstm_forward_flops(30, 14, (128, 64)) == 7_369_344
+    assert lstm_train_flops(30, 14, (128, 64)) == 3 * 7_369_344
+
+
+def test_per_ticker_loop_gives_the_library_numbers() -> None:
+    prices = synthetic_prices(2, 120)
+    assert feature_engineering.check_same(prices) <= 1e-9
+    loop = feature_engineering.loop_features(prices)
+    assert len(loop) == len(prices)
+    assert loop["rsi_14"].notna().sum() == 2 * (120 - 14)
+
+
+def test_training_toy() -> None:
+    check_well_formed(training.run(scale="toy"), "training")
+
+
+def test_memory_toy() -> None:
+    res = memory.run(scale="toy", isolate=False)
+    check_well_formed(res, "memory")
+    assert res["figures"]["feature_matrix_mib"]["median"] == pytest.approx(3 * 300 * 14 * 8 / 2**20)
+
+
+def test_features_toy() -> None:
+    check_well_formed(feature_engineering.run(scale="toy"), "features")
+
+
+def test_store_toy(prepared_root: Path) -> None:
+    res = store_read.run(scale="toy", root=prepared_root)
+    check_well_formed(res, "store")
+    assert res["params"]["rows_read"]["20y"] == 3 * 600
+
+
+def test_daily_plain_toy(prepared_root: Path) -> None:
+    res = daily.run(scale="toy", root=prepared_root, prefect=False)
+    check_well_formed(res, "daily")
+    assert (prepared_root / "reports" / "daily").is_dir()
+
+
+def test_inference_toy(prepared_root: Path) -> None:
+    res = inference.run(scale="toy", root=prepared_root)
+    check_well_formed(res, "inference")
+    assert res["params"]["units"] == [8, 4]
+
+
+def test_backtest_command_is_timed() -> None:
+    res = backtest.run(scale="toy", command=[sys.executable, "-c", "print('run/folder')"])
+    check_well_formed(res, "backtest")
+    assert res["notes"] == ["last line of output: folder"]

@@ -1,0 +1,88 @@
+"""Task runners from a spec, and walk-forward blocks on a two-worker local Dask cluster."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from prefect import flow
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from features.dataset import DatasetConfig, build_panel
+from features.frame import fingerprint
+from features.sources import get_source
+from features.store import PriceStore
+from flows.backtest import run_fold_task
+from flows.runners import task_runner_from
+from models.lstm import ModelConfig
+from models.training import TrainConfig
+from models.walkforward import WalkForwardConfig, plan_folds
+
+SOURCE = "synthetic:tickers=4,days=450,seed=2,signal=1.0"
+
+
+def test_task_runner_specs():
+    local = task_runner_from()
+    assert isinstance(local, ThreadPoolTaskRunner)
+    assert local._max_workers == 1
+    assert task_runner_from("threads:3")._max_workers == 3  # type: ignore[attr-defined]
+    for bad in ("threads:0", "threads:x", "spark", "dask:-1"):
+        with pytest.raises(ValueError, match="task_runner"):
+            task_runner_from(bad)
+
+
+def test_dask_specs():
+    DaskTaskRunner = pytest.importorskip("prefect_dask").DaskTaskRunner
+
+    remote = task_runner_from("dask:tcp://127.0.0.1:8786")
+    assert isinstance(remote, DaskTaskRunner)
+    assert remote.address == "tcp://127.0.0.1:8786"
+    local = task_runner_from("dask:2")
+    assert local.cluster_kwargs == {  # type: ignore[attr-defined]
+        "n_workers": 2, "threads_per_worker": 1, "processes": True, "dashboard_address": None,
+    }  # fmt: skip
+
+
+@flow(name="walk-forward-blocks")
+def blocks_flow(root: str, out_dir: str, tickers: list[str]) -> list[str]:
+    """The backtest's fold loop, with the blocks submitted to the flow's task runner."""
+    configs = (DatasetConfig(timesteps=8), WalkForwardConfig(), ModelConfig(units=(8, 4)), TrainConfig(epochs=2))
+    prices = PriceStore(root).read(tickers)
+    folds = plan_folds(build_panel(prices, configs[0]), configs[1])
+    last = prices["date"].max().date()
+    futures = [
+        run_fold_task.submit(root, tickers, None, last, *configs, f.index, 1, "run", out_dir, fingerprint(prices))
+        for f in folds
+    ]
+    return [f.result() for f in futures]
+
+
+@pytest.fixture(scope="module")
+def local_and_dask(
+    prefect_harness: None, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The same three walk-forward blocks (seed 1) on the local runner and on a two-worker Dask cluster."""
+    pytest.importorskip("prefect_dask")
+    tmp = tmp_path_factory.mktemp("runners")
+    prices = get_source(SOURCE).fetch()
+    root = tmp / "data"
+    PriceStore(root).write(prices)
+    tickers = sorted(prices["ticker"].unique())
+
+    def run(spec: str) -> pd.DataFrame:
+        out = tmp / spec.replace(":", "-")
+        stems = blocks_flow.with_options(task_runner=task_runner_from(spec))(str(root), str(out), tickers)
+        return pd.concat([pd.read_parquet(f"{stem}.parquet") for stem in stems], ignore_index=True)
+
+    return run("local"), run("dask:2")
+
+
+PROBS = ["p_down", "p_flat", "p_up"]
+
+
+@pytest.mark.slow
+def test_dask_blocks_cover_the_same_samples_as_the_local_runner(local_and_dask):
+    local, dask = local_and_dask
+    assert len(local) > 0
+    assert sorted(local["fold"].unique()) == [0, 1, 2]
+    same = ["date", "ticker", "horizon", "model_id", "fold", "forward_return", "label"]
+    pd.testing.assert_frame_equal(local[same], dask[same])
