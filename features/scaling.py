@@ -23,18 +23,31 @@ class FeatureScaler:
             raise ValueError(f"clip must be > 0, got clip={clip}")
         self.clip = clip
 
-    def fit(self, X: np.ndarray, feature_names: Sequence[str]) -> FeatureScaler:
-        """Learn mean and scale from the finite entries of ``X`` (n_rows, n_features)."""
-        X = np.asarray(X, dtype="float64")
+    def fit(self, X: np.ndarray, feature_names: Sequence[str], *, rows: np.ndarray | None = None) -> FeatureScaler:
+        """Learn mean and scale from the finite entries of ``X`` (n_rows, n_features).
+
+        Args:
+            X: Feature matrix.
+            feature_names: One name per column.
+            rows: Optional boolean mask or index of the training rows; fitting one column at a time
+                through it avoids copying the whole training slice (memory stays ~ one column).
+        """
+        X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != len(feature_names):
             raise ValueError(f"X must have shape (n_rows, {len(feature_names)}), got X.shape={X.shape}")
-        finite = np.isfinite(X)
-        if not finite.any(axis=0).all():
-            empty = [n for n, ok in zip(feature_names, finite.any(axis=0), strict=True) if not ok]
+        means, stds, empty = [], [], []
+        for j, name in enumerate(feature_names):
+            col = np.asarray(X[:, j] if rows is None else X[rows, j], dtype="float64")
+            col = col[np.isfinite(col)]
+            if len(col) == 0:
+                empty.append(name)
+                continue
+            means.append(col.mean())
+            stds.append(col.std())
+        if empty:
             raise ValueError(f"cannot fit scaler: features {empty} have no finite training value")
-        masked = np.where(finite, X, np.nan)
-        self.mean_ = np.nanmean(masked, axis=0)
-        std = np.nanstd(masked, axis=0)
+        self.mean_ = np.asarray(means)
+        std = np.asarray(stds)
         self.scale_ = np.where(std > 1e-12, std, 1.0)
         self.feature_names_ = list(feature_names)
         return self
@@ -43,14 +56,22 @@ class FeatureScaler:
         if not hasattr(self, "mean_"):
             raise RuntimeError("FeatureScaler is not fitted; call fit() on training rows first")
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        """Standardise ``X`` (n_rows, n_features) to float32; NaN stays NaN."""
+    def transform(self, X: np.ndarray, *, block: int = 65_536) -> np.ndarray:
+        """Standardise ``X`` (n_rows, n_features) to float32; NaN stays NaN.
+
+        Works through ``block`` rows at a time into one float32 output, so the temporaries stay
+        small whatever the number of rows.
+        """
         self._check_fitted()
-        X = np.asarray(X, dtype="float64")
+        X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != len(self.mean_):
             raise ValueError(f"X must have shape (n_rows, {len(self.mean_)}), got X.shape={X.shape}")
-        z = (X - self.mean_) / self.scale_
-        return np.clip(z, -self.clip, self.clip).astype("float32")
+        out = np.empty(X.shape, dtype="float32")
+        for lo in range(0, len(X), block):
+            z = (np.asarray(X[lo : lo + block], dtype="float64") - self.mean_) / self.scale_
+            np.clip(z, -self.clip, self.clip, out=z)
+            out[lo : lo + block] = z
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state."""

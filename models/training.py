@@ -116,7 +116,7 @@ def balanced_class_weight(labels: np.ndarray, n_classes: int = 3) -> dict[int, f
 
 def normalised_data(panel: Panel, scaler: FeatureScaler) -> np.ndarray:
     """All panel rows normalised to float32; unusable (NaN) entries become 0 and are never windowed."""
-    return np.nan_to_num(scaler.transform(panel.X), nan=0.0)
+    return np.nan_to_num(scaler.transform(panel.X), nan=0.0, copy=False)
 
 
 def fit_model(
@@ -147,7 +147,7 @@ def fit_model(
     embargo = panel.config.label.horizon if embargo is None else embargo
     fit_rows, val_rows = chronological_validation(panel, rows, val_fraction=train_config.val_fraction, embargo=embargo)
     last_fit_date = panel.dates[fit_rows].max()
-    scaler = FeatureScaler().fit(panel.X[panel.dates <= last_fit_date], panel.config.features)
+    scaler = FeatureScaler().fit(panel.X, panel.config.features, rows=panel.dates <= last_fit_date)
     data = normalised_data(panel, scaler)
     t = panel.config.timesteps
     fit_windows = WindowSet(data, fit_rows, timesteps=t)
