@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from features.indicators import DEFAULT_FEATURES, FEATURES, compute_features
+from features.indicators import DEFAULT_FEATURES, FEATURES, feature_matrix
 from features.labels import UNLABELED, LabelConfig, QuantileBand, class_balance, make_labels
 from features.segments import DEFAULT_MAX_GAP, Segments
 from features.windows import window_end_mask
@@ -160,9 +160,8 @@ def build_panel(prices: pd.DataFrame, config: DatasetConfig) -> Panel:
         The panel; final labels, except for the ``quantile`` scheme, whose labels stay pending
         (-1) until :meth:`Panel.fit_labels`.
     """
-    feats = compute_features(prices, names=config.features, max_gap=config.max_gap)
+    X = feature_matrix(prices, names=config.features, max_gap=config.max_gap)
     labels = make_labels(prices, config.label, max_gap=config.max_gap)
-    X = feats.loc[:, list(config.features)].to_numpy(dtype="float64")
     segments = Segments.of(prices, max_gap=config.max_gap)
     ok = window_end_mask(segments.codes, np.isfinite(X).all(axis=1), timesteps=config.timesteps)
     scheme = config.label.scheme

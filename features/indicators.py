@@ -79,6 +79,10 @@ class FeatureContext:
             self._cache[key] = make()
         return self._cache[key]
 
+    def release(self, name: str) -> None:
+        """Forget a computed feature (it is recomputed if asked for again)."""
+        self._cache.pop(f"feature:{name}", None)
+
     def feature(self, name: str) -> np.ndarray:
         """Values of a catalogue feature, float64 (n_rows,)."""
         return np.asarray(self.cached(f"feature:{name}", lambda: FEATURES[name].compute(self)), dtype="float64")
@@ -243,4 +247,22 @@ def compute_features(
     out = prices.loc[:, ["date", "ticker"]].copy()
     for name in names:
         out[name] = context.feature(name)
+    return out
+
+
+def feature_matrix(
+    prices: pd.DataFrame, *, names: Sequence[str] = DEFAULT_FEATURES, max_gap: int = DEFAULT_MAX_GAP
+) -> np.ndarray:
+    """The same values as :func:`compute_features`, as one float64 array (n_rows, len(names)).
+
+    Filled column by column into one preallocated array, dropping each feature from the
+    computation cache once copied, so memory peaks near one matrix instead of three (a frame, the
+    cache and the array). A feature another one needs is simply computed again if dropped.
+    """
+    _check_names(names)
+    context = FeatureContext(prices, Segments.of(prices, max_gap=max_gap))
+    out = np.empty((len(prices), len(names)), dtype="float64")
+    for j, name in enumerate(names):
+        out[:, j] = context.feature(name)
+        context.release(name)
     return out

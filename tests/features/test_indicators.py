@@ -342,3 +342,13 @@ def test_features_up_to_a_cut_ignore_everything_after_it(case):
     f_past = compute_features(past, names=names)
     expected = f_full[f_full["date"] <= cut_date].reset_index(drop=True)
     pd.testing.assert_frame_equal(f_past, expected, check_exact=True)
+
+
+def test_feature_matrix_equals_compute_features_for_every_feature():
+    from features.indicators import FEATURES, compute_features, feature_matrix
+    from features.sources.synthetic import SyntheticMarket
+
+    prices = SyntheticMarket(tickers=4, days=120, seed=3, signal=0.3).fetch()
+    names = list(FEATURES)
+    expected = compute_features(prices, names=names).loc[:, names].to_numpy()
+    np.testing.assert_array_equal(feature_matrix(prices, names=names), expected)
