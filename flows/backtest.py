@@ -52,7 +52,7 @@ def _load_panel(root: str, tickers: list[str], start: Any, end: Any, config: Dat
     return prices, build_panel(prices, config)
 
 
-@task(cache_policy=NO_CACHE, task_run_name="seed-{seed}-fold-{fold_index}")
+@task(cache_policy=NO_CACHE, task_run_name="seed-{seed}-fold-{fold_index}", timeout_seconds=6 * 3600)
 def run_fold_task(
     root: str,
     tickers: list[str],

@@ -64,7 +64,14 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
-@task(retries=2, retry_delay_seconds=[5, 20], retry_jitter_factor=0.5, retry_condition_fn=_transient)
+# The Yahoo adapter bounds its own retries; the timeout catches a transport that hangs anyway.
+@task(
+    retries=2,
+    retry_delay_seconds=[5, 20],
+    retry_jitter_factor=0.5,
+    retry_condition_fn=_transient,
+    timeout_seconds=1800,
+)
 def update_prices(
     source: str, tickers: list[str] | None, start: dt.date | None, end: dt.date | None, root: str
 ) -> dict[str, Any]:
