@@ -97,7 +97,7 @@ def check_freshness(
         raise StalePricesError(
             f"incomplete prices on {day:%Y-%m-%d}: {len(tickers) - len(missing)}/{len(tickers)} tickers "
             f"({share:.0%}) have a price, min_coverage={min_coverage:.0%}; missing {missing}. Nothing published; "
-            f"rerun later, or pass allow_partial=True to publish the priced ones"
+            f"rerun later, or pass --allow-partial (allow_partial=True) to publish the priced ones"
         )
     return missing
 
