@@ -194,3 +194,33 @@ def test_atomic_write_cleans_its_half_written_temp_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="injected"):
         write_parquet(pd.DataFrame({"a": [1, 2, 3]}), tmp_path / "x.parquet")
     assert os.listdir(tmp_path) == []
+
+
+def test_champion_pointer_is_never_half_written_while_a_train_promotes(tmp_path):
+    """A daily run reading the champion while a train run re-points it sees one whole id, every time."""
+    import json
+
+    from models.registry import champion_id, models_dir
+
+    for name in ("aaa", "bbb"):
+        (models_dir(tmp_path) / name).mkdir(parents=True)
+        (models_dir(tmp_path) / name / "model.keras").write_bytes(b"stand-in")  # set_champion checks it exists
+    code = textwrap.dedent(
+        """
+        import sys
+        from models.registry import set_champion
+        root = sys.argv[1]
+        for i in range(300):
+            set_champion(root, "aaa" if i % 2 else "bbb", reason=f"flip {i}")
+        """
+    )
+    with subprocess.Popen([sys.executable, "-c", code, str(tmp_path)]) as proc:
+        seen = set()
+        while proc.poll() is None:
+            current = champion_id(tmp_path)  # raises on a torn or half-written pointer
+            if current is not None:
+                seen.add(current)
+        assert proc.returncode == 0
+    assert seen  # the reader overlapped the writes
+    assert seen <= {"aaa", "bbb"}
+    assert json.loads((models_dir(tmp_path) / "champion.json").read_text())["model_id"] in {"aaa", "bbb"}
