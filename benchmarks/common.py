@@ -17,7 +17,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
@@ -131,12 +130,9 @@ def cpu_model() -> str:
 
 def machine_info() -> dict[str, Any]:
     """CPU, cores, memory, load and library versions, for the results file."""
-    versions = {}
-    for name in ("numpy", "tensorflow", "keras", "pandas", "pyarrow", "prefect", "scikit-learn"):
-        try:
-            versions[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            versions[name] = "not installed"
+    from models.scoring import library_versions
+
+    versions = library_versions()
     try:
         lines = Path("/proc/meminfo").read_text().splitlines()
         mem_kib = next(int(line.split()[1]) for line in lines if line.startswith("MemTotal"))

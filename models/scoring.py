@@ -26,11 +26,13 @@ from models.training import (
     predict_proba,
 )
 
+VERSIONED = ("updown", "keras", "tensorflow", "numpy", "pandas", "pyarrow", "prefect", "scikit-learn")
 
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries a stored model or report depends on."""
+
+def library_versions(names: tuple[str, ...] = VERSIONED) -> dict[str, str]:
+    """Versions of the libraries a stored model or report depends on ("not installed" when absent)."""
     out = {}
-    for name in ("updown", "keras", "tensorflow", "numpy", "pandas", "pyarrow", "prefect"):
+    for name in names:
         try:
             out[name] = importlib_metadata.version(name)
         except importlib_metadata.PackageNotFoundError:
