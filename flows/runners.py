@@ -11,10 +11,13 @@ spec                            runner
 ``dask:tcp://host:port``        prefect-dask on an existing Dask scheduler (a cluster you run)
 =============================== ===================================================================
 
-Why one thread by default: Keras seeds are process-global (:func:`models.backend.seed_everything`),
-so two blocks training at once in one process race for the random state and the backtest stops
-being reproducible. Dask workers are separate processes, so the same seed gives the same
-predictions there as on the local runner; ``threads:N`` trades that reproducibility for speed.
+Every runner gives the same predictions for the same seed, to the bit (tested in
+``tests/flows/test_runners.py``): a block's initial weights, dropout masks and batch order come
+from its training seed alone (:class:`models.lstm._LayerSeeds`, :class:`models.data.WindowBatches`),
+not from Python's process-wide ``random`` module, which Dask's and Prefect's own threads draw from
+too (that shared state is what made Dask runs differ before). One thread is the default because
+on one machine TensorFlow already spreads a block's matrix work over all cores; ``threads:N``
+and ``dask`` pay off when blocks are small or the cluster has more machines.
 
 Dask needs the optional extra: ``pip install 'updown[dask]'`` (prefect-dask).
 """

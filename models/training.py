@@ -153,7 +153,7 @@ def fit_model(
     fit_windows = WindowSet(data, fit_rows, timesteps=t)
     val_windows = WindowSet(data, val_rows, timesteps=t)
     seed_everything(train_config.seed)
-    model = build_from_config(t, data.shape[1], model_config)
+    model = build_from_config(t, data.shape[1], model_config, seed=train_config.seed)
     if initial_weights is not None:
         previous = keras.saving.load_model(initial_weights, safe_mode=True, compile=False)
         if [w.shape for w in previous.weights] != [w.shape for w in model.weights]:
@@ -172,6 +172,9 @@ def fit_model(
             sample_weight=None if weights is None else np.array([weights[k] for k in panel.label[val_rows]]),
         ),
         epochs=train_config.epochs,
+        # WindowBatches reshuffles the samples with its own seeded generator; Keras's shuffle of
+        # a PyDataset's batch order would draw from the process-wide `random` module instead
+        shuffle=False,
         class_weight=weights,
         callbacks=[stop, *_schedule_callbacks(train_config, model_config.learning_rate), *callbacks],
         verbose=verbose,
