@@ -2,30 +2,50 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import keras
 import pandas as pd
 from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 
 from features.frame import fingerprint
+from features.remote import RemoteRoot, is_url
 from features.sources import SourceError
 from features.sources.base import check_range, parse_date
 from features.store import PriceStore
 from features.update import source_for, update_store
-from flows.settings import DEFAULT_SOURCE, code_version, data_root
+from flows.settings import (
+    BACKTEST_STATE,
+    DAILY_STATE,
+    DEFAULT_SOURCE,
+    PRICES_STATE,
+    TRAIN_STATE,
+    code_version,
+    data_root,
+    root_spec,
+)
 
 __all__ = [
+    "BACKTEST_STATE",
+    "DAILY_STATE",
     "DEFAULT_SOURCE",
+    "PRICES_STATE",
+    "TRAIN_STATE",
     "RunLoggerCallback",
     "code_version",
     "data_root",
     "date_range",
+    "public_path",
     "run_logger",
     "update_prices",
+    "working_root",
 ]
 
 
@@ -109,6 +129,58 @@ def update_prices(
         "failures": report.failures,
         "report": report.to_dict(),
     }
+
+
+@task(
+    retries=2, retry_delay_seconds=[5, 20], retry_jitter_factor=0.5, retry_condition_fn=_transient,
+    cache_policy=NO_CACHE, timeout_seconds=3600,
+)  # fmt: skip
+def pull_root(url: str, paths: list[str]) -> str:
+    """Bring the local mirror of the remote data root ``url`` up to date for ``paths``; return the mirror."""
+    remote = RemoteRoot(url)
+    report = remote.pull(paths)
+    run_logger().info("%s: %s into %s", url, report.summary("pulled"), remote.mirror)
+    return str(remote.mirror)
+
+
+@task(
+    retries=2, retry_delay_seconds=[5, 20], retry_jitter_factor=0.5, retry_condition_fn=_transient,
+    cache_policy=NO_CACHE, timeout_seconds=3600,
+)  # fmt: skip
+def push_root(url: str) -> list[str]:
+    """Upload what this run changed in the mirror to ``url`` (commit files last); return the paths.
+
+    A conflict (someone else wrote one of those files since the pull) uploads nothing and is not
+    retried: :class:`features.remote.RemoteConflictError`.
+    """
+    remote = RemoteRoot(url)
+    report = remote.push()
+    run_logger().info("%s: %s", url, report.summary("pushed"))
+    return report.transferred
+
+
+@contextlib.contextmanager
+def working_root(value: str | None, *, pull: Sequence[str], push: bool = True) -> Iterator[Path]:
+    """The local folder a flow works in: the data root itself, or the mirror of a remote one.
+
+    For a URL (:mod:`features.remote`): pull ``pull`` into the mirror first, and push the run's
+    changes when the body finishes without an error. A failed run pushes nothing; its changes stay
+    in the mirror, and the next pull replaces those whose remote copy changed meanwhile.
+    """
+    spec = root_spec(value)
+    if not is_url(spec):
+        yield Path(spec)
+        return
+    mirror = Path(pull_root(spec, list(pull)))
+    yield mirror
+    if push:
+        push_root(spec)
+
+
+def public_path(value: str | None, root: Path, path: str | Path) -> str:
+    """Where ``path`` (inside the working root ``root``) lives for readers: the URL for a remote root."""
+    spec = root_spec(value)
+    return f"{spec}/{Path(path).relative_to(root).as_posix()}" if is_url(spec) else str(path)
 
 
 class RunLoggerCallback(keras.callbacks.Callback):

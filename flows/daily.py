@@ -32,7 +32,15 @@ from features.indicators import feature_lookback
 from features.sources.base import parse_date
 from features.store import PriceStore
 from flows.artifacts import publish_daily_artifacts
-from flows.common import DEFAULT_SOURCE, code_version, data_root, run_logger, update_prices
+from flows.common import (
+    DAILY_STATE,
+    DEFAULT_SOURCE,
+    code_version,
+    public_path,
+    run_logger,
+    update_prices,
+    working_root,
+)
 from models.registry import load_model
 from models.reports import daily_path, write_daily
 from models.scoring import score
@@ -159,54 +167,55 @@ def daily_flow(
     if not 0 <= min_coverage <= 1:
         raise ValueError(f"min_coverage must be in [0, 1], got min_coverage={min_coverage}")
     logger = run_logger()
-    root = data_root(data_root_dir)
-    loaded = load_model(root)
-    names = tickers or list(loaded.metadata["tickers"])
-    day = parse_date(as_of, name="as_of")
-    lookback = pd.Timedelta(days=_lookback_days(loaded.features, loaded.timesteps))
-    start = None if day is None else day - lookback
-    update_prices(source, names, start, day, str(root))
-    store = PriceStore(root)
-    if start is None:  # no as_of: read only the lookback before the latest stored day, not all history
-        latest = [d[-1] for d in store.stored_dates(names).values() if len(d)]
-        start = max(latest) - lookback if latest else None
-    prices = store.read(names, start=start, end=day)
-    if prices.empty:
-        raise ValueError(f"no stored prices for tickers={names} up to as_of={as_of}")
-    settlement = settle_predictions(str(root), scorecard_window) if settle else {}
-    explicit = day is not None
-    day = day or prices["date"].max()
-    if not explicit and daily_path(root, day).is_file():
-        logger.warning(
-            "nothing new: the latest stored day %s is already published; nothing published (pass as_of to republish)",
-            f"{day:%Y-%m-%d}",
-        )
-        return None
-    missing = check_freshness(
-        prices, names, day, explicit=explicit, min_coverage=min_coverage,
-        allow_partial=allow_partial, max_staleness_days=max_staleness_days,
-    )  # fmt: skip
-    if len(missing) == len(names):
-        logger.warning(
-            "nothing new: no ticker has a price on %s (market closed or data not yet published); nothing published",
-            f"{day:%Y-%m-%d}",
-        )
-        return None
-    if missing:
-        logger.warning("no price on %s for %s; they are not scored", f"{day:%Y-%m-%d}", missing)
-    window = prices[prices["date"] >= day - lookback]
-    frame = score(loaded, window.reset_index(drop=True), day)
-    if frame.empty:
-        raise ValueError(f"not enough history before {day:%Y-%m-%d} to fill a {loaded.timesteps}-day window")
-    path = write_daily(
-        root, day, frame,
-        metadata={
-            "model_id": loaded.model_id,
-            "data_fingerprint": fingerprint(window),
-            "code_version": code_version(),
-            "created_at": dt.datetime.now(dt.UTC).isoformat(),
-        },
-    )  # fmt: skip
-    logger.info("published %d predictions for %s to %s", len(frame), f"{day:%Y-%m-%d}", path)
-    publish_daily_artifacts(frame, day, scorecard=settlement.get("scorecard"))
-    return str(path)
+    with working_root(data_root_dir, pull=DAILY_STATE) as root:
+        loaded = load_model(root)
+        names = tickers or list(loaded.metadata["tickers"])
+        day = parse_date(as_of, name="as_of")
+        lookback = pd.Timedelta(days=_lookback_days(loaded.features, loaded.timesteps))
+        start = None if day is None else day - lookback
+        update_prices(source, names, start, day, str(root))
+        store = PriceStore(root)
+        if start is None:  # no as_of: read only the lookback before the latest stored day, not all history
+            latest = [d[-1] for d in store.stored_dates(names).values() if len(d)]
+            start = max(latest) - lookback if latest else None
+        prices = store.read(names, start=start, end=day)
+        if prices.empty:
+            raise ValueError(f"no stored prices for tickers={names} up to as_of={as_of}")
+        settlement = settle_predictions(str(root), scorecard_window) if settle else {}
+        explicit = day is not None
+        day = day or prices["date"].max()
+        if not explicit and daily_path(root, day).is_file():
+            logger.warning(
+                "nothing new: the latest stored day %s is already published; nothing published "
+                "(pass as_of to republish)",
+                f"{day:%Y-%m-%d}",
+            )
+            return None
+        missing = check_freshness(
+            prices, names, day, explicit=explicit, min_coverage=min_coverage,
+            allow_partial=allow_partial, max_staleness_days=max_staleness_days,
+        )  # fmt: skip
+        if len(missing) == len(names):
+            logger.warning(
+                "nothing new: no ticker has a price on %s (market closed or data not yet published); nothing published",
+                f"{day:%Y-%m-%d}",
+            )
+            return None
+        if missing:
+            logger.warning("no price on %s for %s; they are not scored", f"{day:%Y-%m-%d}", missing)
+        window = prices[prices["date"] >= day - lookback]
+        frame = score(loaded, window.reset_index(drop=True), day)
+        if frame.empty:
+            raise ValueError(f"not enough history before {day:%Y-%m-%d} to fill a {loaded.timesteps}-day window")
+        path = write_daily(
+            root, day, frame,
+            metadata={
+                "model_id": loaded.model_id,
+                "data_fingerprint": fingerprint(window),
+                "code_version": code_version(),
+                "created_at": dt.datetime.now(dt.UTC).isoformat(),
+            },
+        )  # fmt: skip
+        logger.info("published %d predictions for %s to %s", len(frame), f"{day:%Y-%m-%d}", path)
+        publish_daily_artifacts(frame, day, scorecard=settlement.get("scorecard"))
+        return public_path(data_root_dir, root, path)

@@ -24,7 +24,7 @@ from prefect.types.entrypoint import EntrypointType
 
 from flows.backtest import backtest_flow
 from flows.daily import daily_flow
-from flows.settings import data_root, default_source
+from flows.settings import default_source, root_spec
 from flows.train import train_flow
 
 TIMEZONE = "America/New_York"
@@ -59,7 +59,7 @@ def build_deployments(
     Returns:
         Runner deployments with module-path entrypoints (``flows.daily.daily_flow``...).
     """
-    shared: dict[str, Any] = {"source": source or default_source(), "data_root_dir": str(data_root(data_root_dir))}
+    shared: dict[str, Any] = {"source": source or default_source(), "data_root_dir": root_spec(data_root_dir)}
     picked = {"tickers": tickers} if tickers else {}
     common: dict[str, Any] = {"tags": TAGS, "entrypoint_type": EntrypointType.MODULE_PATH}
     # to_deployment is sync-compatible (a coroutine when awaited from async code); here it is sync

@@ -21,9 +21,10 @@ from typing import Any
 from prefect import flow
 
 from features.frame import parse_tickers
+from features.remote import readable_root
 from features.sources.base import check_range, parse_date
 from features.store import PriceStore
-from flows.settings import DEFAULT_SOURCE, data_root, default_source
+from flows.settings import DEFAULT_SOURCE, PRICES_STATE, default_source, root_spec
 
 
 @flow(name="prices-update")
@@ -53,21 +54,21 @@ def prices_update_flow(
         SourceUnavailableError: the source cannot be reached; nothing was written.
         SourceError: every ticker failed.
     """
-    from flows.common import run_logger, update_prices  # Keras comes with it: not for `prices show`
+    from flows.common import run_logger, update_prices, working_root  # Keras comes with them
 
     lo, hi = parse_date(start, name="start"), parse_date(end, name="end")
     check_range(lo, hi)
-    root = data_root(data_root_dir)
-    names = tickers or PriceStore(root).tickers() or None
-    result: dict[str, Any] = update_prices(source, names, lo, hi, str(root))
-    failed = result["failures"]
-    run_logger().info(
-        "prices: %d tickers up to date in %s%s",
-        len(result["tickers"]),
-        root / "prices",
-        f"; failed: {', '.join(sorted(failed))}" if failed else "",
-    )
-    return result
+    with working_root(data_root_dir, pull=PRICES_STATE) as root:
+        names = tickers or PriceStore(root).tickers() or None
+        result: dict[str, Any] = update_prices(source, names, lo, hi, str(root))
+        failed = result["failures"]
+        run_logger().info(
+            "prices: %d tickers up to date in %s%s",
+            len(result["tickers"]),
+            root / "prices",
+            f"; failed: {', '.join(sorted(failed))}" if failed else "",
+        )
+        return result
 
 
 def add_prices_parser(subparsers: Any, common_parent: argparse.ArgumentParser) -> None:
@@ -134,7 +135,7 @@ def format_update(result: dict[str, Any]) -> str:
 
 def _show(args: argparse.Namespace) -> int:
     names = parse_tickers(args.ticker)
-    root = data_root(args.data_root)
+    root = readable_root(root_spec(args.data_root), PRICES_STATE)
     frame = PriceStore(root).read(names, args.start, args.end)
     if frame.empty:
         window = f" between {args.start or 'the start'} and {args.end or 'the end'}" if args.start or args.end else ""

@@ -6,13 +6,40 @@ import os
 import subprocess
 from pathlib import Path
 
+from features.remote import is_url
+
 DEFAULT_DATA_ROOT = "data"
 DEFAULT_SOURCE = "sample"
 
+# What each flow reads from a remote data root (folders, files or globs relative to the root).
+PRICES_STATE = ("prices", "events")
+TRAIN_STATE = (*PRICES_STATE, "models")
+DAILY_STATE = (*TRAIN_STATE, "reports/daily", "reports/settled", "reports/scorecard.parquet")
+BACKTEST_STATE = (*PRICES_STATE, "reports/backtest/trials.json")
+
+
+def root_spec(value: str | Path | None = None) -> str:
+    """The data root as given: the argument, else ``$UPDOWN_DATA_ROOT``, else ``./data``.
+
+    A URL (``s3://bucket/prefix``: see :mod:`features.remote`) is returned as it is; a local path
+    is made absolute, so a deployment pins it independently of the serving process's directory.
+    """
+    text = str(value or os.environ.get("UPDOWN_DATA_ROOT") or DEFAULT_DATA_ROOT)
+    if is_url(text):
+        return text.rstrip("/")
+    _, sep, rest = text.partition("://")
+    return str(Path(rest if sep else text).expanduser().resolve())
+
 
 def data_root(value: str | Path | None = None) -> Path:
-    """The data root: the argument, else ``$UPDOWN_DATA_ROOT``, else ``./data``."""
-    return Path(value or os.environ.get("UPDOWN_DATA_ROOT") or DEFAULT_DATA_ROOT).expanduser().resolve()
+    """The local data root: :func:`root_spec` for a path; a URL is refused here (it needs a mirror).
+
+    Flows that can work on a URL go through :func:`flows.common.working_root` instead.
+    """
+    spec = root_spec(value)
+    if "://" in spec:
+        raise ValueError(f"this command needs a local data root, got data_root={spec!r}")
+    return Path(spec)
 
 
 def default_source() -> str:

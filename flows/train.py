@@ -11,12 +11,13 @@ from features.store import PriceStore
 from flows.artifacts import publish_train_artifacts
 from flows.common import (
     DEFAULT_SOURCE,
+    TRAIN_STATE,
     RunLoggerCallback,
     code_version,
-    data_root,
     date_range,
     run_logger,
     update_prices,
+    working_root,
 )
 from models.lstm import ModelConfig
 from models.promotion import decide_promotion
@@ -56,19 +57,23 @@ def train_flow(
     """
     logger = run_logger()
     lo, hi = date_range(start, end)
-    root = data_root(data_root_dir)
-    stored = update_prices(source, tickers, lo, hi, str(root))
-    prices = PriceStore(root).read(stored["tickers"], lo, hi)
-    fitted, meta = train_production_model(prices, dataset, model, training, callbacks=[RunLoggerCallback()], verbose=0)
-    assert fitted.val_probs is not None
-    decision = decide_promotion(root, prices, meta, fitted.val_keys, fitted.val_labels, fitted.val_probs, force=force)
-    stored_meta = {**meta, "source": source, "code_version": code_version(), "promotion": decision.to_dict()}
-    model_id = save_model(root, fitted.model, stored_meta, model_id=new_model_id())
-    logger.info("model %s: %s", model_id, decision.reason)
-    if decision.promote:
-        set_champion(root, model_id, reason=decision.reason)
-        logger.info("model %s is the champion now", model_id)
-    else:
-        logger.warning("model %s stored but NOT promoted; champion stays %s", model_id, decision.champion_id)
-    publish_train_artifacts(stored_meta, model_id)
-    return model_id
+    with working_root(data_root_dir, pull=TRAIN_STATE) as root:
+        stored = update_prices(source, tickers, lo, hi, str(root))
+        prices = PriceStore(root).read(stored["tickers"], lo, hi)
+        fitted, meta = train_production_model(
+            prices, dataset, model, training, callbacks=[RunLoggerCallback()], verbose=0
+        )
+        assert fitted.val_probs is not None
+        decision = decide_promotion(
+            root, prices, meta, fitted.val_keys, fitted.val_labels, fitted.val_probs, force=force
+        )
+        stored_meta = {**meta, "source": source, "code_version": code_version(), "promotion": decision.to_dict()}
+        model_id = save_model(root, fitted.model, stored_meta, model_id=new_model_id())
+        logger.info("model %s: %s", model_id, decision.reason)
+        if decision.promote:
+            set_champion(root, model_id, reason=decision.reason)
+            logger.info("model %s is the champion now", model_id)
+        else:
+            logger.warning("model %s stored but NOT promoted; champion stays %s", model_id, decision.champion_id)
+        publish_train_artifacts(stored_meta, model_id)
+        return model_id

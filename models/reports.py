@@ -46,6 +46,7 @@ import pyarrow.parquet as pq
 
 from features.io import write_parquet
 from features.labels import CLASSES
+from features.remote import readable_root
 from features.sources.base import DateLike, parse_date
 
 PREDICTION_COLUMNS: tuple[str, ...] = (
@@ -126,6 +127,7 @@ def read_daily(root: Path, *, date: DateLike | None = None, tickers: list[str] |
         FileNotFoundError: naming the folder when nothing (or nothing for ``date``) is published.
     """
     wanted = parse_date(date, name="date")
+    root = readable_root(root, ["reports/daily"])
     dates = daily_dates(root)
     if not dates:
         raise FileNotFoundError(f"no daily reports under {Path(root) / 'reports' / 'daily'}; run `updown daily` first")
@@ -241,7 +243,8 @@ def read_predictions(
     """Published predictions between ``start`` and ``end`` (decision dates, inclusive), sorted.
 
     Args:
-        root: the data root.
+        root: the data root: a path, or a URL (``s3://...``), read through a local mirror
+            (:func:`features.remote.readable_root`).
         start: first decision date (None = from the first).
         end: last decision date (None = up to the last).
         tickers: only these symbols (None = all).
@@ -264,6 +267,10 @@ def read_predictions(
     if run_id is not None and kind != "backtest":
         raise ValueError(f"run_id is only used with kind='backtest', got kind={kind!r}")
     lo, hi = parse_date(start, name="start"), parse_date(end, name="end")
+    if kind != "backtest":
+        root = readable_root(root, [f"reports/{kind}"])
+    else:
+        root = readable_root(root, [f"reports/backtest/{run_id or '*'}/predictions.parquet"])
     columns = {"daily": PREDICTION_COLUMNS, "settled": SETTLED_COLUMNS, "backtest": BACKTEST_COLUMNS}[kind]
     if kind == "backtest":
         frame = _read_backtest(root, run_id)

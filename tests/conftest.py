@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,8 @@ import pytest
 # Tests call flows through ``.fn()``, where tasks run outside a flow run; Prefect would warn (an
 # error under -W error) that their logs have no flow run to go to. Those logs still reach pytest.
 os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+# Mirrors of remote (fsspec) data roots go to a throwaway folder, never to ~/.cache/updown.
+os.environ["UPDOWN_MIRROR_DIR"] = tempfile.mkdtemp(prefix="updown-test-mirrors-")
 
 _LOCAL = {"127.0.0.1", "::1", "localhost", "0.0.0.0"}
 _real_connect = socket.socket.connect
