@@ -12,17 +12,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from support import TINY_MODEL, TINY_TRAIN
+from support import train_champion
 
-from features.dataset import DatasetConfig
 from features.io import read_parquet_metadata
 from features.labels import CLASSES, LabelConfig, make_labels
 from features.sources import get_source
 from flows.artifacts import model_card, scorecard_markdown, signal_rows
 from flows.daily import StalePricesError, check_freshness, daily_flow
-from models.registry import save_model, set_champion
 from models.reports import SETTLED_COLUMNS, daily_path, read_predictions
-from models.scoring import train_production_model
 from models.settlement import scorecard_path
 
 SOURCE = "synthetic:tickers=4,days=450,seed=2,signal=1.0"
@@ -32,11 +29,7 @@ SOURCE = "synthetic:tickers=4,days=450,seed=2,signal=1.0"
 def trained_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data root holding only a champion trained on the source up to 2011-06-30."""
     root = tmp_path_factory.mktemp("trained")
-    prices = get_source(SOURCE).fetch()
-    prices = prices[prices["date"] <= "2011-06-30"].reset_index(drop=True)
-    fitted, meta = train_production_model(prices, DatasetConfig(timesteps=8), TINY_MODEL, TINY_TRAIN, verbose=0)
-    model_id = save_model(root, fitted.model, meta)
-    set_champion(root, model_id, reason="test")
+    train_champion(root, source=SOURCE)
     return root
 
 

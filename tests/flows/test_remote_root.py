@@ -1,0 +1,109 @@
+"""Flows on a remote (fsspec) data root: two "machines" sharing one ``memory://`` root.
+
+Each machine is a mirror folder (``UPDOWN_MIRROR_DIR``); the remote is fsspec's in-process
+memory filesystem, so the test needs no network and no credentials. The S3 protocol itself is
+checked in tests/features/test_remote.py against moto.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import fsspec
+import pandas as pd
+import pytest
+from support import SYNTHETIC, train_champion
+
+from flows.cli import main
+from flows.daily import StalePricesError, daily_flow
+from flows.train import train_flow
+from models.registry import champion_id
+from models.reports import read_predictions
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
+
+
+@pytest.fixture
+def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A remote root holding a tiny champion (uploaded from a local root), removed afterwards."""
+    local = tmp_path_factory.mktemp("seed-root")
+    train_champion(local)
+    fs = fsspec.filesystem("memory")
+    base = f"/updown-{uuid.uuid4().hex[:8]}"
+    for path in local.rglob("*"):
+        if path.is_file():
+            fs.pipe(f"{base}/{path.relative_to(local).as_posix()}", path.read_bytes())
+    yield f"memory://{base}"
+    fs.rm(base, recursive=True)
+
+
+def _on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, machine: str) -> Path:
+    mirrors = tmp_path / machine
+    monkeypatch.setenv("UPDOWN_MIRROR_DIR", str(mirrors))
+    return mirrors
+
+
+def _remote_files(url: str) -> dict[str, bytes]:
+    fs = fsspec.filesystem("memory")
+    base = url.removeprefix("memory://")
+    return {name.removeprefix(base + "/"): fs.cat(name) for name in fs.find(base)}
+
+
+def test_daily_flow_publishes_to_a_remote_root_that_another_machine_reads(
+    remote: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    _on(monkeypatch, tmp_path, "machine-a")
+    out = daily_flow.fn(as_of="2011-09-01", source=SYNTHETIC, data_root_dir=remote)
+    assert out == f"{remote}/reports/daily/date=2011-09-01/predictions.parquet"
+    stored = _remote_files(remote)
+    assert "reports/daily/date=2011-09-01/predictions.parquet" in stored
+    assert {f"prices/SYN0{i}.parquet" for i in range(4)} <= set(stored)
+    assert not any(name.startswith(("cache/", ".")) or "/." in name for name in stored)
+
+    # machine B has never seen the root: it reads the signal, publishes the next day, and A sees both
+    _on(monkeypatch, tmp_path, "machine-b")
+    first = read_predictions(remote)
+    assert list(first["date"].unique()) == [pd.Timestamp("2011-09-01")] and len(first) == 4
+    daily_flow.fn(as_of="2011-09-02", source=SYNTHETIC, data_root_dir=remote)
+    _on(monkeypatch, tmp_path, "machine-a")
+    both = read_predictions(remote)
+    assert sorted(both["date"].unique()) == [pd.Timestamp("2011-09-01"), pd.Timestamp("2011-09-02")]
+    pd.testing.assert_frame_equal(both[both["date"] == "2011-09-01"].reset_index(drop=True), first)
+
+    # the CLI reads the same root
+    assert main(["report", "--data-root", remote, "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["ticker"] for r in rows} == {f"SYN0{i}" for i in range(4)}
+
+    # a refused run pushes nothing: the remote is exactly as it was
+    before = _remote_files(remote)
+    with pytest.raises(StalePricesError):
+        daily_flow.fn(source=SYNTHETIC, data_root_dir=remote, max_staleness_days=3, settle=False)
+    assert _remote_files(remote) == before
+
+
+def test_train_flow_registers_and_promotes_on_a_remote_root(
+    remote: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    from support import TINY_MODEL, TINY_TRAIN
+
+    from features.dataset import DatasetConfig
+
+    mirror = _on(monkeypatch, tmp_path, "trainer")
+    old = json.loads(_remote_files(remote)["models/champion.json"])["model_id"]
+    model_id = train_flow.fn(
+        source=SYNTHETIC, end="2011-08-31", dataset=DatasetConfig(timesteps=8),
+        model=TINY_MODEL, training=TINY_TRAIN, force=True, data_root_dir=remote,
+    )  # fmt: skip
+    stored = _remote_files(remote)
+    assert {f"models/{model_id}/model.keras", f"models/{model_id}/metadata.json"} <= set(stored)
+    assert json.loads(stored["models/champion.json"])["model_id"] == model_id != old
+    assert champion_id(next(mirror.iterdir())) == model_id  # the trainer's mirror agrees
+
+    _on(monkeypatch, tmp_path, "reader")
+    assert main(["models", "list", "--data-root", remote]) == 0
+    listing = capsys.readouterr().out
+    assert f"* {model_id}" in listing and old in listing
