@@ -59,7 +59,8 @@ COMMIT_LAST: tuple[str, ...] = (
 )
 NOT_SYNCED = ("cache/",)
 FSSPEC_HINT = (
-    "a data root URL needs the fsspec filesystem of its scheme: pip install 'updown[s3]' (s3fs) or 'updown[gcs]' (gcsfs)"
+    "a data root URL needs the fsspec filesystem of its scheme: "
+    "pip install 'updown[s3]' (s3fs) or 'updown[gcs]' (gcsfs)"
 )
 
 

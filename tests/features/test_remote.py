@@ -46,8 +46,12 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 
 def test_urls_and_local_paths(tmp_path: Path):
-    assert is_url("s3://bucket/updown") and is_url("gs://b") and is_url("memory://x")
-    assert not is_url("data") and not is_url("/abs/path") and not is_url("file:///tmp/x")
+    assert is_url("s3://bucket/updown")
+    assert is_url("gs://b")
+    assert is_url("memory://x")
+    assert not is_url("data")
+    assert not is_url("/abs/path")
+    assert not is_url("file:///tmp/x")
     assert root_spec("s3://bucket/updown/") == "s3://bucket/updown"
     assert root_spec("file:///tmp/x") == "/tmp/x"
     assert root_spec(str(tmp_path)) == str(tmp_path.resolve())
@@ -83,7 +87,8 @@ def test_pull_copies_what_is_asked_and_only_what_changed(bucket: str, tmp_path: 
     assert sorted(first.transferred) == ["prices/A.parquet", "reports/backtest/r1/predictions.parquet"]
     assert _files(tmp_path / "m") == {"prices/A.parquet": b"a1", "reports/backtest/r1/predictions.parquet": b"p"}
     again = remote.pull(["prices"])
-    assert again.transferred == [] and again.unchanged == 1
+    assert again.transferred == []
+    assert again.unchanged == 1
 
     fs.pipe(f"{bucket}/prices/A.parquet", b"a2, longer")  # someone else rewrote it
     fs.pipe(f"{bucket}/prices/B.parquet", b"b1")
@@ -127,13 +132,17 @@ def test_push_uploads_changes_commit_files_last(bucket: str, tmp_path: Path, mon
     assert shipped == report.transferred
     assert sorted(shipped) == sorted(r for r in written if "/." not in r and not r.startswith("cache/"))
     # everything else first, then each commit file in COMMIT_LAST's order
-    assert shipped[-3:] == ["reports/backtest/r1/predictions.parquet", "models/m1/metadata.json", "models/champion.json"]
     assert len(COMMIT_LAST) == 3
+    assert shipped[-3:] == [
+        "reports/backtest/r1/predictions.parquet", "models/m1/metadata.json", "models/champion.json"
+    ]  # fmt: skip
     assert fs.cat(f"{bucket}/models/champion.json") == written["models/champion.json"]
-    assert not fs.exists(f"{bucket}/cache") and not fs.exists(f"{bucket}/reports/backtest/.r2.partial")
+    assert not fs.exists(f"{bucket}/cache")
+    assert not fs.exists(f"{bucket}/reports/backtest/.r2.partial")
 
     order.clear()
-    assert remote.push().transferred == [] and order == []  # nothing changed since: nothing uploaded
+    assert remote.push().transferred == []
+    assert order == []
     (mirror / "prices" / "B.parquet").write_bytes(b"b2, rewritten")
     assert remote.push().transferred == ["prices/B.parquet"]
     assert fs.cat(f"{bucket}/prices/B.parquet") == b"b2, rewritten"

@@ -66,7 +66,8 @@ def test_daily_flow_publishes_to_a_remote_root_that_another_machine_reads(
     # machine B has never seen the root: it reads the signal, publishes the next day, and A sees both
     _on(monkeypatch, tmp_path, "machine-b")
     first = read_predictions(remote)
-    assert list(first["date"].unique()) == [pd.Timestamp("2011-09-01")] and len(first) == 4
+    assert list(first["date"].unique()) == [pd.Timestamp("2011-09-01")]
+    assert len(first) == 4
     daily_flow.fn(as_of="2011-09-02", source=SYNTHETIC, data_root_dir=remote)
     _on(monkeypatch, tmp_path, "machine-a")
     both = read_predictions(remote)
@@ -106,4 +107,5 @@ def test_train_flow_registers_and_promotes_on_a_remote_root(
     _on(monkeypatch, tmp_path, "reader")
     assert main(["models", "list", "--data-root", remote]) == 0
     listing = capsys.readouterr().out
-    assert f"* {model_id}" in listing and old in listing
+    assert f"* {model_id}" in listing
+    assert old in listing
