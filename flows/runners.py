@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
@@ -72,3 +73,15 @@ def task_runner_from(spec: str | None = None) -> TaskRunner[Any]:
         "task_runner must be 'local', 'threads:N', 'dask', 'dask:N' or 'dask:tcp://host:port', "
         f"got task_runner={spec!r}"
     )
+
+
+def runs_on_other_machines(runner: TaskRunner[Any] | None) -> bool:
+    """Whether ``runner`` may run tasks on other machines: a Dask scheduler at a non-loopback address.
+
+    Those workers cannot see this machine's folders, such as the local mirror of a remote data root.
+    """
+    address = getattr(runner, "address", None)
+    if not address:
+        return False
+    host = urlsplit(address if "://" in address else f"tcp://{address}").hostname or ""
+    return host not in ("127.0.0.1", "::1", "localhost")

@@ -18,7 +18,7 @@ from features.frame import fingerprint
 from features.sources import get_source
 from features.store import PriceStore
 from flows.backtest import run_fold_task
-from flows.runners import task_runner_from
+from flows.runners import runs_on_other_machines, task_runner_from
 from models.lstm import ModelConfig
 from models.training import TrainConfig
 from models.walkforward import WalkForwardConfig, plan_folds
@@ -39,10 +39,14 @@ def test_task_runner_specs():
 def test_dask_specs():
     DaskTaskRunner = pytest.importorskip("prefect_dask").DaskTaskRunner
 
-    remote = task_runner_from("dask:tcp://127.0.0.1:8786")
+    remote = task_runner_from("dask:tcp://10.0.0.5:8786")
     assert isinstance(remote, DaskTaskRunner)
-    assert remote.address == "tcp://127.0.0.1:8786"
+    assert remote.address == "tcp://10.0.0.5:8786"
+    assert runs_on_other_machines(remote)
+    assert not runs_on_other_machines(task_runner_from("dask:tcp://127.0.0.1:8786"))
+    assert not runs_on_other_machines(task_runner_from("threads:2"))
     local = task_runner_from("dask:2")
+    assert not runs_on_other_machines(local)
     assert local.cluster_kwargs == {  # type: ignore[attr-defined]
         "n_workers": 2, "threads_per_worker": 1, "processes": True, "dashboard_address": None,
     }  # fmt: skip
