@@ -1,7 +1,12 @@
 """Learning versus luck on the synthetic market, held out in time.
 
-With a planted signal a short training run must beat the class prior in log-loss on later data;
-on a pure random walk it must not (a model cannot beat the prior by more than the tolerance).
+The synthetic market knows the exact law of every forward return given the past
+(``SyntheticMarket.class_probabilities``): the Bayes oracle. No model without look-ahead can beat
+it in expectation, so on held-out data the model's log-loss must not fall below the oracle's by
+more than sampling noise, with or without a signal. With a planted signal a short training run
+must also clearly beat the pooled class prior. On a pure random walk the prior is *not* the bar:
+each ticker has its own volatility, so the chance of a "flat" week differs by ticker and is
+learnable from past prices; the oracle's log-loss (1.055 here) is below the pooled prior's (1.071).
 """
 
 import numpy as np
@@ -33,20 +38,34 @@ def _held_out_log_losses(signal: float) -> tuple[float, float, float]:
     probs = predict_proba(fitted.model, WindowSet(data, test, timesteps=10), class_weights=fitted.class_weights)
     y = panel.label[test].astype("int64")
     prior = np.tile(prior_probs(panel.label[fitted.fit_rows]), (len(test), 1))
-    bayes = market.bayes_accuracy(horizon=5, lag=1, band=0.01)
-    return float(sample_log_loss(y, probs).mean()), float(sample_log_loss(y, prior).mean()), bayes
+    truth = market.class_probabilities(horizon=5, lag=1, band=0.01)
+    oracle = panel.keys.iloc[test].merge(truth, on=["date", "ticker"], how="left")
+    oracle_probs = oracle.loc[:, ["p_down", "p_flat", "p_up"]].to_numpy()
+    assert not np.isnan(oracle_probs).any()
+    return (
+        float(sample_log_loss(y, probs).mean()),
+        float(sample_log_loss(y, prior).mean()),
+        float(sample_log_loss(y, oracle_probs).mean()),
+    )
 
 
-def test_planted_signal_is_learned():
-    model_ll, prior_ll, bayes = _held_out_log_losses(signal=1.0)
-    assert bayes > 0.6
+# How far below the oracle a model may land on 2,048 held-out samples by luck alone. Measured:
+# seeds 5-7 land 0.002-0.015 above it on the random walk and 0.015-0.026 above it with a signal.
+LUCK = 0.005
+
+
+def test_planted_signal_is_learned_but_not_beyond_the_oracle():
+    model_ll, prior_ll, oracle_ll = _held_out_log_losses(signal=1.0)
+    assert oracle_ll < prior_ll - 0.1  # the planted signal is there to learn
     assert model_ll < prior_ll - 0.03, (model_ll, prior_ll)
+    assert model_ll > oracle_ll - LUCK, (model_ll, oracle_ll)
 
 
-def test_random_walk_is_not_learned():
-    model_ll, prior_ll, _ = _held_out_log_losses(signal=0.0)
-    # tolerance: nothing to learn, so the model may tie the prior but never clearly beat it
-    assert model_ll > prior_ll - 0.01, (model_ll, prior_ll)
+def test_random_walk_gives_nothing_beyond_the_oracle():
+    model_ll, prior_ll, oracle_ll = _held_out_log_losses(signal=0.0)
+    # the oracle only knows each ticker's volatility: it barely beats the pooled prior
+    assert prior_ll - 0.03 < oracle_ll < prior_ll, (oracle_ll, prior_ll)
+    assert model_ll > oracle_ll - LUCK, (model_ll, oracle_ll)
 
 
 @pytest.mark.parametrize("schedule", ["plateau", "cosine"])
