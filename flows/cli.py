@@ -26,7 +26,7 @@ from flows.cli_args import (
     walk_forward_options,
 )
 from flows.prices import add_prices_parser, run_prices_command
-from flows.settings import data_root, default_source
+from flows.settings import default_source, root_spec
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     bt = sub.add_parser("backtest", parents=[common, data, model], help="walk-forward backtest; prints the run folder")
     walk_forward_options(bt)
     bt.add_argument("--task-runner", default="local", help="local | threads:N | dask | dask:N | dask:tcp://host:port")
+    bt.add_argument(
+        "--no-cache",
+        dest="use_cache",
+        action="store_false",
+        help="retrain every block: neither reuse nor store blocks in <data root>/cache/folds",
+    )
     train = sub.add_parser("train", parents=[common, data, model], help="train a model; promote it if it is better")
     train.add_argument("--force", action="store_true", help="make it the champion even if it is not better")
     daily = sub.add_parser("daily", parents=[common], help="update prices and publish the as-of date's predictions")
@@ -143,7 +149,8 @@ def _run(args: argparse.Namespace) -> int:
     from flows.runners import task_runner_from
 
     runner = task_runner_from(args.task_runner)
-    print(backtest_flow.with_options(task_runner=runner)(walk_forward=walk_forward_config(args), **shared))
+    bt_flow = backtest_flow.with_options(task_runner=runner)
+    print(bt_flow(walk_forward=walk_forward_config(args), use_cache=args.use_cache, **shared))
     return 0
 
 
@@ -163,7 +170,7 @@ def _check_dates(args: argparse.Namespace) -> None:
 def _report(args: argparse.Namespace) -> int:
     from models.reports import read_daily, read_predictions
 
-    root, tickers = data_root(args.data_root), parse_tickers(args.ticker)
+    root, tickers = root_spec(args.data_root), parse_tickers(args.ticker)  # a URL is read via a mirror
     if args.kind == "daily" and args.start is None and args.end is None:
         frame = read_daily(root, date=args.date, tickers=tickers)
     else:
@@ -179,9 +186,10 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
+    from features.remote import readable_root
     from models.registry import champion_id, list_models, load_metadata
 
-    root = data_root(args.data_root)
+    root = readable_root(root_spec(args.data_root), ["models/*/metadata.json", "models/champion.json"])
     if args.models_command == "show":
         model_id = args.model_id or champion_id(root)
         if model_id is None:

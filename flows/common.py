@@ -43,6 +43,7 @@ __all__ = [
     "data_root",
     "date_range",
     "public_path",
+    "root_spec",
     "run_logger",
     "update_prices",
     "working_root",

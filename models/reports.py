@@ -120,8 +120,10 @@ def _with_date(table: pa.Table, as_of: pd.Timestamp) -> pd.DataFrame:
     return frame
 
 
-def read_daily(root: Path, *, date: DateLike | None = None, tickers: list[str] | None = None) -> pd.DataFrame:
+def read_daily(root: str | Path, *, date: DateLike | None = None, tickers: list[str] | None = None) -> pd.DataFrame:
     """The daily predictions of ``date`` (default: the latest published), optionally some tickers.
+
+    ``root`` is a data root path or URL (a URL is read through a local mirror, like :func:`read_predictions`).
 
     Raises:
         FileNotFoundError: naming the folder when nothing (or nothing for ``date``) is published.
@@ -232,7 +234,7 @@ def _typed(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
 
 
 def read_predictions(
-    root: Path,
+    root: str | Path,
     *,
     start: DateLike | None = None,
     end: DateLike | None = None,

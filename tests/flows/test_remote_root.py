@@ -109,3 +109,39 @@ def test_train_flow_registers_and_promotes_on_a_remote_root(
     listing = capsys.readouterr().out
     assert f"* {model_id}" in listing
     assert old in listing
+
+
+def test_backtest_flow_publishes_a_finished_run_to_a_remote_root(remote: str, tmp_path: Path, monkeypatch):
+    from support import TINY_MODEL, TINY_TRAIN
+
+    from features.dataset import DatasetConfig
+    from flows.backtest import backtest_flow
+    from models.walkforward import WalkForwardConfig
+
+    _on(monkeypatch, tmp_path, "backtester")
+    out = backtest_flow(
+        source=SYNTHETIC, dataset=DatasetConfig(timesteps=8), model=TINY_MODEL, training=TINY_TRAIN,
+        walk_forward=WalkForwardConfig(blocks=2), data_root_dir=remote,
+    )  # fmt: skip
+    run_id = out.rsplit("/", 1)[-1]
+    assert out == f"{remote}/reports/backtest/{run_id}"
+    stored = _remote_files(remote)
+    for name in ("predictions.parquet", "metrics.json", "report.html"):
+        assert f"reports/backtest/{run_id}/{name}" in stored
+    assert "reports/backtest/trials.json" in stored
+    assert not any(name.startswith("cache/") for name in stored)  # the block cache stays on the machine
+
+    _on(monkeypatch, tmp_path, "analyst")
+    frame = read_predictions(remote, kind="backtest")
+    assert set(frame["fold"]) == {0, 1}
+    assert frame["model_id"].str.startswith(run_id).all()
+
+
+def test_backtest_refuses_a_remote_root_with_workers_on_other_machines(monkeypatch: pytest.MonkeyPatch):
+    import flows.backtest
+    from flows.runners import task_runner_from
+
+    monkeypatch.setattr(flows.backtest, "_task_runner", lambda: task_runner_from("dask:tcp://10.0.0.5:8786"))
+    with pytest.raises(ValueError, match=r"data_root_dir='memory://nowhere' is a URL.*other machines"):
+        flows.backtest.backtest_flow.fn(source=SYNTHETIC, data_root_dir="memory://nowhere")
+    assert not fsspec.filesystem("memory").exists("/nowhere")

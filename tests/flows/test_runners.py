@@ -60,10 +60,13 @@ def blocks_flow(root: str, out_dir: str, tickers: list[str]) -> list[str]:
     folds = plan_folds(build_panel(prices, configs[0]), configs[1])
     last = prices["date"].max().date()
     futures = [
-        run_fold_task.submit(root, tickers, None, last, *configs, f.index, 1, "run", out_dir, fingerprint(prices))
+        # use_cache=False: every runner must train its blocks, not restore the first runner's
+        run_fold_task.submit(
+            root, tickers, None, last, *configs, f.index, 1, "run", out_dir, fingerprint(prices), use_cache=False
+        )
         for f in folds
     ]
-    return [f.result() for f in futures]
+    return [f.result(timeout=600) for f in futures]  # a lost worker fails the test instead of hanging CI
 
 
 @pytest.fixture(scope="module")
