@@ -24,6 +24,7 @@ import os
 import platform
 import shutil
 import uuid
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ SUFFIXES = (".parquet", ".baselines.parquet", ".json", ".keras")
 NUMERIC_LIBRARIES = ("keras", "tensorflow", "jax", "torch", "numpy", "pandas", "scikit-learn", "scipy", "pyarrow")
 """Libraries whose version can change a block's numbers (absent ones key as "not installed")."""
 
-KEY_FORMAT = "updown-fold-cache/1"
+KEY_FORMAT = "updown-fold-cache/2"
 """Changes when the key's recipe or the entry layout changes, so old entries are never misread."""
 
 _STEM = "block"
@@ -75,6 +76,26 @@ def file_digest(path: str | Path) -> str:
     with open(path, "rb") as fh:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
+    return digest.hexdigest()
+
+
+def model_digest(path: str | Path) -> str:
+    """The sha256 of a ``.keras`` file's architecture and weights, without its save time.
+
+    A ``.keras`` file is a zip of ``config.json``, ``model.weights.h5`` and ``metadata.json``; the
+    last records when it was saved, so the same weights saved twice differ in bytes. Hashing every
+    member but that one (name and bytes, in name order) keys a warm start on the weights alone, so
+    the blocks after a retrained block still hit. A file that is not a zip is hashed whole.
+    """
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        return file_digest(path)
+    digest = hashlib.sha256()
+    with archive:
+        for name in sorted(n for n in archive.namelist() if n != "metadata.json"):
+            digest.update(f"{name}\0".encode())
+            digest.update(archive.read(name))
     return digest.hexdigest()
 
 
@@ -127,7 +148,8 @@ def fold_inputs(
 
     ``walk_forward.seeds`` and ``training.seed`` are left out: the block is trained with ``seed``
     alone, whatever other seeds the run has, so ``--seeds 0,1`` reuses the blocks of ``--seeds 0``.
-    The warm-start model counts by the sha256 of its bytes, not by its path, which differs per run.
+    The warm-start model counts by its architecture and weights (:func:`model_digest`), not by its
+    path, which differs per run, nor by its save time.
 
     Raises:
         ValueError: for a negative ``fold_index`` or ``seed``.
@@ -146,7 +168,7 @@ def fold_inputs(
         "training": training.model_dump(mode="json", exclude={"seed"}),
         "fold_index": fold_index,
         "seed": seed,
-        "initial_weights_sha256": None if initial_weights is None else file_digest(initial_weights),
+        "initial_weights_sha256": None if initial_weights is None else model_digest(initial_weights),
         "code_version": code_version,
         "code_digest": code_digest,
         "environment": dict(environment),

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from models.foldcache import (
     fold_inputs,
     fold_key,
     lookup,
+    model_digest,
     restore,
     source_digest,
     store,
@@ -89,7 +91,27 @@ def test_warm_start_counts_by_file_bytes_not_path(tmp_path: Path):
     assert fold_key(_inputs(initial_weights=one)) == fold_key(_inputs(initial_weights=two))
     two.write_bytes(b"other weights")
     assert fold_key(_inputs(initial_weights=one)) != fold_key(_inputs(initial_weights=two))
-    assert _inputs(initial_weights=one)["initial_weights_sha256"] == file_digest(one)
+    assert _inputs(initial_weights=one)["initial_weights_sha256"] == file_digest(one)  # not a zip: whole bytes
+
+
+def test_warm_start_counts_the_weights_not_the_save_time(tmp_path: Path):
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, kernel_initializer=keras.initializers.Ones())])
+    first, later = tmp_path / "first.keras", tmp_path / "later.keras"
+    model.save(first)
+    # the same model saved later: only metadata.json's date_saved differs
+    with zipfile.ZipFile(first) as src, zipfile.ZipFile(later, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name == "metadata.json":
+                data = json.dumps({**json.loads(data), "date_saved": "2099-01-01@00:00:00"}).encode()
+            dst.writestr(name, data)
+    assert first.read_bytes() != later.read_bytes()
+    assert model_digest(first) == model_digest(later)
+    model.set_weights([w * 2 for w in model.get_weights()])
+    model.save(later)
+    assert model_digest(first) != model_digest(later)
 
 
 def test_other_seeds_of_the_run_and_the_unused_training_seed_do_not_count():
