@@ -281,13 +281,17 @@ class RemoteRoot:
 
     def _changed(self, files: Mapping[str, Mapping[str, Any]]) -> list[str]:
         out = []
-        for path in self.mirror.rglob("*"):
-            rel = path.relative_to(self.mirror).as_posix()
-            if not path.is_file() or not _synced(rel):
-                continue
-            known = files.get(rel)
-            if known is None or known["local"] != _local_state(path):
-                out.append(rel)
+        for folder, dirs, names in os.walk(self.mirror):
+            here = Path(folder).relative_to(self.mirror).as_posix()
+            prefix = "" if here == "." else here + "/"
+            dirs[:] = [d for d in dirs if _synced(prefix + d + "/")]  # never descend into .locks/ or cache/
+            for name in names:
+                rel = prefix + name
+                if not _synced(rel):
+                    continue
+                known = files.get(rel)
+                if known is None or known["local"] != _local_state(self.mirror / rel):
+                    out.append(rel)
         return sorted(out, key=lambda r: (_commit_rank(r), r))
 
     def push(self) -> SyncReport:

@@ -23,6 +23,7 @@ from features.store import PriceStore
 from features.update import source_for, update_store
 from flows.settings import (
     BACKTEST_STATE,
+    CHAMPION_POINTER,
     DAILY_STATE,
     DEFAULT_SOURCE,
     PRICES_STATE,
@@ -31,6 +32,7 @@ from flows.settings import (
     data_root,
     root_spec,
 )
+from models.registry import champion_id
 
 __all__ = [
     "BACKTEST_STATE",
@@ -137,9 +139,16 @@ def update_prices(
     cache_policy=NO_CACHE, timeout_seconds=3600,
 )  # fmt: skip
 def pull_root(url: str, paths: list[str]) -> str:
-    """Bring the local mirror of the remote data root ``url`` up to date for ``paths``; return the mirror."""
+    """Bring the local mirror of the remote data root ``url`` up to date for ``paths``; return the mirror.
+
+    When ``paths`` name the champion pointer, the champion's model folder is pulled too.
+    """
     remote = RemoteRoot(url)
     report = remote.pull(paths)
+    if CHAMPION_POINTER in paths and (champion := champion_id(remote.mirror)) is not None:
+        extra = remote.pull([f"models/{champion}"])
+        report.transferred += extra.transferred
+        report.unchanged += extra.unchanged
     run_logger().info("%s: %s into %s", url, report.summary("pulled"), remote.mirror)
     return str(remote.mirror)
 

@@ -11,9 +11,12 @@ from features.remote import is_url
 DEFAULT_DATA_ROOT = "data"
 DEFAULT_SOURCE = "sample"
 
-# What each flow reads from a remote data root (folders, files or globs relative to the root).
+# What each flow reads from a remote data root (folders, files or globs relative to the root). Of
+# the registry only the metadata and the champion pointer; flows.common.pull_root adds the
+# champion's own folder, so a fresh machine does not download every model ever trained.
 PRICES_STATE = ("prices", "events")
-TRAIN_STATE = (*PRICES_STATE, "models")
+CHAMPION_POINTER = "models/champion.json"
+TRAIN_STATE = (*PRICES_STATE, "models/*/metadata.json", CHAMPION_POINTER)
 DAILY_STATE = (*TRAIN_STATE, "reports/daily", "reports/settled", "reports/scorecard.parquet")
 BACKTEST_STATE = (*PRICES_STATE, "reports/backtest/trials.json")
 

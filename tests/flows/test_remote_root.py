@@ -104,6 +104,14 @@ def test_train_flow_registers_and_promotes_on_a_remote_root(
     assert json.loads(stored["models/champion.json"])["model_id"] == model_id != old
     assert champion_id(next(mirror.iterdir())) == model_id  # the trainer's mirror agrees
 
+    # a fresh machine scoring the day downloads the champion's model, not every model ever trained
+    scorer = _on(monkeypatch, tmp_path, "scorer")
+    daily_flow.fn(as_of="2011-09-01", source=SYNTHETIC, data_root_dir=remote)
+    models = next(scorer.iterdir()) / "models"
+    assert (models / model_id / "model.keras").is_file()
+    assert (models / old / "metadata.json").is_file()
+    assert not (models / old / "model.keras").exists()
+
     _on(monkeypatch, tmp_path, "reader")
     assert main(["models", "list", "--data-root", remote]) == 0
     listing = capsys.readouterr().out
