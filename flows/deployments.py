@@ -49,8 +49,8 @@ def build_deployments(
     Args:
         source: price source of every flow (default ``$UPDOWN_SOURCE`` or ``sample``).
         tickers: symbols for train and backtest (daily scores the champion's tickers); None = the source's.
-        data_root_dir: data root, resolved now to an absolute path and pinned in the parameters, so a run
-            does not depend on the serving process's working directory.
+        data_root_dir: data root (a path, resolved now to an absolute one, or a URL such as ``s3://bucket/x``),
+            pinned in the parameters, so a run does not depend on the serving process's working directory.
         timezone: IANA time zone of the cron schedules.
         daily_cron: when the daily flow runs.
         retrain_cron: when the weekly retrain runs.
