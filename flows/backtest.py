@@ -9,6 +9,7 @@ temporary name and renamed into place when complete.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import time
@@ -60,6 +61,16 @@ from models.walkforward import WalkForwardConfig, plan_folds, run_fold, seed_sum
 _BLOCK_SOURCES = (Path(features.__file__).parent, Path(models.__file__).parent, Path(__file__))
 
 
+@functools.cache
+def _code_identity() -> tuple[str, str]:
+    """(git commit, source hash) of the code this process loaded: computed once, not once per block.
+
+    Once per process is also the right scope: a long-lived process (``updown serve``, a Dask
+    worker) keeps running the modules it imported even if the files on disk change.
+    """
+    return code_version(), foldcache.source_digest(*_BLOCK_SOURCES)
+
+
 def _load_panel(root: str, tickers: list[str], start: Any, end: Any, config: DatasetConfig) -> Any:
     prices = PriceStore(root).read(tickers, start, end)
     return prices, build_panel(prices, config)
@@ -102,11 +113,12 @@ def run_fold_task(
         raise RuntimeError(f"prices in {root} changed while the backtest ran (fold {fold_index}); rerun the backtest")
     stem = Path(out_dir) / "folds" / f"seed={seed}" / f"fold={fold_index}"
     model_id = f"{run_id}-s{seed}-f{fold_index}"
+    commit, digest = _code_identity()
     inputs = foldcache.fold_inputs(  # with the code (git commit and source hash) and library versions
         data_fingerprint=data_fingerprint, tickers=tickers, start=start, end=end,
         dataset=dataset_config, walk_forward=wf_config, model=model_config, training=train_config,
         fold_index=fold_index, seed=seed, initial_weights=initial_weights,
-        code_version=code_version(), code_digest=foldcache.source_digest(*_BLOCK_SOURCES),
+        code_version=commit, code_digest=digest,
         environment=foldcache.numeric_environment(),
     )  # fmt: skip
     key = foldcache.fold_key(inputs)

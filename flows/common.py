@@ -29,7 +29,6 @@ from flows.settings import (
     PRICES_STATE,
     TRAIN_STATE,
     code_version,
-    data_root,
     root_spec,
 )
 from models.registry import champion_id
@@ -42,7 +41,6 @@ __all__ = [
     "TRAIN_STATE",
     "RunLoggerCallback",
     "code_version",
-    "data_root",
     "date_range",
     "public_path",
     "root_spec",

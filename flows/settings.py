@@ -34,17 +34,6 @@ def root_spec(value: str | Path | None = None) -> str:
     return str(Path(rest if sep else text).expanduser().resolve())
 
 
-def data_root(value: str | Path | None = None) -> Path:
-    """The local data root: :func:`root_spec` for a path; a URL is refused here (it needs a mirror).
-
-    Flows that can work on a URL go through :func:`flows.common.working_root` instead.
-    """
-    spec = root_spec(value)
-    if "://" in spec:
-        raise ValueError(f"this command needs a local data root, got data_root={spec!r}")
-    return Path(spec)
-
-
 def default_source() -> str:
     """``$UPDOWN_SOURCE`` or ``sample``."""
     return os.environ.get("UPDOWN_SOURCE") or DEFAULT_SOURCE
