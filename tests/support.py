@@ -1,4 +1,4 @@
-"""Small builders shared by tests (import as ``from support import ...``)."""
+"""Small builders shared by tests (import as ``from tests.support import ...``)."""
 
 from __future__ import annotations
 
