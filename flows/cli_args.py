@@ -37,7 +37,8 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        if "default" in text or action.default in (None, False, argparse.SUPPRESS) or action.nargs == 0:
+        quiet = action.default is None or action.default is False or action.default == argparse.SUPPRESS
+        if "default" in text or quiet or action.nargs == 0:
             return text
         return f"{text} (default: %(default)s)" if text else "default: %(default)s"
 

@@ -44,13 +44,24 @@ def print_frame(frame: pd.DataFrame, fmt: str, *, empty: str) -> None:
         raise ValueError(f"format must be one of {FORMATS}, got format={fmt!r}")
     text = dates_as_text(frame)
     if fmt == "csv":
-        print(text.to_csv(index=False), end="")
+        write(text.to_csv(index=False))
     elif fmt == "json":
-        print(text.to_json(orient="records"))
+        write(text.to_json(orient="records") + "\n")
     elif frame.empty:
-        print(empty)
+        write(empty + "\n")
     else:
-        print(text.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        write(text.to_string(index=False, float_format=lambda v: f"{v:.4f}") + "\n")
+
+
+def write(text: str, *, chunk: int = 8192) -> None:
+    """Write ``text`` to stdout in pieces no larger than its buffer.
+
+    One large ``write`` to a pipe whose reader has gone can end in a short write that Python's
+    text layer drops silently (the rest of the output is lost with no ``BrokenPipeError``, so
+    the exit status would depend on timing); buffer-sized pieces always raise it.
+    """
+    for start in range(0, len(text), chunk):
+        sys.stdout.write(text[start : start + chunk])
 
 
 def silence_stdout() -> None:
