@@ -105,3 +105,27 @@ def test_bare_pytest_collects_with_the_installed_project() -> None:
     assert out.returncode == 0, out.stdout[-3000:]
     assert " error" not in out.stdout  # "N errors during collection"
     assert {line.split("::")[0] for line in out.stdout.splitlines() if "::" in line} == set(files)
+
+
+def test_ci_runs_the_command_in_a_new_virtual_environment(tmp_path: Path) -> None:
+    (tmp_path / ".ci").mkdir()
+    for name in ("run", "readme_command.py"):
+        (tmp_path / ".ci" / name).write_text((REPO / ".ci" / name).read_text(encoding="utf-8"), encoding="utf-8")
+    command = "python -c 'import sys; print(sys.prefix)' && pip --version"
+    readme = f"# x\n\n**Install and run the tests**:\n\n```bash\n{command}\n```\n"
+    (tmp_path / "README.md").write_text(readme, encoding="utf-8")
+    out = subprocess.run(
+        ["bash", str(tmp_path / ".ci" / "run")],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHON": sys.executable},
+        timeout=300,
+    )
+    prefix = Path(out.stdout.splitlines()[0])
+
+    assert out.returncode == 0, out.stderr
+    assert prefix.name == "venv"
+    assert prefix != Path(sys.prefix)
+    assert f"+ {command}  (in {prefix})" in out.stderr
+    assert str(prefix) in out.stdout.splitlines()[1]  # pip of the new environment
+    assert not prefix.exists()  # removed afterwards
