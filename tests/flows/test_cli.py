@@ -280,3 +280,13 @@ def test_models_list_labels_what_its_validation_figures_are(tmp_path, capsys):
     assert "class-weighted and per epoch" in lines[2]
     assert json.loads(shown.out)["validation"] == {"log_loss": 1.0512345, "accuracy": 0.41234}
     assert shown.err.startswith("note: validation.*: the training run's chronological validation slice")
+
+
+def test_prices_show_prints_plain_dates_in_json_too(tmp_path, capsys):
+    from features.store import PriceStore
+    from tests.support import make_prices
+
+    PriceStore(tmp_path).write(make_prices({"AAPL": [10.0, 11.0]}))
+    assert main(["prices", "show", "AAPL", "--format", "json", "--data-root", str(tmp_path)]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [(r["date"], r["close"]) for r in records] == [("2020-01-01", 10.0), ("2020-01-02", 11.0)]
