@@ -15,6 +15,8 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("5. Daily flow: orchestration share (warm)", "daily", "overhead_share_warm", "{:.0%}"),
     ("6. Champion inference", "inference", "predict_proba_windows_per_s", "{:,.0f} windows/s"),
     ("7. `updown backtest` on the sample", "backtest", "wall_s", "{:.0f} s"),
+    ("8. `updown --help` / `python -c 'import pandas'`", "cli", "help_over_import_pandas", "{:.2f}x"),
+    ("8. `updown report` / `python -c 'import pandas'`", "cli", "report_over_import_pandas", "{:.2f}x"),
 ]
 GOALS = {
     "throughput_ratio": ">= 0.9x",
@@ -26,6 +28,8 @@ GOALS = {
     "overhead_share_warm": "<= 20%",
     "predict_proba_windows_per_s": ">= 5,000",
     "wall_s": "<= 600 s",
+    "help_over_import_pandas": "<= 2x",
+    "report_over_import_pandas": "<= 2x",
 }
 CHECKS = {
     "throughput_ratio": lambda v: v >= 0.9,
@@ -37,6 +41,8 @@ CHECKS = {
     "overhead_share_warm": lambda v: v <= 0.2,
     "predict_proba_windows_per_s": lambda v: v >= 5000,
     "wall_s": lambda v: v <= 600,
+    "help_over_import_pandas": lambda v: v <= 2,
+    "report_over_import_pandas": lambda v: v <= 2,
 }
 
 

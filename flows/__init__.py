@@ -3,7 +3,7 @@
 The only package that imports Prefect; it wires ``features`` and ``models`` together.
 """
 
-# curl_cffi (yfinance's HTTP client) must be loaded before TensorFlow: TensorFlow's own bundled
-# TLS/curl symbols otherwise shadow libcurl-impersonate's, and every Yahoo request then fails with
-# "ImpersonateError: Impersonating chrome... is not supported". flows/ is where both meet.
-import curl_cffi.requests  # noqa: F401  (import for its side effect on symbol resolution)
+# Some flow modules import Keras (hence TensorFlow) before any `models` module; importing the
+# `models` package first (cheap, no Keras) puts its before-TensorFlow hook in place for them:
+# quiet C++ logging, and curl_cffi (yfinance's HTTP client) loaded before TensorFlow's symbols.
+import models  # noqa: F401

@@ -2,6 +2,11 @@
 
 Every command takes ``--data-root`` (default ``$UPDOWN_DATA_ROOT`` or ``./data``) and the same
 option means the same thing everywhere. Bad input exits with status 2 and one clear line.
+
+Start-up stays fast: this module and its option parsers import neither Prefect nor Keras
+(TensorFlow); a command imports them when it runs a flow or loads a model, so ``--help``,
+``report`` and ``prices show`` take about as long as importing pandas
+(``tests/flows/test_cli_startup.py``, ``python -m benchmarks --only cli``).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pydantic import ValidationError
 from features.frame import parse_tickers
 from features.sources.base import check_not_future, check_range, parse_date
 from flows.cli_args import (
+    DefaultsHelpFormatter,
     build_configs,
     data_options,
     date_arg,
@@ -25,18 +31,52 @@ from flows.cli_args import (
     walk_forward_config,
     walk_forward_options,
 )
-from flows.prices import add_prices_parser, run_prices_command
+from flows.cli_output import BROKEN_PIPE_STATUS, FORMATS, print_frame, silence_stdout
+from flows.cli_prices import add_prices_parser, run_prices_command
 from flows.settings import default_source, root_spec
+
+# Prefect's temporary server (used when PREFECT_API_URL is unset) must answer within this many
+# seconds; Prefect's own default, 20 s, is too short on a busy 2-core machine. A value the user
+# set in the environment wins.
+SERVER_STARTUP_TIMEOUT_VAR = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+SERVER_STARTUP_TIMEOUT_S = 180
+VALIDATION_NOTE = (
+    "val log-loss / val acc: the training run's chronological validation slice, scored with the weights of its best "
+    "epoch (early stopping restores them), class weights divided back out and the temperature applied if calibrated, "
+    "every sample counted once; the training log's val_loss / val_accuracy are class-weighted and per epoch"
+)
+
+
+class _DeprecatedAlias(argparse.Action):
+    """An old spelling of an option: still works, says once on stderr what to use instead."""
+
+    def __init__(self, option_strings: list[str], dest: str, *, replacement: str, **kwargs: object) -> None:
+        self.replacement = replacement
+        super().__init__(option_strings, dest, **kwargs)  # type: ignore[arg-type]
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object, option: str | None = None
+    ) -> None:
+        print(f"{parser.prog}: {option} is deprecated, use {self.replacement}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
 
 
 def _parser() -> argparse.ArgumentParser:
+    fmt = DefaultsHelpFormatter
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-root", help="data folder (default: $UPDOWN_DATA_ROOT or ./data)")
+    common.add_argument("--data-root", help="data folder or s3://... URL (default: $UPDOWN_DATA_ROOT or ./data)")
     data, model = data_options(), model_options()
 
-    parser = argparse.ArgumentParser(prog="updown", description="Daily down/flat/up signals from LSTM classifiers.")
+    parser = argparse.ArgumentParser(
+        prog="updown", description="Daily down/flat/up signals from LSTM classifiers.", formatter_class=fmt
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    bt = sub.add_parser("backtest", parents=[common, data, model], help="walk-forward backtest; prints the run folder")
+    bt = sub.add_parser(
+        "backtest",
+        parents=[common, data, model],
+        help="walk-forward backtest; prints the run folder",
+        formatter_class=fmt,
+    )
     walk_forward_options(bt)
     bt.add_argument("--task-runner", default="local", help="local | threads:N | dask | dask:N | dask:tcp://host:port")
     bt.add_argument(
@@ -45,39 +85,80 @@ def _parser() -> argparse.ArgumentParser:
         action="store_false",
         help="retrain every block: neither reuse nor store blocks in <data root>/cache/folds",
     )
-    train = sub.add_parser("train", parents=[common, data, model], help="train a model; promote it if it is better")
+    train = sub.add_parser(
+        "train",
+        parents=[common, data, model],
+        help="train a model; promote it if it is better",
+        formatter_class=fmt,
+    )
     train.add_argument("--force", action="store_true", help="make it the champion even if it is not better")
-    daily = sub.add_parser("daily", parents=[common], help="update prices and publish the as-of date's predictions")
+    daily = sub.add_parser(
+        "daily",
+        parents=[common],
+        help="update prices and publish the as-of date's predictions",
+        formatter_class=fmt,
+    )
     daily.add_argument("--as-of", type=date_arg, help="decision date (default: latest stored trading day)")
-    daily.add_argument("--source", default=default_source(), help="price source (default: sample)")
+    daily.add_argument("--source", default=default_source(), help="price source (default: $UPDOWN_SOURCE or sample)")
     daily.add_argument("--tickers", help="comma-separated symbols (default: the champion's)")
     daily.add_argument(
         "--allow-partial", action="store_true", help="publish the priced tickers even below --min-coverage"
     )
-    daily.add_argument("--min-coverage", type=float, default=0.9, help="share of tickers that must be priced (0.9)")
-    daily.add_argument("--max-staleness-days", type=int, help="refuse a latest day older than N business days")
-    report = sub.add_parser("report", parents=[common], help="print a day's published predictions")
+    daily.add_argument("--min-coverage", type=float, default=0.9, help="share of tickers that must be priced")
+    daily.add_argument(
+        "--max-staleness-days", type=int, help="refuse a latest day older than N business days (default: no limit)"
+    )
+    report = sub.add_parser("report", parents=[common], help="print a day's published predictions", formatter_class=fmt)
     report.add_argument("--date", type=date_arg, help="as-of date (default: latest published)")
-    report.add_argument("--ticker", help="only these comma-separated symbols")
-    report.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    report.add_argument("--kind", choices=("daily", "settled", "backtest"), default="daily")
+    report.add_argument("--tickers", help="only these comma-separated symbols (default: all)")
+    report.add_argument(
+        "--ticker", dest="tickers", action=_DeprecatedAlias, replacement="--tickers", help=argparse.SUPPRESS
+    )
+    report.add_argument("--format", choices=FORMATS, default="table", help="output format")
+    report.add_argument("--kind", choices=("daily", "settled", "backtest"), default="daily", help="which predictions")
     report.add_argument("--run-id", help="backtest run (default: the latest)")
-    report.add_argument("--start", type=date_arg, help="first decision date (history instead of one day)")
-    report.add_argument("--end", type=date_arg, help="last decision date")
-    srv = sub.add_parser("serve", parents=[common], help="serve the daily, weekly-retrain and backtest deployments")
-    srv.add_argument("--source", default=default_source(), help="price source (default: sample)")
+    report.add_argument(
+        "--start", type=date_arg, help="first decision date: a history instead of one day (default: the first)"
+    )
+    report.add_argument("--end", type=date_arg, help="last decision date (default: the last)")
+    srv = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="serve the daily, weekly-retrain and backtest deployments",
+        formatter_class=fmt,
+    )
+    srv.add_argument("--source", default=default_source(), help="price source (default: $UPDOWN_SOURCE or sample)")
     srv.add_argument("--tickers", help="symbols for train/backtest (default: the source's)")
-    srv.add_argument("--limit", type=int, help="flow runs at a time (default: no limit)")
-    models = sub.add_parser("models", help="the model registry").add_subparsers(dest="models_command", required=True)
-    models.add_parser("list", parents=[common], help="stored models, oldest first; * marks the champion")
-    show = models.add_parser("show", parents=[common], help="a model's metadata as JSON")
+    srv.add_argument(
+        "--limit",
+        type=int,
+        help="most flow runs this process executes at once, over all its deployments (default: no limit)",
+    )
+    models = sub.add_parser("models", help="the model registry", formatter_class=fmt).add_subparsers(
+        dest="models_command", required=True
+    )
+    models.add_parser(
+        "list", parents=[common], help="stored models, oldest first; * marks the champion", formatter_class=fmt
+    )
+    show = models.add_parser("show", parents=[common], help="a model's metadata as JSON", formatter_class=fmt)
     show.add_argument("model_id", nargs="?", help="model id (default: the champion)")
     add_prices_parser(sub, common)
     return parser
 
 
 def one_line(exc: Exception) -> str:
-    """A user-facing message; pydantic's multi-line errors become ``field: problem (got value)``."""
+    """A user-facing message; pydantic's multi-line errors become ``field: problem (got value)``.
+
+    Prefect's "Timed out while attempting to connect to ephemeral Prefect API server" (its
+    temporary server did not start in time: a busy machine) becomes what to do about it.
+    """
+    if "ephemeral Prefect API server" in str(exc):
+        waited = os.environ.get(SERVER_STARTUP_TIMEOUT_VAR, "20")
+        return (
+            f"Prefect's temporary server did not start within {waited} s (a busy machine?): raise "
+            f"{SERVER_STARTUP_TIMEOUT_VAR} (e.g. export {SERVER_STARTUP_TIMEOUT_VAR}=600), or run "
+            "`prefect server start` in another terminal and export PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
     if isinstance(exc, ValidationError):
         return "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']} (got {err.get('input')!r})" for err in exc.errors()
@@ -86,15 +167,27 @@ def one_line(exc: Exception) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``updown`` console script."""
+    """Entry point of the ``updown`` console script; returns the exit status.
+
+    0 on success, 1 when ``prices update`` left tickers failed, 2 on bad input (one line on
+    stderr), 141 when stdout's reader went away early (``updown report | head -5``: quiet, as
+    Unix tools end on SIGPIPE).
+    """
     args = _parser().parse_args(argv)
     # The temporary Prefect server would try to send usage telemetry, which fails offline.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Read once, when Prefect is first imported (only by commands that run a flow).
+    os.environ.setdefault(SERVER_STARTUP_TIMEOUT_VAR, str(SERVER_STARTUP_TIMEOUT_S))
     try:
-        return _run(args)
+        status = _run(args)
+        sys.stdout.flush()  # inside the try: a short output's broken pipe shows only here
+    except BrokenPipeError:
+        silence_stdout()
+        return BROKEN_PIPE_STATUS
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"updown {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
+    return status
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -170,19 +263,30 @@ def _check_dates(args: argparse.Namespace) -> None:
 def _report(args: argparse.Namespace) -> int:
     from models.reports import read_daily, read_predictions
 
-    root, tickers = root_spec(args.data_root), parse_tickers(args.ticker)  # a URL is read via a mirror
+    root, tickers = root_spec(args.data_root), parse_tickers(args.tickers)  # a URL is read via a mirror
     if args.kind == "daily" and args.start is None and args.end is None:
         frame = read_daily(root, date=args.date, tickers=tickers)
     else:
         start, end = (args.date, args.date) if args.date else (args.start, args.end)
         frame = read_predictions(root, start=start, end=end, tickers=tickers, kind=args.kind, run_id=args.run_id)
-    if args.format == "csv":
-        print(frame.to_csv(index=False), end="")
-    elif args.format == "json":
-        print(frame.to_json(orient="records", date_format="iso"))
-    else:
-        print(frame.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print_frame(frame, args.format, empty=_nothing_found(args))
     return 0
+
+
+def _nothing_found(args: argparse.Namespace) -> str:
+    """The sentence an empty report prints, echoing what was asked for."""
+    asked = [
+        f"{name}={value}"
+        for name, value in (
+            ("date", args.date or ("latest" if args.kind == "daily" and not (args.start or args.end) else None)),
+            ("start", args.start),
+            ("end", args.end),
+            ("run_id", args.run_id),
+            ("tickers", args.tickers),
+        )
+        if value
+    ]
+    return f"no {args.kind} predictions for {' '.join(asked) or 'any date'}"
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -195,13 +299,14 @@ def _models(args: argparse.Namespace) -> int:
         if model_id is None:
             raise FileNotFoundError(f"no champion model under {root / 'models'}; run `updown train` first")
         print(json.dumps(load_metadata(root, model_id), indent=2, sort_keys=True))
+        print(f"note: {VALIDATION_NOTE.replace('val log-loss / val acc', 'validation.*')}", file=sys.stderr)
         return 0
     champion = champion_id(root)
     rows = list_models(root)
     if not rows:
         print(f"no models under {root / 'models'}")
         return 0
-    print(f"  {'model id':<24} {'arch':<22} {'tickers':>7} {'data':<23} {'val log-loss':>12} {'val acc':>7}")
+    print(f"  {'model id':<24} {'arch':<22} {'tickers':>7} {'data':<23} {'val log-loss*':>13} {'val acc*':>8}")
     for meta in rows:
         arch = meta.get("architecture", {})
         shape = ("bi " if arch.get("bidirectional") else "") + "x".join(str(u) for u in arch.get("units", []))
@@ -210,8 +315,9 @@ def _models(args: argparse.Namespace) -> int:
         span = f"{meta.get('data_start', '?')}..{meta.get('data_end', '?')}"
         print(
             f"{mark} {meta.get('model_id', '?'):<24} {shape:<22} {len(meta.get('tickers', [])):>7} {span:<23} "
-            f"{val.get('log_loss', float('nan')):>12.5f} {val.get('accuracy', float('nan')):>7.4f}"
+            f"{val.get('log_loss', float('nan')):>13.5f} {val.get('accuracy', float('nan')):>8.4f}"
         )
+    print(f"* {VALIDATION_NOTE}")
     return 0
 
 

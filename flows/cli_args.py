@@ -14,9 +14,7 @@ from features.indicators import DEFAULT_FEATURES, FEATURES
 from features.labels import LabelConfig
 from features.sources.base import parse_date
 from flows.settings import default_source
-from models.lstm import ARCHITECTURES, ModelConfig
-from models.training import TrainConfig
-from models.walkforward import WalkForwardConfig
+from models.config import ARCHITECTURES, ModelConfig, TrainConfig, WalkForwardConfig
 
 
 def date_arg(text: str) -> str:
@@ -25,8 +23,24 @@ def date_arg(text: str) -> str:
         day = parse_date(text, name="date")
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
-    assert day is not None
+    if day is None:
+        raise argparse.ArgumentTypeError(f"must be a date like 2020-01-31, got {text!r}")
     return day.date().isoformat()
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Shows every option's default: appends ``(default: X)`` unless the help already names it.
+
+    Flags (``store_true``) are off unless given and options whose default is None say in words
+    what they default to (``"(default: the champion's)"``), so neither gets a bare value.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        quiet = action.default is None or action.default is False or action.default == argparse.SUPPRESS
+        if "default" in text or quiet or action.nargs == 0:
+            return text
+        return f"{text} (default: %(default)s)" if text else "default: %(default)s"
 
 
 def _integer(text: str, *, minimum: int, why: str = "") -> int:
@@ -90,37 +104,48 @@ def data_options() -> argparse.ArgumentParser:
     data.add_argument(
         "--source",
         default=default_source(),
-        help="sample | yahoo | dir:PATH | synthetic[:key=value,...] (default: sample)",
+        help="sample | yahoo | dir:PATH | synthetic[:key=value,...] (default: $UPDOWN_SOURCE or sample)",
     )
     data.add_argument("--tickers", help="comma-separated symbols (default: all the source has)")
-    data.add_argument("--start", type=date_arg, help="first date, YYYY-MM-DD")
-    data.add_argument("--end", type=date_arg, help="last date, YYYY-MM-DD")
+    data.add_argument("--start", type=date_arg, help="first date, YYYY-MM-DD (default: the source's first)")
+    data.add_argument("--end", type=date_arg, help="last date, YYYY-MM-DD (default: the source's last)")
     return data
 
 
 def model_options() -> argparse.ArgumentParser:
     """Dataset, architecture and training options shared by ``backtest`` and ``train``."""
     m = argparse.ArgumentParser(add_help=False)
-    m.add_argument("--epochs", type=positive, default=8, help="cap on training epochs (default 8)")
-    m.add_argument("--timesteps", type=positive, default=30, help="days per input window (default 30)")
-    m.add_argument("--horizon", type=positive, default=5, help="label horizon in trading days (default 5)")
-    m.add_argument("--band", type=band_arg, default=0.01, help="flat band half-width (default 0.01 = ±1%%)")
+    m.add_argument("--epochs", type=positive, default=8, help="cap on training epochs; early stopping may end sooner")
+    m.add_argument("--timesteps", type=positive, default=30, help="trading days per input window")
+    m.add_argument("--horizon", type=positive, default=5, help="label horizon in trading days")
+    m.add_argument("--band", type=band_arg, default=0.01, help="flat band half-width (default: 0.01 = ±1%%)")
     m.add_argument(
         "--label-scheme",
         choices=("fixed", "volatility", "quantile", "triple_barrier"),
         default="fixed",
-        help="how returns become down/flat/up (default fixed ±band; see docs/features.md)",
+        help="how returns become down/flat/up, see docs/features.md (default: fixed ±band)",
     )
     m.add_argument(
-        "--features", type=features_arg, help=f"comma-separated feature names (default: {len(DEFAULT_FEATURES)})"
+        "--features",
+        type=features_arg,
+        help=f"comma-separated feature names (default: {','.join(DEFAULT_FEATURES)})",
     )
-    m.add_argument("--arch", choices=sorted(ARCHITECTURES), default="stacked", help="architecture (default stacked)")
+    m.add_argument("--arch", choices=sorted(ARCHITECTURES), default="stacked", help="architecture preset")
     m.add_argument("--units", type=units_arg, help="LSTM sizes, e.g. 128,64 (default: the architecture's)")
-    m.add_argument("--optimizer", choices=("adam", "rmsprop"), help="default: the architecture's")
-    m.add_argument("--learning-rate", type=learning_rate_arg, help="default 0.001")
-    m.add_argument("--lr-schedule", choices=("constant", "plateau", "cosine"), default="constant")
+    m.add_argument(
+        "--optimizer",
+        choices=("adam", "rmsprop"),
+        help="optimiser (default: the architecture's, rmsprop for bidirectional)",
+    )
+    m.add_argument("--learning-rate", type=learning_rate_arg, help="optimiser step size (default: 0.001)")
+    m.add_argument(
+        "--lr-schedule",
+        choices=("constant", "plateau", "cosine"),
+        default="constant",
+        help="plateau halves the rate when validation loss stalls; cosine decays it over the epochs",
+    )
     m.add_argument("--calibrate", action="store_true", help="temperature-scale probabilities on the validation slice")
-    m.add_argument("--seed", type=seed_arg, default=0, help="random seed (default 0)")
+    m.add_argument("--seed", type=seed_arg, default=0, help="random seed")
     return m
 
 
@@ -154,10 +179,14 @@ def seeds_arg(text: str) -> tuple[int, ...]:
 
 def walk_forward_options(parser: argparse.ArgumentParser) -> None:
     """Options of ``backtest`` only."""
-    parser.add_argument("--blocks", type=blocks_arg, default=3, help="walk-forward blocks, >= 2 (default 3)")
-    parser.add_argument("--retrain-every", type=positive, help="retrain every N trading days (overrides --blocks)")
+    parser.add_argument("--blocks", type=blocks_arg, default=3, help="walk-forward blocks, >= 2")
+    parser.add_argument(
+        "--retrain-every", type=positive, help="retrain every N trading days, overriding --blocks (default: off)"
+    )
     parser.add_argument("--window", choices=("expanding", "rolling"), default="expanding", help="training window")
-    parser.add_argument("--train-days", type=positive, help="trading days in a rolling training window")
+    parser.add_argument(
+        "--train-days", type=positive, help="trading days of a rolling window (default: none, rolling needs it)"
+    )
     parser.add_argument("--warm-start", action="store_true", help="start each block from the previous block's model")
     parser.add_argument("--seeds", type=seeds_arg, help="repeat with these seeds, e.g. 0,1,2 (default: --seed)")
 

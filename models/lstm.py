@@ -12,39 +12,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import keras
-from pydantic import BaseModel, ConfigDict, Field
 
-OptimizerName = Literal["adam", "rmsprop"]
+from models.config import ARCHITECTURES, ModelConfig, OptimizerName
 
-
-class ModelConfig(BaseModel):
-    """Architecture and optimiser of an LSTM classifier (every size is a setting).
-
-    Attributes:
-        units: units of each stacked LSTM layer, first to last.
-        dropout: dropout rate after each LSTM layer (0 = none).
-        bidirectional: wrap each LSTM layer in ``Bidirectional``.
-        optimizer: ``adam`` or ``rmsprop``.
-        learning_rate: optimiser step size.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    units: tuple[int, ...] = Field((128, 64), min_length=1, max_length=8)
-    dropout: float = Field(0.2, ge=0, lt=1)
-    bidirectional: bool = False
-    optimizer: OptimizerName = "adam"
-    learning_rate: float = Field(1e-3, gt=0, le=1)
-
-
-ARCHITECTURES: dict[str, ModelConfig] = {
-    "single": ModelConfig(units=(64,), dropout=0.0),
-    "stacked": ModelConfig(),
-    "bidirectional": ModelConfig(units=(64, 32), dropout=0.0, bidirectional=True, optimizer="rmsprop"),
-}
+__all__ = ["ARCHITECTURES", "ModelConfig", "OptimizerName", "build_from_config", "build_lstm_classifier"]
 
 
 def build_lstm_classifier(

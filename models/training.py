@@ -14,12 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import keras
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
 from features.dataset import Panel
 from features.labels import class_balance
@@ -28,36 +27,9 @@ from features.split import purged_train_mask
 from features.windows import WindowSet
 from models.backend import seed_everything
 from models.calibration import apply_temperature, fit_temperature, undo_class_weights
+from models.config import TrainConfig
 from models.data import WindowBatches
 from models.lstm import ModelConfig, build_from_config
-
-
-class TrainConfig(BaseModel):
-    """How to fit.
-
-    Attributes:
-        epochs: cap on epochs (early stopping may end sooner).
-        batch_size: samples per gradient step.
-        patience: epochs without a better validation loss before stopping.
-        val_fraction: share of the training dates, at the end, used for validation.
-        class_weight: weight classes inversely to their training frequency.
-        seed: seeds weights, dropout and shuffling.
-        lr_schedule: ``constant``; ``plateau`` halves the learning rate when validation loss
-            stalls for an epoch; ``cosine`` decays it along a half cosine over ``epochs``.
-        calibrate: fit a temperature on the validation slice (:mod:`models.calibration`) and
-            apply it to every prediction of this model.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    epochs: int = Field(8, ge=1, le=1000)
-    batch_size: int = Field(256, ge=1, le=65536)
-    patience: int = Field(2, ge=0, le=100)
-    val_fraction: float = Field(0.15, gt=0, lt=0.5)
-    class_weight: bool = True
-    seed: int = Field(0, ge=0)
-    lr_schedule: Literal["constant", "plateau", "cosine"] = "constant"
-    calibrate: bool = False
 
 
 @dataclass

@@ -9,20 +9,19 @@ out-of-sample series.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.dataset import Panel
 from features.labels import CLASSES, class_balance
 from features.split import embargo_cutoff, purged_train_mask
 from features.windows import WindowSet
 from models.baselines import BaselineData, fit_baselines, stack_folds
+from models.config import WalkForwardConfig
 from models.evaluation import prior_probs
 from models.lstm import ModelConfig
 from models.reports import prediction_frame
@@ -34,42 +33,6 @@ from models.training import (
     normalised_data,
     predict_proba,
 )
-
-
-class WalkForwardConfig(BaseModel):
-    """How the test region is cut and separated from training.
-
-    Attributes:
-        blocks: retrain/test blocks (>= 2), of equal length in trading days.
-        retrain_every: if set, blocks of this many trading days instead (the last may be shorter);
-            overrides ``blocks`` and must still give at least two.
-        test_fraction: share of the samples (counted over all tickers) in the test region when
-            ``test_start`` is None; the region starts on the date that leaves this share after it.
-        test_start: first test decision date (overrides ``test_fraction``).
-        embargo: trading days between the last training label and a block; None = horizon.
-        window: ``expanding`` trains on all the past; ``rolling`` on the last ``train_days``.
-        train_days: trading days of decision dates in a rolling training window.
-        warm_start: start each block's model from the previous block's trained weights.
-        seeds: seeds to repeat the whole walk-forward with (metrics reported as mean ± std).
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    blocks: int = Field(3, ge=2, le=500)
-    retrain_every: int | None = Field(None, ge=5, le=10_000)
-    test_fraction: float = Field(0.3, gt=0, lt=1)
-    test_start: dt.date | None = None
-    embargo: int | None = Field(None, ge=0, le=1000)
-    window: Literal["expanding", "rolling"] = "expanding"
-    train_days: int | None = Field(None, ge=20, le=100_000)
-    warm_start: bool = False
-    seeds: tuple[int, ...] = Field((0,), min_length=1, max_length=20)
-
-    @model_validator(mode="after")
-    def _rolling_needs_length(self) -> WalkForwardConfig:
-        if self.window == "rolling" and self.train_days is None:
-            raise ValueError("window='rolling' needs train_days (trading days of training data)")
-        return self
 
 
 @dataclass(frozen=True)

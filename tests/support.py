@@ -1,15 +1,15 @@
-"""Small builders shared by tests (import as ``from support import ...``)."""
+"""Small builders shared by tests (import as ``from tests.support import ...``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from features.dataset import DatasetConfig
 from features.sources import get_source
-from models.lstm import ModelConfig
-from models.training import TrainConfig
+from models.config import ModelConfig, TrainConfig
 
 SYNTHETIC = "synthetic:tickers=4,days=450,seed=2,signal=1.0"  # 4 tickers, 2010-01-01..2011-09-23
 
@@ -37,3 +37,13 @@ def train_champion(root: Path, *, source: str = SYNTHETIC, until: str = "2011-06
     model_id = save_model(root, fitted.model, meta)
     set_champion(root, model_id, reason="test")
     return model_id
+
+
+def publish_daily(root: Path, tickers: list[str], *, as_of: str = "2020-01-02") -> Path:
+    """Write a daily partition for ``as_of``: one row per ticker, probabilities (0.2, 0.3, 0.5) so ``up``."""
+    from models.reports import prediction_frame, write_daily
+
+    day = pd.Timestamp(as_of)
+    keys = pd.DataFrame({"date": [day] * len(tickers), "ticker": tickers})
+    probs = np.tile([0.2, 0.3, 0.5], (len(tickers), 1))
+    return write_daily(root, day, prediction_frame(keys, probs, horizon=5, model_id="m-test"))

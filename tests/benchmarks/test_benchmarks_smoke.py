@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks import backtest, daily, feature_engineering, inference, memory, store_read, training
+from benchmarks import backtest, cli_startup, daily, feature_engineering, inference, memory, store_read, training
 from benchmarks.common import lstm_forward_flops, lstm_train_flops, synthetic_prices, train_champion
 
 
@@ -88,3 +88,12 @@ def test_backtest_command_is_timed() -> None:
     res = backtest.run(scale="toy", command=[sys.executable, "-c", "print('run/folder')"])
     check_well_formed(res, "backtest")
     assert res["notes"] == ["last line of output: folder"]
+
+
+def test_cli_startup_toy() -> None:
+    res = cli_startup.run(scale="toy")
+    check_well_formed(res, "cli")
+    figures = res["figures"]
+    for command in ("help", "report"):
+        ratio = figures[f"{command}_over_import_pandas"]["repeats"][0]
+        assert ratio == pytest.approx(figures[f"{command}_s"]["repeats"][0] / figures["import_pandas_s"]["repeats"][0])

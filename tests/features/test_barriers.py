@@ -2,11 +2,11 @@ import numpy as np
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import make_prices
 
 from features.barriers import first_touch
 from features.frame import canonicalize
 from features.labels import UNLABELED, LabelConfig, make_labels
+from tests.support import make_prices
 
 # Entry close 100 on day 0, then (open, high, low, close) of days 1..3; barriers at +-25%.
 CASES = {

@@ -1,7 +1,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-from support import make_prices
 
 from features.frame import (
     COLUMNS,
@@ -12,6 +11,7 @@ from features.frame import (
     validate_prices,
     validate_ticker,
 )
+from tests.support import make_prices
 
 
 @pytest.mark.parametrize("ticker", ["AAPL", "^GSPC", "BRK-B", "EURUSD=X", "RDS.A", "a"])

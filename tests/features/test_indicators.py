@@ -6,7 +6,6 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import make_prices
 
 from features.cross_section import cross_sectional_rank
 from features.frame import canonicalize
@@ -30,6 +29,7 @@ from features.technical import (
     parkinson_vol,
     rsi,
 )
+from tests.support import make_prices
 
 PATH = [100.0, 102.0, 101.0, 105.0, 104.0, 108.0, 110.0, 107.0]
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "features.md"

@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from support import make_prices
 
 from features.dataset import DatasetConfig, build_panel
 from features.frame import canonicalize
@@ -22,6 +21,7 @@ from features.labels import (
     forward_returns,
     make_labels,
 )
+from tests.support import make_prices
 
 
 def test_forward_return_timing_is_entry_at_t_plus_lag_exit_at_t_plus_lag_plus_horizon():

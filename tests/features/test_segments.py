@@ -3,10 +3,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from support import make_prices
 
 from features.frame import canonicalize
 from features.segments import DEFAULT_MAX_GAP, Segments, segment_starts
+from tests.support import make_prices
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample" / "prices.parquet"
 

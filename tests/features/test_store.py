@@ -9,13 +9,13 @@ import pandas as pd
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-from support import make_prices
 
 import features.store
 from features.frame import PriceDataError, canonicalize
 from features.io import write_parquet
 from features.sources import get_source
 from features.store import ROW_GROUP_ROWS, PriceStore, StoreLockedError
+from tests.support import make_prices
 
 
 def test_write_then_read_round_trips_and_rerun_changes_nothing(tmp_path: Path):

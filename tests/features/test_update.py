@@ -10,13 +10,13 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from support import make_prices
 
 from features.frame import canonicalize, empty_frame
 from features.sources import SourceError, SourceUnavailableError, get_source
 from features.sources.base import FetchResult, canonical_events, parse_date, select
 from features.store import PriceStore
 from features.update import plan_fetch, update_store
+from tests.support import make_prices
 
 DAYS = pd.bdate_range("2020-01-01", periods=12)  # 2020-01-01 .. 2020-01-16
 

@@ -7,10 +7,10 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from support import make_prices
 
 from features.frame import COLUMNS, canonicalize, validate_prices
 from features.validation import ValidationPolicy, flag_suspicious, reject_invalid, validate
+from tests.support import make_prices
 
 NAN, INF = float("nan"), float("inf")
 

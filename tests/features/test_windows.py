@@ -3,13 +3,13 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import make_prices
 
 from features.dataset import DatasetConfig, build_panel
 from features.frame import canonicalize
 from features.indicators import DEFAULT_FEATURES, feature_warmup
 from features.scaling import FeatureScaler
 from features.windows import WindowSet, run_lengths, window_end_mask
+from tests.support import make_prices
 
 
 def test_run_lengths_restart_at_new_tickers_and_bad_rows():

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from support import train_champion
 
 from features.io import read_parquet_metadata
 from features.labels import CLASSES, LabelConfig, make_labels
@@ -21,6 +20,7 @@ from flows.artifacts import model_card, scorecard_markdown, signal_rows
 from flows.daily import StalePricesError, check_freshness, daily_flow
 from models.reports import SETTLED_COLUMNS, daily_path, read_predictions
 from models.settlement import scorecard_path
+from tests.support import train_champion
 
 SOURCE = "synthetic:tickers=4,days=450,seed=2,signal=1.0"
 

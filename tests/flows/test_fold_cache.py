@@ -15,7 +15,6 @@ from typing import Any
 import pandas as pd
 import pytest
 from prefect import flow
-from support import TINY_MODEL, TINY_TRAIN
 
 import flows.backtest
 from features.dataset import DatasetConfig
@@ -26,6 +25,7 @@ from flows.backtest import backtest_flow, run_fold_task
 from flows.cli import main
 from models.foldcache import cache_dir, lookup
 from models.walkforward import WalkForwardConfig, run_fold
+from tests.support import TINY_MODEL, TINY_TRAIN
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from support import make_prices
 
 import flows.common
 import flows.prices
@@ -19,6 +18,7 @@ from features.sources import SourceError
 from features.store import PriceStore
 from flows.common import update_prices
 from flows.prices import add_prices_parser, format_update, prices_update_flow, run_prices_command
+from tests.support import make_prices
 
 SOURCE = "synthetic:tickers=3,days=60,seed=4"
 

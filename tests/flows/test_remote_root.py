@@ -15,13 +15,13 @@ from pathlib import Path
 import fsspec
 import pandas as pd
 import pytest
-from support import SYNTHETIC, train_champion
 
 from flows.cli import main
 from flows.daily import StalePricesError, daily_flow
 from flows.train import train_flow
 from models.registry import champion_id
 from models.reports import read_predictions
+from tests.support import SYNTHETIC, train_champion
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
 
@@ -89,9 +89,8 @@ def test_daily_flow_publishes_to_a_remote_root_that_another_machine_reads(
 def test_train_flow_registers_and_promotes_on_a_remote_root(
     remote: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):
-    from support import TINY_MODEL, TINY_TRAIN
-
     from features.dataset import DatasetConfig
+    from tests.support import TINY_MODEL, TINY_TRAIN
 
     mirror = _on(monkeypatch, tmp_path, "trainer")
     old = json.loads(_remote_files(remote)["models/champion.json"])["model_id"]
@@ -120,11 +119,10 @@ def test_train_flow_registers_and_promotes_on_a_remote_root(
 
 
 def test_backtest_flow_publishes_a_finished_run_to_a_remote_root(remote: str, tmp_path: Path, monkeypatch):
-    from support import TINY_MODEL, TINY_TRAIN
-
     from features.dataset import DatasetConfig
     from flows.backtest import backtest_flow
     from models.walkforward import WalkForwardConfig
+    from tests.support import TINY_MODEL, TINY_TRAIN
 
     _on(monkeypatch, tmp_path, "backtester")
     out = backtest_flow(

@@ -17,13 +17,13 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
-from support import TINY_MODEL, TINY_TRAIN
 
 from features.dataset import DatasetConfig
 from features.sources import get_source
 from models.registry import save_model, set_champion
 from models.reports import read_daily
 from models.scoring import train_production_model
+from tests.support import TINY_MODEL, TINY_TRAIN
 
 pytestmark = pytest.mark.slow
 

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-from support import TINY_TRAIN
 
 from features.dataset import DatasetConfig
 from features.labels import LabelConfig
@@ -9,6 +8,7 @@ from models.lstm import ModelConfig
 from models.promotion import decide_promotion
 from models.registry import load_model, save_model, set_champion
 from models.scoring import score_keys, train_production_model
+from tests.support import TINY_TRAIN
 
 PRICES = SyntheticMarket(tickers=3, days=320, seed=9, signal=1.0).fetch()
 CFG = DatasetConfig(timesteps=8)

@@ -4,13 +4,13 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from support import TINY_MODEL, TINY_TRAIN
 
 from features.dataset import DatasetConfig
 from features.labels import LabelConfig
 from features.sources.synthetic import SyntheticMarket
 from models.registry import RegistryError, champion_id, list_models, load_model, save_model, set_champion
 from models.scoring import score, train_production_model
+from tests.support import TINY_MODEL, TINY_TRAIN
 
 
 @pytest.fixture(scope="module")

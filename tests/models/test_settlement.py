@@ -3,10 +3,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from support import make_prices
 
 from models.reports import SETTLED_COLUMNS, prediction_frame, read_predictions, write_settled
 from models.settlement import drift_messages, scorecard, settle, unsettled
+from tests.support import make_prices
 
 META = {"m1": {"dataset": {"label": {"horizon": 2, "lag": 1, "band": 0.01}}, "validation": {"accuracy": 0.5}}}
 

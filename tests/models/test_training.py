@@ -1,10 +1,10 @@
 import numpy as np
 import pandas as pd
 import pytest
-from support import TINY_MODEL, TINY_TRAIN
 
 from features.split import embargo_cutoff
 from models.training import balanced_class_weight, chronological_validation, fit_model
+from tests.support import TINY_MODEL, TINY_TRAIN
 
 
 def test_validation_slice_is_last_in_time_and_purged(small_panel):
