@@ -18,7 +18,8 @@ from features.io import read_parquet_metadata
 from features.labels import CLASSES, LabelConfig, make_labels
 from features.sources import get_source
 from flows.artifacts import model_card, scorecard_markdown, signal_rows
-from flows.daily import StalePricesError, check_freshness, daily_flow
+from flows.daily import SKIPPED, StalePricesError, check_freshness, daily_flow
+from flows.deployments import build_deployments
 from models.reports import SETTLED_COLUMNS, daily_path, read_predictions
 from models.settlement import scorecard_path
 
@@ -128,7 +129,12 @@ def test_daily_publishes_settles_and_scores(root: Path):
     # an implicit re-run (e.g. a scheduled run on a holiday) publishes nothing
     latest = daily_flow.fn(source=SOURCE, data_root_dir=str(root))
     assert latest == str(daily_path(root, pd.Timestamp("2011-09-23")))
-    assert daily_flow.fn(source=SOURCE, data_root_dir=str(root)) is None
+    again = daily_flow.fn(source=SOURCE, data_root_dir=str(root))
+    assert (again.type.value, again.name) == ("COMPLETED", SKIPPED)
+    assert (
+        again.message
+        == "nothing published: the latest stored day 2011-09-23 is already published (pass as_of to republish)"
+    )
 
 
 @pytest.mark.usefixtures("prefect_harness")
@@ -152,3 +158,21 @@ def test_daily_refuses_stale_and_incomplete_prices(root: Path, tmp_path: Path):
     with pytest.raises(StalePricesError, match="stale prices: the latest stored day is 2011-09-23"):
         daily_flow.fn(source=SOURCE, data_root_dir=str(root), max_staleness_days=3, settle=False)
     assert not daily_path(root, pd.Timestamp("2011-09-23")).exists()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_stopped_feed_fails_the_scheduled_run_even_when_its_last_day_is_published(root: Path):
+    """The deployment's own parameters (as a scheduled run gets them): the freshness check comes first.
+
+    The synthetic feed stopped on 2011-09-23. Once that day is published, a scheduled run used to
+    end Completed ("already published") for ever; it must fail on stale prices instead.
+    """
+    daily, _, _ = build_deployments(source=SOURCE, data_root_dir=str(root))
+    params = dict(daily.parameters)
+    assert params["max_staleness_days"] == 3
+    assert daily_flow.fn(as_of="2011-09-23", **params) == str(daily_path(root, pd.Timestamp("2011-09-23")))
+    with pytest.raises(StalePricesError, match="stale prices: the latest stored day is 2011-09-23"):
+        daily_flow.fn(**params)
+    # without a staleness limit the same run is "nothing new"
+    skipped = daily_flow.fn(**{**params, "max_staleness_days": None})
+    assert skipped.name == SKIPPED
