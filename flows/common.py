@@ -48,6 +48,7 @@ __all__ = [
     "flow_retries",
     "market_today",
     "public_path",
+    "rename_flow_run",
     "root_spec",
     "run_logger",
     "run_name",
@@ -81,22 +82,37 @@ def market_today() -> dt.date:
     return pd.Timestamp.now(tz=MARKET_TZ).date()
 
 
-def run_name(flow: str, *, date_parameter: str | None = None) -> Any:
-    """A ``flow_run_name`` callable: ``<flow>-<date>`` (e.g. ``daily-2026-12-01``).
+def run_name(flow: str, *, date_parameter: str | None = None, clock: bool = False) -> Any:
+    """A ``flow_run_name`` callable: ``<flow>-<date>`` (``daily-2026-12-01``) or ``<flow>-<UTC time>``.
 
     The date is the run's ``date_parameter`` when it is set (the as-of or end date), else today
-    in New York; a clock suffix (UTC) tells two runs of the same day apart when asked for.
+    in New York. With ``clock`` it is the UTC start time as ``YYYYMMDD-HHMMSS``, the start of a
+    backtest's run id.
     """
 
     def name() -> str:
         from prefect.runtime import flow_run
 
+        if clock:
+            return f"{flow}-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}"
         value = flow_run.parameters.get(date_parameter) if date_parameter else None
         day = parse_date(value, name=str(date_parameter)) if value is not None else None
         return f"{flow}-{(day.date() if day is not None else market_today()):%Y-%m-%d}"
 
     name.__name__ = f"{flow}_run_name"
     return name
+
+
+def rename_flow_run(name: str) -> None:
+    """Rename the flow run in progress (nothing outside one); a failure only logs a warning."""
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        return
+    try:
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(context.flow_run.id, name=name)
+    except Exception as exc:  # a name is a convenience; never fail a run for it
+        run_logger().warning("could not rename this flow run to %s: %s", name, exc)
 
 
 # Errors a later attempt of a whole flow run may not see: the source or the network was down, a
