@@ -176,3 +176,30 @@ def test_a_stopped_feed_fails_the_scheduled_run_even_when_its_last_day_is_publis
     # without a staleness limit the same run is "nothing new"
     skipped = daily_flow.fn(**{**params, "max_staleness_days": None})
     assert skipped.name == SKIPPED
+
+
+def _flow_run(state):
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(state.state_details.flow_run_id)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_real_runs_are_named_by_date_end_skipped_and_fail_stale_prices_without_retrying(root: Path):
+    daily, _, _ = build_deployments(source=SOURCE, data_root_dir=str(root))
+    params = {**daily.parameters, "settle": False}
+    assert daily.concurrency_limit == 1
+    assert daily_flow.retries == 3
+
+    skipped = daily_flow(**params, as_of="2011-09-03", return_state=True)  # a Saturday
+    assert (skipped.type.value, skipped.name) == ("COMPLETED", SKIPPED)
+    assert _flow_run(skipped).name == "daily-2011-09-03"
+
+    # stale prices fail at once: no retry (a retry would wait RETRY_DELAYS[0] = 60 s first)
+    failed = daily_flow(**params, return_state=True)
+    assert failed.type.value == "FAILED"
+    assert "stale prices: the latest stored day is 2011-09-23" in failed.message
+    run = _flow_run(failed)
+    assert run.run_count == 1
+    assert run.name == f"daily-{pd.Timestamp.now(tz='America/New_York'):%Y-%m-%d}"  # no as_of: today in New York
