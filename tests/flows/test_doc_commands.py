@@ -55,7 +55,6 @@ EXEMPT = {
         "a long-running worker polling a process work pool; the deployments it would run are the same flows that "
         "`updown serve` runs in the integration test, and `prefect deploy --all` registering them is run there"
     ),
-    "python -m flows.deployments": "the same `serve()` as `updown serve` (flows/deployments.py's __main__)",
 }
 
 # doc command -> the line of test_serve_integration.py that runs it (itself, or with a local source/root)
