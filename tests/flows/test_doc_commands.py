@@ -214,8 +214,8 @@ def test_documented_commands_and_python_examples_run(
         "model": ModelConfig(units=(8, 4)),
         "training": TrainConfig(epochs=1),
     }
-    # the same for backtest_flow(...) called from a python example: tiny models on top of its arguments
-    monkeypatch.setattr(flows.backtest, "backtest_flow", functools.partial(flows.backtest.backtest_flow, **tiny_flow))
+    # for backtest_flow(...) called from a python example: tiny models on top of its arguments
+    tiny_backtest_flow = functools.partial(flows.backtest.backtest_flow, **tiny_flow)
 
     ran: list[str] = []
     outputs: dict[str, str] = {}
@@ -229,7 +229,9 @@ def test_documented_commands_and_python_examples_run(
                 for placeholder, value in PYTHON_SUBSTITUTIONS.items():
                     body = body.replace(placeholder, value.format(latest_backtest_run=latest))
                 namespace: dict[str, Any] = {}
-                exec(compile(body, f"{doc} python example", "exec"), namespace)
+                with monkeypatch.context() as patch:
+                    patch.setattr(flows.backtest, "backtest_flow", tiny_backtest_flow)
+                    exec(compile(body, f"{doc} python example", "exec"), namespace)
                 PYTHON_CHECKS[body.splitlines()[0]](namespace)
                 ran.append(f"{doc}: python {body.splitlines()[0]}")
                 continue
@@ -241,7 +243,7 @@ def test_documented_commands_and_python_examples_run(
 
     # what the commands printed and wrote is what the docs say
     quick = Path(outputs["updown backtest"].splitlines()[-1])
-    assert quick.parent == Path("data/reports/backtest")
+    assert quick.parent == tmp_path / "data" / "reports" / "backtest"
     assert (quick / "report.html").is_file()
     model_id = outputs["updown train"].splitlines()[-1]
     assert (tmp_path / "data" / "models" / model_id / "model.keras").is_file()
