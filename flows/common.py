@@ -122,7 +122,7 @@ TRANSIENT_FLOW_ERRORS: tuple[type[BaseException], ...] = (SourceUnavailableError
 
 
 @contextlib.contextmanager
-def flow_retries(delays: Sequence[float]) -> Iterator[None]:
+def flow_retries(delays: Sequence[float], *, deployments_only: bool = True) -> Iterator[None]:
     """Retry the enclosing flow run after a transient error only, waiting ``delays[k]`` before retry k+1.
 
     Prefect 3's flow-level retries (``@flow(retries=..., retry_delay_seconds=...)``) retry every
@@ -130,22 +130,26 @@ def flow_retries(delays: Sequence[float]) -> Iterator[None]:
     ``AwaitingRetry`` while its run count is within the retry policy stored on the flow run. So
     when the body raises, this sets that policy before the exception reaches Prefect: ``retries=0``
     for a non-transient error (the run fails now) and, for one of :data:`TRANSIENT_FLOW_ERRORS`,
-    the delay of this attempt (a backoff). Outside a flow run (``.fn()``) it does nothing.
+    the delay of this attempt (a backoff). With ``deployments_only`` only runs of a deployment
+    (scheduled or triggered on a server) retry: someone running the flow by hand (``updown
+    daily``) hears about an unreachable source at once instead of 20 minutes later. Outside a
+    flow run (``.fn()``) it does nothing.
     """
     try:
         yield
     except Exception as exc:
-        _set_retry_policy(exc, delays)
+        _set_retry_policy(exc, delays, deployments_only=deployments_only)
         raise
 
 
-def _set_retry_policy(exc: Exception, delays: Sequence[float]) -> None:
+def _set_retry_policy(exc: Exception, delays: Sequence[float], *, deployments_only: bool) -> None:
     context = FlowRunContext.get()
     run = None if context is None else context.flow_run
     if run is None:
         return
     attempt = max(run.run_count, 1)
-    if isinstance(exc, TRANSIENT_FLOW_ERRORS) and attempt <= len(delays):
+    eligible = run.deployment_id is not None or not deployments_only
+    if eligible and isinstance(exc, TRANSIENT_FLOW_ERRORS) and attempt <= len(delays):
         update = {"retries": len(delays), "retry_delay": int(delays[attempt - 1])}
         run_logger().warning(
             "transient error (%s); retry %d of %d in %d s",

@@ -18,8 +18,9 @@ run list) when
 A stopped feed therefore fails the scheduled run once it is ``max_staleness_days`` old, instead
 of ending Skipped for ever. Before publishing it settles every past prediction whose horizon has
 elapsed and rewrites the live scorecard (:mod:`models.settlement`), warning when a model drifts.
-A run that failed on a transient error (the source unreachable, an I/O error) is retried with a
-backoff of :data:`RETRY_DELAYS` seconds; bad input and stale prices are not retried.
+A deployment's run that failed on a transient error (the source unreachable, an I/O error) is
+retried with a backoff of :data:`RETRY_DELAYS` seconds; bad input and stale prices are not
+retried, nor is a run started by hand (``updown daily``: it fails at once).
 """
 
 from __future__ import annotations

@@ -21,9 +21,9 @@ ATTEMPTS: list[str] = []
 
 
 @flow(retries=2, retry_delay_seconds=120, flow_run_name="flaky-{kind}")
-def flaky(kind: str, failures: int = 1) -> str:
+def flaky(kind: str, failures: int = 1, deployments_only: bool = False) -> str:
     """Fails ``failures`` times with the error ``kind`` names, then succeeds."""
-    with flow_retries((0, 0)):
+    with flow_retries((0, 0), deployments_only=deployments_only):
         ATTEMPTS.append(kind)
         if len(ATTEMPTS) <= failures:
             errors = {
@@ -68,6 +68,13 @@ def test_flow_retries_only_transient_errors_with_their_own_delays(
     assert _run_count(state) == runs
     # the decorator's fixed 120 s delay was replaced by this attempt's delay (0 s)
     assert time.monotonic() - t0 < 60
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_run_outside_a_deployment_fails_at_once_when_retries_are_for_deployments(attempts: list[str]):
+    state = flaky("source-down", 1, deployments_only=True, return_state=True)  # as `updown daily` runs it
+    assert state.type.value == "FAILED"
+    assert (len(attempts), _run_count(state)) == (1, 1)
 
 
 def test_flow_retries_does_nothing_outside_a_run():

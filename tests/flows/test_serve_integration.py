@@ -9,6 +9,7 @@ tmp_path and in the server's own database.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -124,14 +125,14 @@ def _wait(client: Any, run_id: Any, log: Path) -> Any:
 
 
 def _run_documented(client: Any, line: str, env: dict[str, str], cwd: Path, log: Path) -> Any:
-    before = {r.id for r in client.read_flow_runs()}
-    _sh(line, env, cwd)
-    (new,) = [r for r in client.read_flow_runs() if r.id not in before]
-    return _wait(client, new.id, log)
+    printed = _sh(line, env, cwd)
+    match = re.search(r"UUID: ([0-9a-f-]{36})", printed)
+    assert match, printed
+    return _wait(client, match.group(1), log)
 
 
 def test_served_deployments_run_documented_commands(server: tuple[str, dict[str, str]], tmp_path: Path):
-    from prefect.blocks.notifications import SlackWebhook
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.objects import StateType
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -202,7 +203,8 @@ def test_served_deployments_run_documented_commands(server: tuple[str, dict[str,
             assert worker_daily.global_concurrency_limit.limit == 1
 
             # the shipped automation, created with the documented commands and a real notification block
-            block_id = SlackWebhook(url="http://127.0.0.1:9/updown-alerts").save("updown-alerts")
+            hook = CustomWebhookNotificationBlock(name="updown-alerts", url="http://127.0.0.1:9/updown-alerts")
+            block_id = hook.save("updown-alerts")
             shutil.copytree(REPO / "automations", tmp_path / "automations")
             assert "updown-alerts" in _sh("prefect block ls", env, tmp_path)
             alert_env = {**env, "BLOCK_ID": str(block_id)}
