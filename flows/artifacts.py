@@ -21,8 +21,6 @@ from prefect.artifacts import (
 )
 from prefect.context import FlowRunContext, TaskRunContext
 
-from flows.common import rename_flow_run, run_logger
-
 _log = logging.getLogger("updown")
 _HEADLINE = ("accuracy", "balanced_accuracy", "macro_f1", "log_loss", "brier")
 # The loss each Diebold-Mariano test compares (models.evaluation: per-sample losses averaged per date)
@@ -143,6 +141,8 @@ class BlockProgress:
     """
 
     def __init__(self, total: int, *, run_id: str) -> None:
+        from flows.common import rename_flow_run  # here, not at the top: flows.common loads Keras
+
         self.total, self.finished, self.run_id = total, 0, run_id
         self._artifact: UUID | None = None
         if not _in_run():
@@ -160,6 +160,8 @@ class BlockProgress:
 
     def done(self, stem: str) -> str:
         """Count the block whose files are at ``stem`` as finished; return ``stem``."""
+        from flows.common import run_logger
+
         self.finished += 1
         block = "/".join(Path(stem).parts[-2:])  # seed=S/fold=K
         run_logger().info("block %d of %d done (%s)", self.finished, self.total, block)
