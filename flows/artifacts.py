@@ -8,14 +8,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
+from uuid import UUID
 
 import pandas as pd
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 from prefect.context import FlowRunContext, TaskRunContext
 
 _log = logging.getLogger("updown")
 _HEADLINE = ("accuracy", "balanced_accuracy", "macro_f1", "log_loss", "brier")
+# The loss each Diebold-Mariano test compares (models.evaluation: per-sample losses averaged per date)
+DM_LOSS_NAMES = {
+    "log_loss": "log-loss (per-date mean)",
+    "zero_one": "0-1 loss, i.e. error rate (per-date mean)",
+}
 
 
 def _num(value: Any, digits: int = 4) -> str:
@@ -23,22 +35,52 @@ def _num(value: Any, digits: int = 4) -> str:
 
 
 def headline_rows(metrics: Mapping[str, Any]) -> list[dict[str, str]]:
-    """One row for the model and one per baseline, with the comparison's p-value."""
-    rows = [{"subject": "model", **{k: _num(metrics["model"].get(k)) for k in _HEADLINE}, "dm_p_value": ""}]
+    """One row for the model and one per baseline, with the comparison's p-value and the loss it is on.
+
+    ``dm_p_value`` is the Diebold-Mariano (HLN) test of the model against that baseline, on the
+    loss named in ``dm_loss`` (log-loss for probabilistic baselines, the 0-1 loss for hard ones).
+    """
+    rows = [
+        {"subject": "model", **{k: _num(metrics["model"].get(k)) for k in _HEADLINE}, "dm_p_value": "", "dm_loss": ""}
+    ]
     for name, values in metrics.get("baselines", {}).items():
         comparison = metrics.get("comparisons", {}).get(name, {})
+        loss = comparison.get("loss")
         rows.append(
             {
                 "subject": name,
                 **{k: _num(values.get(k)) for k in _HEADLINE},
                 "dm_p_value": _num(comparison.get("p_value")),
+                "dm_loss": DM_LOSS_NAMES.get(loss, str(loss)) if loss else "n/a",
             }
         )
     return rows
 
 
-def backtest_markdown(metrics: Mapping[str, Any]) -> str:
-    """A short markdown summary: verdict, strategy headline, where the files are."""
+def config_lines(metrics: Mapping[str, Any]) -> list[str]:
+    """The key settings of a backtest run, one markdown bullet each (from ``metrics["config"]``)."""
+    config = metrics.get("config", {})
+    data, wf = config.get("dataset", {}), config.get("walk_forward", {})
+    model, training = config.get("model", {}), config.get("training", {})
+    label = data.get("label", {})
+    blocks = f"every {wf['retrain_every']} trading days" if wf.get("retrain_every") else wf.get("blocks")
+    n_folds = len(metrics.get("folds", [])) or "n/a"
+    return [
+        f"- source `{metrics.get('source', 'n/a')}`, tickers {', '.join(metrics.get('tickers', [])) or 'n/a'}, "
+        f"data {metrics.get('data_start')}..{metrics.get('data_end')}",
+        f"- walk-forward: {n_folds} blocks (blocks: {blocks}), {wf.get('window', 'expanding')} window, "
+        f"seeds {wf.get('seeds', 'n/a')}, warm start {wf.get('warm_start', False)}",
+        f"- model: units {model.get('units')}, dropout {model.get('dropout')}, bidirectional "
+        f"{model.get('bidirectional')}, optimiser {model.get('optimizer')}, learning rate {model.get('learning_rate')}",
+        f"- training: epochs {training.get('epochs')}, batch size {training.get('batch_size')}, "
+        f"patience {training.get('patience')}, seed {training.get('seed')}",
+        f"- data: timesteps {data.get('timesteps')}, label {label.get('scheme')} horizon {label.get('horizon')} "
+        f"lag {label.get('lag')} band {label.get('band')}",
+    ]
+
+
+def backtest_markdown(metrics: Mapping[str, Any], run_dir: str | None = None) -> str:
+    """A short markdown summary: verdict, strategy headline, key config, where the files are."""
     lines = [
         f"# Backtest {metrics.get('run_id', '')}",
         "",
@@ -56,21 +98,32 @@ def backtest_markdown(metrics: Mapping[str, Any]) -> str:
                 f"Sharpe {_num(m.get('sharpe'), 2)} (95% CI {_num(ci.get('lower'), 2)}..{_num(ci.get('upper'), 2)}), "
                 f"max drawdown {_num(m.get('max_drawdown'))}"
             )
-    lines += [
-        "",
-        f"Tickers: {', '.join(metrics.get('tickers', []))}; "
-        f"data {metrics.get('data_start')}..{metrics.get('data_end')}",
-    ]
+    lines += ["", "## Configuration", "", *config_lines(metrics)]
+    comparisons = metrics.get("comparisons", {})
+    if comparisons:
+        by_loss: dict[str, list[str]] = {}
+        for name, c in comparisons.items():
+            by_loss.setdefault(DM_LOSS_NAMES.get(c.get("loss"), str(c.get("loss"))), []).append(name)
+        lines += ["", "Diebold-Mariano (HLN) p-values compare the model with each baseline on:"]
+        lines += [f"- {loss}: {', '.join(names)}" for loss, names in by_loss.items()]
+    if run_dir:
+        report = f"{run_dir.rstrip('/')}/report.html"
+        link = report if "://" in report else Path(report).resolve().as_uri()
+        lines += ["", f"Run folder: `{run_dir}`; full report: [report.html]({link})"]
     return "\n".join(lines)
 
 
-def publish_backtest_artifacts(metrics: Mapping[str, Any], run_id: str) -> None:
-    """Headline-metrics table and markdown summary of a backtest run."""
+def publish_backtest_artifacts(metrics: Mapping[str, Any], run_id: str, *, run_dir: str | None = None) -> None:
+    """Headline-metrics table and markdown summary of a backtest run (``run_dir``: its folder or URL)."""
     try:
         create_table_artifact(
-            table=headline_rows(metrics), key="backtest-headline", description=f"Headline metrics of run {run_id}"
+            table=headline_rows(metrics),
+            key="backtest-headline",
+            description=f"Headline metrics of run {run_id}; dm_p_value: Diebold-Mariano on the dm_loss column",
         )
-        create_markdown_artifact(markdown=backtest_markdown(metrics), key="backtest-summary", description=run_id)
+        create_markdown_artifact(
+            markdown=backtest_markdown(metrics, run_dir), key="backtest-summary", description=run_id
+        )
     except Exception as exc:  # the UI view must never sink a finished run
         _log.warning("could not publish Prefect artifacts for %s: %s", run_id, exc)
 
@@ -78,6 +131,46 @@ def publish_backtest_artifacts(metrics: Mapping[str, Any], run_id: str) -> None:
 def _in_run() -> bool:
     """Artifacts belong to a flow or task run; ``.fn()`` calls have none and publish nothing."""
     return FlowRunContext.get() is not None or TaskRunContext.get() is not None
+
+
+class BlockProgress:
+    """Walk-forward progress: "block k of N" in the run log and a Prefect progress artifact.
+
+    Created once the backtest has its run id, it names the flow run ``backtest-<run id>`` (the
+    run folder's name) and creates the artifact at 0%; :meth:`done` moves both on per block.
+    """
+
+    def __init__(self, total: int, *, run_id: str) -> None:
+        from flows.common import rename_flow_run  # here, not at the top: flows.common loads Keras
+
+        self.total, self.finished, self.run_id = total, 0, run_id
+        self._artifact: UUID | None = None
+        if not _in_run():
+            return
+        rename_flow_run(f"backtest-{run_id}")
+        try:
+            self._artifact = cast(
+                UUID,
+                create_progress_artifact(
+                    progress=0.0, key="backtest-progress", description=f"Walk-forward blocks of backtest {run_id}"
+                ),
+            )
+        except Exception as exc:  # the UI view must never sink a run
+            _log.warning("could not create the progress artifact of %s: %s", run_id, exc)
+
+    def done(self, stem: str) -> str:
+        """Count the block whose files are at ``stem`` as finished; return ``stem``."""
+        from flows.common import run_logger
+
+        self.finished += 1
+        block = "/".join(Path(stem).parts[-2:])  # seed=S/fold=K
+        run_logger().info("block %d of %d done (%s)", self.finished, self.total, block)
+        if self._artifact is not None:
+            try:
+                update_progress_artifact(self._artifact, progress=100.0 * self.finished / self.total)
+            except Exception as exc:  # the UI view must never sink a run
+                _log.warning("could not update the progress artifact of %s: %s", self.run_id, exc)
+        return stem
 
 
 def signal_rows(frame: pd.DataFrame) -> list[dict[str, str]]:

@@ -33,7 +33,7 @@ from features.io import atomic_path, write_json, write_parquet
 from features.labels import CLASSES
 from features.remote import is_url
 from features.store import PriceStore
-from flows.artifacts import publish_backtest_artifacts
+from flows.artifacts import BlockProgress, publish_backtest_artifacts
 from flows.common import (
     BACKTEST_STATE,
     DEFAULT_SOURCE,
@@ -43,6 +43,7 @@ from flows.common import (
     public_path,
     root_spec,
     run_logger,
+    run_name,
     update_prices,
     working_root,
 )
@@ -76,7 +77,10 @@ def _load_panel(root: str, tickers: list[str], start: Any, end: Any, config: Dat
     return prices, build_panel(prices, config)
 
 
-@task(cache_policy=NO_CACHE, task_run_name="seed-{seed}-fold-{fold_index}", timeout_seconds=6 * 3600)
+# No timeout_seconds: Prefect cannot interrupt a task running in a worker thread (the task runner's
+# threads, a Dask worker's), it only warns on every block. A block is bounded by its training config
+# instead: at most `epochs` passes over a fixed set of samples, fewer with early stopping.
+@task(cache_policy=NO_CACHE, task_run_name="seed-{seed}-fold-{fold_index}")
 def run_fold_task(
     root: str,
     tickers: list[str],
@@ -209,7 +213,12 @@ def ensemble(per_seed: list[pd.DataFrame]) -> pd.DataFrame:
     return out
 
 
-@flow(name="backtest", log_prints=True, task_runner=task_runner_from(os.environ.get("UPDOWN_TASK_RUNNER")))
+@flow(
+    name="backtest",
+    flow_run_name=run_name("backtest", clock=True),  # renamed backtest-<run id> once it has one
+    log_prints=True,
+    task_runner=task_runner_from(os.environ.get("UPDOWN_TASK_RUNNER")),
+)
 def backtest_flow(
     source: str = DEFAULT_SOURCE,
     tickers: list[str] | None = None,
@@ -279,8 +288,9 @@ def backtest_flow(
                     run_fold_task.submit(*shared, f.index, seed, run_id, str(partial), data_id, None, use_cache)
                     for f in folds
                 ]
+        progress = BlockProgress(sum(map(len, pending.values())), run_id=run_id)  # run name, log, UI: block k of N
         for seed, items in pending.items():
-            per_seed[seed] = stitch([_read_fold(_stem(s)) for s in items])
+            per_seed[seed] = stitch([_read_fold(progress.done(_stem(s))) for s in items])
         predictions = ensemble([p for p, _, _ in per_seed.values()])
         baselines, fold_info = next(iter(per_seed.values()))[1:]
         extra = {}
@@ -313,7 +323,7 @@ def backtest_flow(
         content["wall_seconds"] = round(time.perf_counter() - t0, 1)
         write_json(content, partial / "metrics.json")
         os.rename(partial, final)
-        publish_backtest_artifacts(content, run_id)
+        publish_backtest_artifacts(content, run_id, run_dir=public_path(data_root_dir, root, final))
         for line in content["verdict_lines"] if content.get("verdict_lines") else [content["verdict"]]:
             logger.info(line)
         return public_path(data_root_dir, root, final)

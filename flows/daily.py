@@ -2,17 +2,25 @@
 
 Publishes ``<data root>/reports/daily/date=YYYY-MM-DD/predictions.parquet`` (replaced, never
 duplicated, when re-run for the same date), with key-value metadata: model id, data
-fingerprint, code version, creation time. It publishes nothing, and says why, when
+fingerprint, code version, creation time.
+
+It first refuses (raises :class:`StalePricesError`, the run fails) on stale or incomplete
+prices: the latest stored day more than ``max_staleness_days`` business days old (only when the
+as-of date was not given), or fewer than ``min_coverage`` of the tickers priced on the as-of
+date unless ``allow_partial``. Only fresh prices can then mean "nothing new": it publishes
+nothing, says why, and ends in a ``Completed`` state named ``Skipped`` (its own name in the UI's
+run list) when
 
 * no ticker has a price on the as-of date (weekend, holiday, data not yet published), or
 * the as-of date was not given and the latest stored day is already published (a scheduled run
-  on a holiday must not re-label yesterday's data as today's);
+  on a holiday must not re-label yesterday's data as today's).
 
-and it refuses (raises :class:`StalePricesError`) on stale or incomplete prices: the latest
-stored day more than ``max_staleness_days`` business days old (only when the as-of date was not
-given), or fewer than ``min_coverage`` of the tickers priced on the as-of date unless
-``allow_partial``. Before publishing it settles every past prediction whose horizon has elapsed
-and rewrites the live scorecard (:mod:`models.settlement`), warning when a model drifts.
+A stopped feed therefore fails the scheduled run once it is ``max_staleness_days`` old, instead
+of ending Skipped for ever. Before publishing it settles every past prediction whose horizon has
+elapsed and rewrites the live scorecard (:mod:`models.settlement`), warning when a model drifts.
+A deployment's run that failed on a transient error (the source unreachable, an I/O error) is
+retried with a backoff of :data:`RETRY_DELAYS` seconds; bad input and stale prices are not
+retried, nor is a run started by hand (``updown daily``: it fails at once).
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from typing import Annotated, Any
 import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Completed, State
 from pydantic import Field
 
 from features.frame import fingerprint
@@ -36,8 +45,11 @@ from flows.common import (
     DAILY_STATE,
     DEFAULT_SOURCE,
     code_version,
+    flow_retries,
+    market_today,
     public_path,
     run_logger,
+    run_name,
     update_prices,
     working_root,
 )
@@ -46,7 +58,12 @@ from models.reports import daily_path, write_daily
 from models.scoring import score
 from models.settlement import settle_store
 
-MARKET_TZ = "America/New_York"
+__all__ = ["RETRY_DELAYS", "SKIPPED", "StalePricesError", "check_freshness", "daily_flow"]
+
+# Seconds before each flow-level retry after a transient error: 1, 5, then 15 minutes (a source
+# outage rarely passes within the task's own short retries; the run still ends before 18:00).
+RETRY_DELAYS: tuple[int, ...] = (60, 300, 900)
+SKIPPED = "Skipped"  # the final state's name of a run that published nothing
 
 
 class StalePricesError(RuntimeError):
@@ -91,7 +108,7 @@ def check_freshness(
         StalePricesError: naming the dates, or the share and the missing tickers.
     """
     if not explicit and max_staleness_days is not None:
-        today = today or pd.Timestamp.now(tz=MARKET_TZ).date()
+        today = today or market_today()
         lag = len(pd.bdate_range(day, today)) - 1
         if lag > max_staleness_days:
             raise StalePricesError(
@@ -131,7 +148,12 @@ def settle_predictions(root: str, window: int) -> dict[str, Any]:
     }
 
 
-@flow(name="daily")
+@flow(
+    name="daily",
+    flow_run_name=run_name("daily", date_parameter="as_of"),
+    retries=len(RETRY_DELAYS),
+    retry_delay_seconds=RETRY_DELAYS[0],  # per attempt and only for transient errors: flow_retries below
+)
 def daily_flow(
     as_of: dt.date | None = None,
     source: str = DEFAULT_SOURCE,
@@ -142,7 +164,7 @@ def daily_flow(
     max_staleness_days: Annotated[int, Field(ge=0)] | None = None,
     settle: bool = True,
     scorecard_window: Annotated[int, Field(ge=1)] = 60,
-) -> str | None:
+) -> str | State[None]:
     """Score ``as_of`` (default: the latest stored trading day) with the champion model.
 
     Args:
@@ -159,7 +181,8 @@ def daily_flow(
         scorecard_window: decision dates in the scorecard's rolling window.
 
     Returns:
-        The published partition's path, or None when there was nothing new to publish.
+        The published partition's path; when there was nothing new to publish, a ``Completed``
+        state named ``Skipped`` whose message says why (calling the flow then returns None).
 
     Raises:
         StalePricesError: stale or incomplete prices (see the module docstring); nothing published.
@@ -167,7 +190,7 @@ def daily_flow(
     if not 0 <= min_coverage <= 1:
         raise ValueError(f"min_coverage must be in [0, 1], got min_coverage={min_coverage}")
     logger = run_logger()
-    with working_root(data_root_dir, pull=DAILY_STATE) as root:
+    with flow_retries(RETRY_DELAYS), working_root(data_root_dir, pull=DAILY_STATE) as root:
         loaded = load_model(root)
         names = tickers or list(loaded.metadata["tickers"])
         day = parse_date(as_of, name="as_of")
@@ -184,23 +207,15 @@ def daily_flow(
         settlement = settle_predictions(str(root), scorecard_window) if settle else {}
         explicit = day is not None
         day = day or prices["date"].max()
-        if not explicit and daily_path(root, day).is_file():
-            logger.warning(
-                "nothing new: the latest stored day %s is already published; nothing published "
-                "(pass as_of to republish)",
-                f"{day:%Y-%m-%d}",
-            )
-            return None
+        # freshness first: a stopped feed must fail the run, not look like "already published"
         missing = check_freshness(
             prices, names, day, explicit=explicit, min_coverage=min_coverage,
             allow_partial=allow_partial, max_staleness_days=max_staleness_days,
         )  # fmt: skip
+        if not explicit and daily_path(root, day).is_file():
+            return _skipped(f"the latest stored day {day:%Y-%m-%d} is already published (pass as_of to republish)")
         if len(missing) == len(names):
-            logger.warning(
-                "nothing new: no ticker has a price on %s (market closed or data not yet published); nothing published",
-                f"{day:%Y-%m-%d}",
-            )
-            return None
+            return _skipped(f"no ticker has a price on {day:%Y-%m-%d} (market closed or data not yet published)")
         if missing:
             logger.warning("no price on %s for %s; they are not scored", f"{day:%Y-%m-%d}", missing)
         window = prices[prices["date"] >= day - lookback]
@@ -219,3 +234,9 @@ def daily_flow(
         logger.info("published %d predictions for %s to %s", len(frame), f"{day:%Y-%m-%d}", path)
         publish_daily_artifacts(frame, day, scorecard=settlement.get("scorecard"))
         return public_path(data_root_dir, root, path)
+
+
+def _skipped(reason: str) -> State[None]:
+    """The final state of a run that published nothing: ``Completed``, named ``Skipped`` in the UI."""
+    run_logger().warning("nothing new: %s; nothing published", reason)
+    return Completed(name=SKIPPED, message=f"nothing published: {reason}")

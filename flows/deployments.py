@@ -2,15 +2,20 @@
 
 * ``daily/daily``: weekdays after the US close (17:30 New York time), scoring the latest stored
   day; it refuses prices more than ``max_staleness_days`` business days old and publishes
-  nothing on holidays.
+  nothing on holidays. One run at a time (``concurrency_limit=1``); the flow itself retries
+  transient errors with a backoff (:data:`flows.daily.RETRY_DELAYS`).
 * ``train/weekly-retrain``: Saturday mornings; the new model is promoted only if it beats the
-  champion on the same validation samples (:mod:`models.promotion`).
+  champion on the same validation samples (:mod:`models.promotion`). One run at a time.
 * ``backtest/backtest``: no schedule; run on demand with
-  ``prefect deployment run 'backtest/backtest' --param epochs=...``.
+  ``prefect deployment run 'backtest/backtest' --param training='{"epochs": 5}'`` (the configs are
+  nested parameters: ``dataset``, ``model``, ``training``, ``walk_forward``; a partial object
+  keeps the other fields' defaults).
 
 Schedules only fire against a real Prefect server (``prefect server start`` and
 ``PREFECT_API_URL``): the temporary server the CLI starts never runs them. ``prefect.yaml`` at the
-repository root declares the same deployments for users with work pools. See docs/operations.md.
+repository root declares the same flows for users with work pools under other names
+(:data:`WORKER_SUFFIX`: ``daily/daily-worker``...), so neither overwrites the other's parameters.
+See docs/operations.md.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ DAILY_CRON = "30 17 * * 1-5"  # weekdays, 17:30 New York time: after the 16:00 c
 RETRAIN_CRON = "0 6 * * 6"  # Saturdays 06:00 New York time: the week's data is final, no daily run competes
 MAX_STALENESS_DAYS = 3
 TAGS = ["updown"]
+WORKER_SUFFIX = "-worker"  # prefect.yaml's names: `updown serve` and `prefect deploy --all` never share one
 
 
 def build_deployments(
@@ -69,6 +75,7 @@ def build_deployments(
             schedules=[Cron(daily_cron, timezone=timezone)],
             parameters={**shared, "max_staleness_days": max_staleness_days},
             description="Update prices, settle past predictions, publish the latest day's signals.",
+            concurrency_limit=1,  # two runs would race to publish the same partition
             **common,
         ),
         train_flow.to_deployment(
@@ -76,12 +83,16 @@ def build_deployments(
             schedules=[Cron(retrain_cron, timezone=timezone)],
             parameters={**shared, **picked},
             description="Retrain on all stored history; promote only if better on the same validation samples.",
+            concurrency_limit=1,  # two retrains would race to promote a champion
             **common,
         ),
         backtest_flow.to_deployment(
             "backtest",
             parameters={**shared, **picked},
-            description="Walk-forward backtest on demand: prefect deployment run 'backtest/backtest' --param ...",
+            description=(
+                "Walk-forward backtest on demand: prefect deployment run 'backtest/backtest' "
+                "--param training='{\"epochs\": 5}' (see docs/operations.md)"
+            ),
             **common,
         ),
     ]

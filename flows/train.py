@@ -16,6 +16,7 @@ from flows.common import (
     code_version,
     date_range,
     run_logger,
+    run_name,
     update_prices,
     working_root,
 )
@@ -26,7 +27,7 @@ from models.scoring import train_production_model
 from models.training import TrainConfig
 
 
-@flow(name="train")
+@flow(name="train", flow_run_name=run_name("train", date_parameter="end"))
 def train_flow(
     source: str = DEFAULT_SOURCE,
     tickers: list[str] | None = None,

@@ -17,7 +17,8 @@ from features.io import read_parquet_metadata
 from features.labels import CLASSES, LabelConfig, make_labels
 from features.sources import get_source
 from flows.artifacts import model_card, scorecard_markdown, signal_rows
-from flows.daily import StalePricesError, check_freshness, daily_flow
+from flows.daily import SKIPPED, StalePricesError, check_freshness, daily_flow
+from flows.deployments import build_deployments
 from models.reports import SETTLED_COLUMNS, daily_path, read_predictions
 from models.settlement import scorecard_path
 from tests.support import train_champion
@@ -128,7 +129,12 @@ def test_daily_publishes_settles_and_scores(root: Path):
     # an implicit re-run (e.g. a scheduled run on a holiday) publishes nothing
     latest = daily_flow.fn(source=SOURCE, data_root_dir=str(root))
     assert latest == str(daily_path(root, pd.Timestamp("2011-09-23")))
-    assert daily_flow.fn(source=SOURCE, data_root_dir=str(root)) is None
+    again = daily_flow.fn(source=SOURCE, data_root_dir=str(root))
+    assert (again.type.value, again.name) == ("COMPLETED", SKIPPED)
+    assert (
+        again.message
+        == "nothing published: the latest stored day 2011-09-23 is already published (pass as_of to republish)"
+    )
 
 
 @pytest.mark.usefixtures("prefect_harness")
@@ -152,3 +158,48 @@ def test_daily_refuses_stale_and_incomplete_prices(root: Path, tmp_path: Path):
     with pytest.raises(StalePricesError, match="stale prices: the latest stored day is 2011-09-23"):
         daily_flow.fn(source=SOURCE, data_root_dir=str(root), max_staleness_days=3, settle=False)
     assert not daily_path(root, pd.Timestamp("2011-09-23")).exists()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_stopped_feed_fails_the_scheduled_run_even_when_its_last_day_is_published(root: Path):
+    """The deployment's own parameters (as a scheduled run gets them): the freshness check comes first.
+
+    The synthetic feed stopped on 2011-09-23. Once that day is published, a scheduled run used to
+    end Completed ("already published") for ever; it must fail on stale prices instead.
+    """
+    daily, _, _ = build_deployments(source=SOURCE, data_root_dir=str(root))
+    params = dict(daily.parameters)
+    assert params["max_staleness_days"] == 3
+    assert daily_flow.fn(as_of="2011-09-23", **params) == str(daily_path(root, pd.Timestamp("2011-09-23")))
+    with pytest.raises(StalePricesError, match="stale prices: the latest stored day is 2011-09-23"):
+        daily_flow.fn(**params)
+    # without a staleness limit the same run is "nothing new"
+    skipped = daily_flow.fn(**{**params, "max_staleness_days": None})
+    assert skipped.name == SKIPPED
+
+
+def _flow_run(state):
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(state.state_details.flow_run_id)
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_real_runs_are_named_by_date_end_skipped_and_fail_stale_prices_without_retrying(root: Path):
+    daily, _, _ = build_deployments(source=SOURCE, data_root_dir=str(root))
+    params = {**daily.parameters, "settle": False}
+    assert daily.concurrency_limit == 1
+    assert daily_flow.retries == 3
+
+    skipped = daily_flow(**params, as_of="2011-09-03", return_state=True)  # a Saturday
+    assert (skipped.type.value, skipped.name) == ("COMPLETED", SKIPPED)
+    assert _flow_run(skipped).name == "daily-2011-09-03"
+
+    # stale prices fail at once: no retry (a retry would wait RETRY_DELAYS[0] = 60 s first)
+    failed = daily_flow(**params, return_state=True)
+    assert failed.type.value == "FAILED"
+    assert "stale prices: the latest stored day is 2011-09-23" in failed.message
+    run = _flow_run(failed)
+    assert run.run_count == 1
+    assert run.name == f"daily-{pd.Timestamp.now(tz='America/New_York'):%Y-%m-%d}"  # no as_of: today in New York

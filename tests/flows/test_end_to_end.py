@@ -112,7 +112,12 @@ def test_daily_publishes_nothing_on_a_day_without_prices(tmp_path: Path, capsys:
     root = str(tmp_path)
     _cli(["train", "--source", SOURCE, "--end", "2011-06-30", "--data-root", root, *FAST], capsys)
     saturday = "2011-09-03"
-    assert daily_flow.fn(as_of=saturday, source=SOURCE, data_root_dir=root) is None
+    state = daily_flow.fn(as_of=saturday, source=SOURCE, data_root_dir=root)
+    assert (state.type.value, state.name) == ("COMPLETED", "Skipped")
+    assert (
+        state.message
+        == "nothing published: no ticker has a price on 2011-09-03 (market closed or data not yet published)"
+    )
     assert not (tmp_path / "reports" / "daily").exists()
 
 

@@ -43,7 +43,7 @@ def without_prefect(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_update_task_is_incremental_and_json_ready(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="updown"):
+    with caplog.at_level(logging.DEBUG, logger="updown"):
         first = update_prices.fn(SOURCE, ["SYN00", "SYN02"], None, None, str(tmp_path))
     mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "prices").glob("*.parquet")}
 
@@ -57,9 +57,15 @@ def test_update_task_is_incremental_and_json_ready(tmp_path: Path, caplog: pytes
     assert second["changed_rows"] == {"SYN00": 0, "SYN02": 0}
     assert second["fingerprint"] == first["fingerprint"]
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "prices").glob("*.parquet")} == mtimes
-    logged = [r.getMessage() for r in caplog.records]
-    assert logged[0] == "prices from synthetic: 2 updated, 0 unchanged, 0 failed; 0 rows rejected, 0 flagged"
-    assert logged[1].startswith("SYN00: updated, 60 added, 0 changed, 0 rejected, 0 flagged (asked earliest..latest)")
+    logged = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert logged[0] == (
+        logging.INFO,
+        "prices from synthetic: 2 updated, 0 unchanged, 0 failed; 0 rows rejected, 0 flagged",
+    )
+    assert logged[1][0] == logging.DEBUG  # per-ticker detail: DEBUG unless it failed or was flagged
+    assert logged[1][1].startswith(
+        "SYN00: updated, 60 added, 0 changed, 0 rejected, 0 flagged (asked earliest..latest)"
+    )
 
 
 def test_update_task_reports_a_failed_ticker_and_keeps_the_others(tmp_path: Path) -> None:

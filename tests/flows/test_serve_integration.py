@@ -1,10 +1,16 @@
-"""A real ``prefect server start`` on a free loopback port, the deployments served against it,
-the daily deployment triggered through the API. Everything stays on 127.0.0.1 and in tmp_path.
+"""A real ``prefect server start`` on a free loopback port, the deployments served against it by
+``updown serve``, the daily deployment triggered with the documented ``prefect deployment run``,
+``prefect.yaml``'s deployments registered next to the served ones, and the shipped automation
+created with the documented commands (docs/operations.md; tests/flows/test_doc_commands.py checks
+that each documented command for a real server is run here). Everything stays on 127.0.0.1, in
+tmp_path and in the server's own database.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -72,6 +78,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_UI_ENABLED": "false",
         "UPDOWN_DATA_ROOT": str(tmp_path / "data"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",  # `updown`, `prefect`
     }
     log = tmp_path / "server.log"
     with open(log, "wb") as out:
@@ -97,7 +104,35 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         _stop(proc)
 
 
-def test_served_daily_deployment_publishes_a_partition(server: tuple[str, dict[str, str]], tmp_path: Path):
+def _sh(line: str, env: dict[str, str], cwd: Path, timeout: float = 120) -> str:
+    """Run one documented command line in bash; fail with its output unless it exits 0."""
+    done = subprocess.run(
+        ["bash", "-c", line], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def _wait(client: Any, run_id: Any, log: Path) -> Any:
+    deadline = time.monotonic() + RUN_S
+    while True:
+        run = client.read_flow_run(run_id)
+        if run.state is not None and run.state.is_final():
+            return run
+        if time.monotonic() > deadline:
+            pytest.fail(f"run {run.name} not finished after {RUN_S} s (state {run.state}):\n{_tail(log)}")
+        time.sleep(1)
+
+
+def _run_documented(client: Any, line: str, env: dict[str, str], cwd: Path, log: Path) -> Any:
+    printed = _sh(line, env, cwd)
+    match = re.search(r"UUID: ([0-9a-f-]{36})", printed)
+    assert match, printed
+    return _wait(client, match.group(1), log)
+
+
+def test_served_deployments_run_documented_commands(server: tuple[str, dict[str, str]], tmp_path: Path):
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.objects import StateType
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -111,11 +146,10 @@ def test_served_daily_deployment_publishes_a_partition(server: tuple[str, dict[s
     set_champion(root, model_id, reason="test")
 
     log = tmp_path / "serve.log"
-    code = f"from flows.deployments import serve; serve(source={SOURCE!r}, data_root_dir={str(root)!r})"
     with open(log, "wb") as out:
         serving = subprocess.Popen(
-            [sys.executable, "-c", code], env=env, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True, cwd=REPO,
+            ["updown", "serve", "--source", SOURCE, "--data-root", str(root)], env=env, stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path,
         )  # fmt: skip
     try:
         with temporary_settings(updates={PREFECT_API_URL: api}), get_client(sync_client=True) as client:
@@ -136,17 +170,52 @@ def test_served_daily_deployment_publishes_a_partition(server: tuple[str, dict[s
                 "weekly-retrain": [("0 6 * * 6", "America/New_York")],
                 "backtest": [],
             }
+            limits = {
+                n: d.global_concurrency_limit and d.global_concurrency_limit.limit for n, d in deployments.items()
+            }
+            assert limits == {"daily": 1, "weekly-retrain": 1, "backtest": None}
 
-            daily = deployments["daily"]
-            run = client.create_flow_run_from_deployment(daily.id, parameters={"as_of": "2011-09-01"})
-            while True:
-                state = client.read_flow_run(run.id).state
-                if state is not None and state.is_final():
-                    break
-                if time.monotonic() > deadline:
-                    pytest.fail(f"daily run not finished after {RUN_S} s (state {state}):\n{_tail(log)}")
-                time.sleep(1)
-            assert state.type == StateType.COMPLETED, f"{state}\n{_tail(log)}"
+            # the documented on-demand run, literally (docs/operations.md uses another date)
+            run = _run_documented(
+                client, "prefect deployment run 'daily/daily' --param as_of=2011-09-01", env, tmp_path, log
+            )
+            assert run.state.type == StateType.COMPLETED, f"{run.state}\n{_tail(log)}"
+            assert run.name == "daily-2011-09-01"
+            # a Saturday: nothing published, and the run list says so
+            run = _run_documented(
+                client, "prefect deployment run 'daily/daily' --param as_of=2011-09-03", env, tmp_path, log
+            )
+            assert (run.state.type, run.state.name, run.name) == (StateType.COMPLETED, "Skipped", "daily-2011-09-03")
+
+            # prefect.yaml's deployments register next to the served ones without touching them
+            _sh("prefect work-pool create updown --type process", env, tmp_path)
+            _sh("prefect deploy --all", env, REPO, timeout=300)
+            after = {(d.name, str(d.flow_id)): d for d in client.read_deployments()}
+            names = sorted(name for name, _ in after)
+            assert names == sorted(["daily", "weekly-retrain", "backtest", "daily-worker", "weekly-retrain-worker",
+                                    "backtest-worker"])  # fmt: skip
+            served_daily = next(d for (name, _), d in after.items() if name == "daily")
+            assert served_daily.parameters == deployments["daily"].parameters
+            assert served_daily.parameters["data_root_dir"] == str(root)
+            worker_daily = next(d for (name, _), d in after.items() if name == "daily-worker")
+            assert worker_daily.flow_id == served_daily.flow_id
+            assert worker_daily.parameters == {"max_staleness_days": 3}
+            assert worker_daily.global_concurrency_limit.limit == 1
+
+            # the shipped automation, created with the documented commands and a real notification block
+            hook = CustomWebhookNotificationBlock(name="updown-alerts", url="http://127.0.0.1:9/updown-alerts")
+            block_id = hook.save("updown-alerts")
+            shutil.copytree(REPO / "automations", tmp_path / "automations")
+            listed = _sh("prefect block ls", {**env, "COLUMNS": "300"}, tmp_path)  # wide: names not cut
+            assert str(block_id) in listed
+            assert "updown-alerts" in listed
+            alert_env = {**env, "BLOCK_ID": str(block_id)}
+            _sh('sed "s/NOTIFICATION_BLOCK_ID/$BLOCK_ID/" automations/daily-failed.yaml > daily-failed.yaml',
+                alert_env, tmp_path)  # fmt: skip
+            _sh("prefect automation create --from-file daily-failed.yaml", alert_env, tmp_path)
+            (automation,) = client.read_automations_by_name("updown daily run failed")
+            assert automation.enabled
+            assert [a.block_document_id for a in automation.actions] == [block_id]
     finally:
         _stop(serving)
 
