@@ -202,7 +202,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "daily":
         from flows.daily import daily_flow
 
-        path = daily_flow(
+        state = daily_flow(
             as_of=args.as_of,
             source=args.source,
             tickers=tickers,
@@ -210,8 +210,11 @@ def _run(args: argparse.Namespace) -> int:
             allow_partial=args.allow_partial,
             min_coverage=args.min_coverage,
             max_staleness_days=args.max_staleness_days,
+            return_state=True,
         )
-        print(path if path else "nothing published: no new prices for the as-of date")
+        path = state.result()  # raises the run's error, if it failed
+        # a run that publishes nothing ends in a Completed state named Skipped whose message says why
+        print(path if path else state.message or "nothing published")
         return 0
     if args.command == "serve":
         from prefect.settings import PREFECT_API_URL

@@ -119,6 +119,9 @@ def test_daily_publishes_nothing_on_a_day_without_prices(tmp_path: Path, capsys:
         == "nothing published: no ticker has a price on 2011-09-03 (market closed or data not yet published)"
     )
     assert not (tmp_path / "reports" / "daily").exists()
+    # the CLI prints the reason the run was skipped, and exits 0
+    out = _cli(["daily", "--as-of", saturday, "--source", SOURCE, "--data-root", root], capsys)
+    assert out == state.message
 
 
 def test_backtest_with_seeds_warm_start_and_retrain_every(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
