@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -35,6 +36,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+import features
 from features.dataset import DatasetConfig, Panel, build_panel
 from features.frame import fingerprint
 from features.io import atomic_path, write_json, write_parquet
@@ -167,8 +169,8 @@ def fit_block(
     Raises:
         ValueError: when ``adj_close`` is not row-aligned with the panel.
     """
-    if adj_close is None or len(adj_close) != len(panel.keys):
-        raise ValueError(f"adj_close must have one price per panel row ({len(panel.keys)}), got {adj_close!r:.60}")
+    if len(adj_close) != len(panel.keys):
+        raise ValueError(f"adj_close must have one price per panel row ({len(panel.keys)}), got {len(adj_close)}")
     panel = panel.fit_labels(fold.train_rows)
     model = LSTMClassifier(panel.config, model_config, train_config).fit(
         panel, fold.train_rows, embargo=fold.embargo, initial_weights=initial_weights,
@@ -291,9 +293,19 @@ class _Done:
         return self._value.stem
 
 
+@functools.cache
+def code_identity() -> tuple[str, str]:
+    """("local", sha256 of the ``features`` and ``models`` sources) of this process, for fold cache keys.
+
+    The flow keys on its git commit and its own source too; run in plain Python the sources are enough
+    to keep an edited checkout from restoring blocks of the old code.
+    """
+    return "local", foldcache.source_digest(Path(features.__file__).parent, Path(__file__).parent)
+
+
 def run_here(job: FoldJob) -> Handle:
     """Run a job now, in this process (the default ``submit`` of :meth:`Backtest.run`)."""
-    return _Done(run_block(job, code=("local", "local")))
+    return _Done(run_block(job, code=code_identity()))
 
 
 def ensemble(per_seed: list[pd.DataFrame]) -> pd.DataFrame:
