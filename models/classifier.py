@@ -231,16 +231,18 @@ class LSTMClassifier:
     def save(self, folder: str | Path, *, metadata: Mapping[str, Any] | None = None) -> Path:
         """Write ``model.keras`` and the JSON card ``metadata.json`` (:meth:`card` plus ``metadata``) into ``folder``.
 
-        ``metadata`` entries (data range, validation metrics, ids...) are stored beside the card; a
-        nested ``calibration`` dict is merged with the card's. Returns the folder.
+        ``metadata`` entries (data range, validation metrics, ids...) are stored beside the card, in
+        their order; the card's own entries win, and a nested ``calibration`` dict is merged with the
+        card's. Returns the folder.
         """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         card = self.card()
-        extra = dict(metadata or {})
-        card["calibration"] = {**card["calibration"], **extra.pop("calibration", {})}
+        content = dict(metadata or {})
+        card["calibration"] = {**content.get("calibration", {}), **card["calibration"]}
+        content.update(card)
         self.model_.save(folder / MODEL_FILE)
-        write_json({**extra, **card}, folder / CARD_FILE)
+        write_json(content, folder / CARD_FILE)
         return folder
 
     @classmethod

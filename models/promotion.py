@@ -65,9 +65,9 @@ def decide_promotion(
         champion = load_model(root, current)
     except RegistryError as exc:
         return PromotionDecision(True, f"current champion {current} cannot be used: {exc}", current, candidate_ll)
-    if champion.metadata["dataset"]["label"] != candidate_meta["dataset"]["label"]:
+    if champion.card_["dataset"]["label"] != candidate_meta["dataset"]["label"]:
         reason = (
-            f"labels differ from champion {current} ({champion.metadata['dataset']['label']} vs "
+            f"labels differ from champion {current} ({champion.card_['dataset']['label']} vs "
             f"{candidate_meta['dataset']['label']}): not comparable"
         )
         return PromotionDecision(force, reason + ("; promoted with --force" if force else "; use --force"), current)

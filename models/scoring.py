@@ -31,15 +31,17 @@ def train_production_model(
     """Fit on every labeled sample of ``prices`` and describe the result for the registry.
 
     Returns:
-        (the fitted classifier, JSON-ready metadata for :func:`models.registry.save_model`, which
-        stores it beside the classifier's own card).
+        (the fitted classifier, JSON-ready metadata for :func:`models.registry.save_model`: the
+        classifier's card plus the training data, fit and validation).
     """
     rows = (base := build_panel(prices, dataset_config)).samples(labeled=True)
     panel = base.fit_labels(rows)  # quantile cut points from these training rows; a no-op otherwise
     fitted = LSTMClassifier(dataset_config, model_config, train_config)
     fitted.fit(panel, rows, callbacks=callbacks or [], verbose=verbose)
+    card = fitted.card()
     meta = {
         "created_at": dt.datetime.now(dt.UTC).isoformat(),
+        **{k: v for k, v in card.items() if k != "calibration"},
         "tickers": sorted(prices["ticker"].unique().tolist()),
         "data_start": str(prices["date"].min().date()),
         "data_end": str(prices["date"].max().date()),
@@ -47,7 +49,8 @@ def train_production_model(
         "fit": fitted.fit_summary_,
         "validation": classification_metrics(fitted.val_labels_, fitted.val_probs_),
         "calibration": {
-            "uncalibrated_val_log_loss": classification_metrics(fitted.val_labels_, fitted.raw_val_probs_)["log_loss"]
+            **card["calibration"],
+            "uncalibrated_val_log_loss": classification_metrics(fitted.val_labels_, fitted.raw_val_probs_)["log_loss"],
         },
         "class_balance": class_balance(panel.label[rows]),
         "label_state": panel.label_state,
