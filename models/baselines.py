@@ -304,20 +304,21 @@ class _SklearnBaseline(Baseline):
     def fit(self, train: BaselineData, *, history: BaselineData | None = None) -> Self:
         y = _train_labels(train)
         self.n_train_ = len(y)
-        self.prior_ = ClassPrior().fit(train) if len(np.unique(y)) < 2 else None
-        self.learner_ = None
-        if self.prior_ is None:
-            self.learner_ = self._learner()
-            with self._limits():
-                self.learner_.fit(self._features(train), y)
+        if len(np.unique(y)) < 2:  # one class only: nothing to discriminate, the prior it is
+            self.learner_: Any = ClassPrior().fit(train)
+            return self
+        self.learner_ = self._learner()
+        with self._limits():
+            self.learner_.fit(self._features(train), y)
         return self
 
     def predict_proba(self, test: BaselineData) -> np.ndarray:
-        if self._fitted("prior_") is not None:
-            return np.asarray(self.prior_.predict_proba(test))
+        learner = self._fitted("learner_")
+        if isinstance(learner, ClassPrior):
+            return learner.predict_proba(test)
         with self._limits():
-            proba = self.learner_.predict_proba(self._features(test))
-        return _align(proba, self.learner_.classes_, self.n_train_)
+            proba = learner.predict_proba(self._features(test))
+        return _align(proba, learner.classes_, self.n_train_)
 
     def _limits(self) -> Any:
         return contextlib.nullcontext()

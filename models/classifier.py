@@ -72,7 +72,7 @@ class LSTMClassifier:
             temperature (fit only).
         val_labels_: int64 (n_val,) validation classes; val_keys_: their ``date, ticker`` (fit only).
         fit_summary_: JSON-ready summary of the fit (:meth:`describe`).
-        card_: the stored JSON card (load only); model_id_: the registry id (load only, else None).
+        card_: the stored JSON card (load only); model_id_: the registry id ("" when not from the registry).
     """
 
     def __init__(
@@ -144,7 +144,7 @@ class LSTMClassifier:
         self.val_probs_ = apply_temperature(self.raw_val_probs_, self.temperature_)
         self.fit_summary_ = self.describe(panel)
         self.card_: dict[str, Any] = {}
-        self.model_id_: str | None = None
+        self.model_id_ = ""
         return self
 
     @property
@@ -276,7 +276,7 @@ class LSTMClassifier:
         out.model_, out.scaler_, out.card_ = network, scaler, card
         out.temperature_ = float(calibration.get("temperature", 1.0))
         out.class_weights_ = None if weights is None else np.asarray(weights, dtype="float64")
-        out.model_id_ = card.get("model_id")
+        out.model_id_ = str(card.get("model_id", ""))
         return out
 
     # ------------------------------------------------------------------ helpers

@@ -76,7 +76,7 @@ def score_keys(model: LSTMClassifier, prices: pd.DataFrame, keys: pd.DataFrame) 
     have = pd.MultiIndex.from_frame(panel.keys.loc[:, ["date", "ticker"]])
     rows = np.flatnonzero(have.isin(wanted) & panel.window_ok)
     probs = model.predict_proba(panel, rows)
-    return prediction_frame(panel.keys.iloc[rows], probs, horizon=config.label.horizon, model_id=str(model.model_id_))
+    return prediction_frame(panel.keys.iloc[rows], probs, horizon=config.label.horizon, model_id=model.model_id_)
 
 
 def score(model: LSTMClassifier, prices: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
