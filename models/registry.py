@@ -19,6 +19,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import keras
+
 from features.indicators import FEATURES
 from features.io import current_umask, fsync_dir, write_json
 from features.labels import CLASSES
@@ -48,8 +50,14 @@ def _check_id(model_id: str) -> str:
     return model_id
 
 
-def save_model(root: Path, model: LSTMClassifier, metadata: dict[str, Any], *, model_id: str | None = None) -> str:
-    """Store a fitted ``model`` (its ``.keras`` and JSON card, plus ``metadata``) in a new id folder; return the id."""
+def save_model(
+    root: Path, model: LSTMClassifier | keras.Model, metadata: dict[str, Any], *, model_id: str | None = None
+) -> str:
+    """Store a fitted ``model`` (its ``.keras`` and JSON card, plus ``metadata``) in a new id folder; return the id.
+
+    A bare ``keras.Model`` is stored with ``metadata`` alone as its card (:func:`load_model` then
+    needs that metadata to describe the model fully).
+    """
     model_id = _check_id(model_id or new_model_id())
     base = models_dir(root)
     base.mkdir(parents=True, exist_ok=True)
@@ -58,7 +66,12 @@ def save_model(root: Path, model: LSTMClassifier, metadata: dict[str, Any], *, m
         raise RegistryError(f"model {model_id} already exists at {final}")
     tmp = Path(tempfile.mkdtemp(prefix=f".{model_id}.", dir=base))
     try:
-        model.save(tmp, metadata={**metadata, "model_id": model_id, "format_version": FORMAT_VERSION})
+        card = {**metadata, "model_id": model_id, "format_version": FORMAT_VERSION}
+        if isinstance(model, LSTMClassifier):
+            model.save(tmp, metadata=card)
+        else:
+            model.save(tmp / MODEL_FILE)
+            write_json(card, tmp / CARD_FILE)
         os.chmod(tmp / MODEL_FILE, 0o666 & ~current_umask())
         os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700
         os.rename(tmp, final)
