@@ -11,10 +11,8 @@ A job (:func:`run_block`) reads the prices again (a job may run on another machi
 those the plan was made from, then either restores the block from the fold cache
 (:mod:`models.foldcache`) or fits it (:func:`fit_block`): an :class:`models.classifier.LSTMClassifier`
 and all six baselines (:mod:`models.baselines`) on the fold's training rows, predicting its test rows.
-It leaves four files under ``<out_dir>/folds/seed=<s>/fold=<k>``: ``.parquet`` (predictions),
-``.baselines.parquet`` (``<baseline>:<class>`` probability columns), ``.json`` (summary) and ``.keras``
-(the block's model, for a warm start). They hold no run id: :func:`read_block` adds the model id
-``<run id>-s<seed>-f<fold>``, so a cached block is a plain copy.
+It leaves four files under ``<out_dir>/folds/seed=<s>/fold=<k>`` (:mod:`models.foldfiles`), which hold no
+run id: reading a block adds the model id ``<run id>-s<seed>-f<fold>``, so a cached block is a plain copy.
 
 Nothing here imports Prefect.
 """
@@ -24,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,12 +31,10 @@ from typing import Any, Protocol
 import keras
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 import features
 from features.dataset import DatasetConfig, Panel, build_panel
 from features.frame import fingerprint
-from features.io import atomic_path, write_json, write_parquet
 from features.labels import CLASSES, class_balance
 from features.store import PriceStore
 from models import foldcache
@@ -47,15 +42,15 @@ from models.backtest_report import write_backtest_report
 from models.baselines import BaselineData, fit_baselines
 from models.classifier import LSTMClassifier
 from models.evaluation import PROB_COLUMNS, evaluate_predictions, prior_probs
+from models.foldfiles import Block, read_block, write_block
 from models.lstm import ModelConfig
-from models.reports import PREDICTION_COLUMNS, check_predictions, prediction_frame
+from models.reports import prediction_frame
 from models.training import TrainConfig
 from models.versions import library_versions
 from models.walkforward import Fold, WalkForwardConfig, plan_folds, seed_summary, stitch
 
 Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 _log: Logger = logging.getLogger("updown")
-_MODEL_ID_AT = PREDICTION_COLUMNS.index("model_id")
 BASELINE_LAGS = 5
 """Days of features the gradient-boosting baseline sees."""
 
@@ -120,16 +115,6 @@ class BlockDone:
 
     stem: str
     cached: str | None = None
-
-
-@dataclass
-class Block:
-    """One fitted block: test predictions (no model id yet), summary, the classifier, baseline probabilities."""
-
-    predictions: pd.DataFrame
-    info: dict[str, Any]
-    model: LSTMClassifier
-    baselines: dict[str, np.ndarray]
 
 
 class Handle(Protocol):
@@ -198,29 +183,6 @@ def fit_block(
         inputs.take(fold.train_rows), inputs.take(rows), seed=train_config.seed, history=inputs.take(panel.samples())
     )
     return Block(predictions=frame, info=info, model=model, baselines=baselines)
-
-
-def write_block(block: Block, stem: Path, *, seed: int) -> None:
-    """Write a block's four files (no run id in them), each atomically."""
-    predictions = check_predictions(block.predictions, backtest=True).drop(columns="model_id")
-    write_parquet(predictions, stem.with_suffix(".parquet"))
-    columns = {f"{name}:{cls}": p[:, k] for name, p in block.baselines.items() for k, cls in enumerate(CLASSES)}
-    write_parquet(pd.DataFrame(columns), stem.with_suffix(".baselines.parquet"))
-    write_json({**block.info, "seed": seed}, stem.with_suffix(".json"))
-    with atomic_path(stem.with_suffix(".keras"), suffix=".keras") as tmp:
-        block.model.model_.save(tmp)
-
-
-def read_block(stem: str | Path, *, model_id: str) -> tuple[pd.DataFrame, dict[str, Any], dict[str, np.ndarray]]:
-    """(predictions, summary, baseline probabilities) of a block's files, named ``model_id``."""
-    path = Path(stem)
-    wide = pq.read_table(path.with_suffix(".baselines.parquet")).to_pandas()
-    names = dict.fromkeys(c.split(":")[0] for c in wide.columns)
-    baselines = {n: wide.loc[:, [f"{n}:{c}" for c in CLASSES]].to_numpy(dtype="float64") for n in names}
-    predictions = pq.read_table(path.with_suffix(".parquet")).to_pandas()
-    predictions.insert(_MODEL_ID_AT, "model_id", model_id)
-    info = {**json.loads(path.with_suffix(".json").read_text(encoding="utf-8")), "model_id": model_id}
-    return predictions, info, baselines
 
 
 def run_block(

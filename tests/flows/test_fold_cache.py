@@ -25,8 +25,9 @@ from features.sources import get_source
 from features.store import PriceStore
 from flows.backtest import backtest_flow, run_fold_task
 from flows.cli import main
-from models.engine import FoldJob, fit_block, read_block
+from models.engine import FoldJob, fit_block
 from models.foldcache import cache_dir, lookup
+from models.foldfiles import read_block
 from models.reports import BACKTEST_COLUMNS
 from models.walkforward import WalkForwardConfig
 

@@ -19,7 +19,8 @@ from support import TINY_MODEL, TINY_TRAIN
 from features.dataset import DatasetConfig, build_panel
 from features.sources.synthetic import SyntheticMarket
 from features.store import PriceStore
-from models.engine import Backtest, Block, FoldJob, ensemble, fit_block, read_block, write_block
+from models.engine import Backtest, FoldJob, ensemble, fit_block
+from models.foldfiles import Block, read_block, write_block
 from models.reports import BACKTEST_COLUMNS
 from models.walkforward import WalkForwardConfig, plan_folds
 
