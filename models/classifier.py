@@ -55,10 +55,10 @@ class LSTMClassifier:
     Args:
         dataset: features, timesteps and label definition; the panel passed to :meth:`fit` and
             :meth:`predict_proba` must have been built with it.
-        model: architecture and optimiser (None only for a loaded model whose stored architecture
-            this code cannot read; it still predicts).
+        architecture: architecture and optimiser (None only for a loaded model whose stored
+            architecture this code cannot read; it still predicts).
         training: epochs, batch size, validation share, seed, schedule, calibration (None as for
-            ``model``).
+            ``architecture``).
 
     Attributes set by :meth:`fit` (or :meth:`load`):
         model_: the trained ``keras.Model``.
@@ -78,11 +78,11 @@ class LSTMClassifier:
     def __init__(
         self,
         dataset: DatasetConfig | None = None,
-        model: ModelConfig | None = None,
+        architecture: ModelConfig | None = None,
         training: TrainConfig | None = None,
     ) -> None:
         self.dataset = DatasetConfig() if dataset is None else dataset
-        self.model = model
+        self.architecture = architecture
         self.training = training
 
     # ------------------------------------------------------------------ fitting
@@ -114,7 +114,7 @@ class LSTMClassifier:
                 validation slice, or ``initial_weights`` has another architecture.
         """
         self._check_panel(panel)
-        model_config = self.model or ModelConfig()
+        model_config = self.architecture or ModelConfig()
         config = self.training or TrainConfig()
         embargo = panel.config.label.horizon if embargo is None else embargo
         fit_rows, val_rows = chronological_validation(panel, rows, val_fraction=config.val_fraction, embargo=embargo)
@@ -216,7 +216,7 @@ class LSTMClassifier:
     def card(self) -> dict[str, Any]:
         """The JSON card: configs, class order, fitted scaler and calibration (what :meth:`load` needs)."""
         return {
-            "architecture": None if self.model is None else self.model.model_dump(mode="json"),
+            "architecture": None if self.architecture is None else self.architecture.model_dump(mode="json"),
             "dataset": self.dataset.model_dump(mode="json"),
             "training": None if self.training is None else self.training.model_dump(mode="json"),
             "classes": list(CLASSES),
@@ -294,7 +294,8 @@ class LSTMClassifier:
 
     def __repr__(self) -> str:
         state = "fitted" if hasattr(self, "model_") else "unfitted"
-        return f"LSTMClassifier(dataset={self.dataset!r}, model={self.model!r}, training={self.training!r}) [{state}]"
+        settings = f"dataset={self.dataset!r}, architecture={self.architecture!r}, training={self.training!r}"
+        return f"LSTMClassifier({settings}) [{state}]"
 
 
 def forward_proba(network: keras.Model, windows: WindowSet, *, batch_size: int = 1024) -> np.ndarray:

@@ -107,7 +107,7 @@ def test_served_daily_deployment_publishes_a_partition(server: tuple[str, dict[s
     prices = get_source(SOURCE).fetch()
     prices = prices[prices["date"] <= "2011-06-30"].reset_index(drop=True)
     fitted, meta = train_production_model(prices, DatasetConfig(timesteps=8), TINY_MODEL, TINY_TRAIN, verbose=0)
-    model_id = save_model(root, fitted.model, meta)
+    model_id = save_model(root, fitted, meta)
     set_champion(root, model_id, reason="test")
 
     log = tmp_path / "serve.log"

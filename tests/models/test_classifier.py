@@ -18,8 +18,9 @@ def fitted(small_panel) -> LSTMClassifier:
 
 
 def test_init_stores_settings_only_and_fit_returns_self(small_panel):
+    assert not hasattr(LSTMClassifier(), "model")  # the network is model_, the settings are named for what they hold
     clf = LSTMClassifier(small_panel.config, TINY_MODEL, TINY_TRAIN)
-    assert (clf.dataset, clf.model, clf.training) == (small_panel.config, TINY_MODEL, TINY_TRAIN)
+    assert (clf.dataset, clf.architecture, clf.training) == (small_panel.config, TINY_MODEL, TINY_TRAIN)
     assert not [name for name in vars(clf) if name.endswith("_")]
     with pytest.raises(NotFittedError, match="not fitted yet"):
         clf.predict_proba(small_panel, small_panel.samples()[:3])
@@ -70,7 +71,8 @@ def test_save_load_round_trip_predicts_identically(small_panel, fitted, tmp_path
     assert card["calibration"] == {"method": "none", "temperature": 1.0, "class_weights": weights, "extra": 1}
     assert card["scaler"]["feature_names"] == list(small_panel.config.features)
     loaded = LSTMClassifier.load(tmp_path / "m")
-    assert (loaded.dataset, loaded.model, loaded.training) == (fitted.dataset, fitted.model, fitted.training)
+    settings = ("dataset", "architecture", "training")
+    assert [getattr(loaded, k) for k in settings] == [getattr(fitted, k) for k in settings]
     rows = small_panel.samples()[650:700]
     np.testing.assert_array_equal(loaded.predict_proba(small_panel, rows), fitted.predict_proba(small_panel, rows))
 
@@ -83,7 +85,7 @@ def test_a_card_from_other_code_still_loads_and_predicts(small_panel, fitted, tm
     del card["training"]
     path.write_text(json.dumps(card))
     loaded = LSTMClassifier.load(tmp_path / "m")
-    assert (loaded.model, loaded.training) == (None, None)
+    assert (loaded.architecture, loaded.training) == (None, None)
     rows = small_panel.samples()[650:660]
     np.testing.assert_array_equal(loaded.predict_proba(small_panel, rows), fitted.predict_proba(small_panel, rows))
 
