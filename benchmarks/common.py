@@ -130,7 +130,7 @@ def cpu_model() -> str:
 
 def machine_info() -> dict[str, Any]:
     """CPU, cores, memory, load and library versions, for the results file."""
-    from models.scoring import library_versions
+    from models.versions import library_versions
 
     versions = library_versions()
     try:
@@ -206,7 +206,7 @@ def train_champion(root: Path, *, tickers: int = 4, days: int = 700, units: tupl
         TrainConfig(epochs=1, batch_size=256, patience=0),
         verbose=0,
     )
-    model_id = save_model(root, fitted.model, meta)
+    model_id = save_model(root, fitted, meta)
     set_champion(root, model_id, reason="benchmark champion")
     return model_id
 

@@ -103,7 +103,7 @@ def plain_daily(root: Path, source: str, tickers: list[str], as_of: str) -> dict
     lap("score")
     write_daily(
         root, day, frame,
-        metadata={"model_id": loaded.model_id, "data_fingerprint": fingerprint(window),
+        metadata={"model_id": loaded.model_id_, "data_fingerprint": fingerprint(window),
                   "code_version": code_version(), "created_at": dt.datetime.now(dt.UTC).isoformat()},
     )  # fmt: skip
     lap("publish")

@@ -1,4 +1,4 @@
-"""6. Inference throughput of the champion: :func:`models.training.predict_proba` in windows per second.
+"""6. Inference throughput of the champion: ``LSTMClassifier.predict_windows`` in windows per second.
 
 The champion is the default stacked LSTM (128/64, 30 timesteps, default features) trained for one
 epoch on a small slice (:func:`benchmarks.common.train_champion`) and loaded back from the
@@ -42,10 +42,9 @@ SIZES: dict[str, dict[str, Any]] = {
 
 def run(*, scale: Scale = "full", repeats: int | None = None, root: Path | None = None) -> dict[str, Any]:
     """Measure; ``root`` reuses a data root that already has a champion."""
-    from features.dataset import DatasetConfig, build_panel
+    from features.dataset import build_panel
     from features.windows import WindowSet
     from models.registry import load_model
-    from models.training import normalised_data, predict_proba
 
     size = SIZES[check_scale(scale)]
     reps = repeats or size["repeats"]
@@ -55,16 +54,16 @@ def run(*, scale: Scale = "full", repeats: int | None = None, root: Path | None 
             root = scratch / "data"
             train_champion(root, units=size["units"], days=400 if scale == "toy" else 700)
         loaded = load_model(root)
-    config = DatasetConfig.model_validate(loaded.metadata["dataset"])
+    config = loaded.dataset
     panel = build_panel(synthetic_prices(size["tickers"], size["days"], seed=11), config)
     rows = panel.samples(labeled=False)
-    windows = WindowSet(normalised_data(panel, loaded.scaler), rows, timesteps=config.timesteps)
+    windows = WindowSet(loaded.transform(panel), rows, timesteps=config.timesteps)
     n = len(windows)
     x_np = windows.take(np.arange(n))
-    model = loaded.model
+    model = loaded.model_
 
     def pipeline() -> None:
-        predict_proba(model, windows, temperature=loaded.temperature, class_weights=loaded.class_weights)
+        loaded.predict_windows(windows)
 
     def bare() -> None:
         for lo in range(0, n, batch):

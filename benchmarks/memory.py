@@ -1,6 +1,6 @@
 """2. Peak memory of building the training windows, against the size of the feature matrix.
 
-The steps are those of :func:`models.training.fit_model` up to the first batch:
+The steps are those of :meth:`models.classifier.LSTMClassifier.fit` up to the first batch:
 :func:`features.dataset.build_panel` (features, labels, window validity), the
 :class:`features.scaling.FeatureScaler` fitted on the rows up to the last training date,
 :func:`models.training.normalised_data`, a :class:`features.windows.WindowSet` over all labeled

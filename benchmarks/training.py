@@ -1,7 +1,7 @@
 """1. Training throughput: the pipeline's input path against plain ``model.fit`` on NumPy arrays.
 
 Both contenders train the *same* compiled model (default stacked LSTM 128/64, batch 256, class
-weights as :func:`models.training.fit_model` sets them), one epoch per call, interleaved:
+weights as :meth:`models.classifier.LSTMClassifier.fit` sets them), one epoch per call, interleaved:
 
 * ``pipeline``: :class:`features.scaling.FeatureScaler` fitted on the fit rows, the normalised
   float32 array, a :class:`features.windows.WindowSet` and
@@ -11,7 +11,7 @@ weights as :func:`models.training.fit_model` sets them), one epoch per call, int
 
 Goal: pipeline / numpy throughput >= 0.9. Also: achieved GFLOP/s of the training step (FLOPs
 counted by :func:`benchmarks.common.lstm_train_flops`) against fp32 matmul measured in the same
-run (goal >= 40%), the whole :func:`models.training.fit_model` call (validation pass and
+run (goal >= 40%), the whole :meth:`models.classifier.LSTMClassifier.fit` call (validation pass and
 validation predictions included) for reference, and, as an extra, the same epoch with XLA
 (``jit_compile=True``).
 """
@@ -52,9 +52,10 @@ def run(*, scale: Scale = "full", repeats: int | None = None) -> dict[str, Any]:
     from features.scaling import FeatureScaler
     from features.windows import WindowSet
     from models.backend import seed_everything
+    from models.classifier import LSTMClassifier
     from models.data import WindowBatches
     from models.lstm import ModelConfig, build_lstm_classifier
-    from models.training import TrainConfig, balanced_class_weight, fit_model, normalised_data
+    from models.training import TrainConfig, balanced_class_weight, normalised_data
 
     size = SIZES[check_scale(scale)]
     reps = repeats or size["repeats"]
@@ -72,7 +73,7 @@ def run(*, scale: Scale = "full", repeats: int | None = None) -> dict[str, Any]:
     x_np = windows.take(np.arange(n))
     y_np = np.eye(3, dtype="float32")[labels]
 
-    seed_everything(0)  # as fit_model does: seeds, and deterministic ops for both contenders
+    seed_everything(0)  # as LSTMClassifier.fit does: seeds, and deterministic ops for both contenders
     model = build_lstm_classifier(config.timesteps, len(config.features), units=units)
     batches = WindowBatches(windows, labels, batch_size=batch, shuffle=True, seed=0)
 
@@ -90,9 +91,10 @@ def run(*, scale: Scale = "full", repeats: int | None = None) -> dict[str, Any]:
         "throughput_ratio": Figure("ratio", ratios(times["numpy"], times["pipeline"]), "higher"),
     }
 
-    # Whole fit_model call (scaler, windows, fit, validation, validation predictions), 1 epoch.
+    # Whole LSTMClassifier.fit call (scaler, windows, fit, validation, validation predictions), 1 epoch.
     def whole() -> None:
-        fit_model(panel, rows, ModelConfig(units=units), TrainConfig(epochs=1, batch_size=batch), verbose=0)
+        model = LSTMClassifier(config, ModelConfig(units=units), TrainConfig(epochs=1, batch_size=batch))
+        model.fit(panel, rows, verbose=0)
 
     if scale != "toy":  # each call traces a fresh model: seconds, too slow for the smoke test
         whole()

@@ -137,13 +137,14 @@ class BlockProgress:
     """Walk-forward progress: "block k of N" in the run log and a Prefect progress artifact.
 
     Created once the backtest has its run id, it names the flow run ``backtest-<run id>`` (the
-    run folder's name) and creates the artifact at 0%; :meth:`done` moves both on per block.
+    run folder's name) and creates the artifact at 0%. Called with (blocks done, blocks in all)
+    as each block's result arrives (the engine's ``on_block_done`` hook), it moves both on.
     """
 
-    def __init__(self, total: int, *, run_id: str) -> None:
+    def __init__(self, *, run_id: str) -> None:
         from flows.common import rename_flow_run  # here, not at the top: flows.common loads Keras
 
-        self.total, self.finished, self.run_id = total, 0, run_id
+        self.run_id = run_id
         self._artifact: UUID | None = None
         if not _in_run():
             return
@@ -158,19 +159,15 @@ class BlockProgress:
         except Exception as exc:  # the UI view must never sink a run
             _log.warning("could not create the progress artifact of %s: %s", run_id, exc)
 
-    def done(self, stem: str) -> str:
-        """Count the block whose files are at ``stem`` as finished; return ``stem``."""
+    def __call__(self, finished: int, total: int) -> None:
         from flows.common import run_logger
 
-        self.finished += 1
-        block = "/".join(Path(stem).parts[-2:])  # seed=S/fold=K
-        run_logger().info("block %d of %d done (%s)", self.finished, self.total, block)
+        run_logger().info("block %d of %d done", finished, total)
         if self._artifact is not None:
             try:
-                update_progress_artifact(self._artifact, progress=100.0 * self.finished / self.total)
+                update_progress_artifact(self._artifact, progress=100.0 * finished / total)
             except Exception as exc:  # the UI view must never sink a run
                 _log.warning("could not update the progress artifact of %s: %s", self.run_id, exc)
-        return stem
 
 
 def signal_rows(frame: pd.DataFrame) -> list[dict[str, str]]:

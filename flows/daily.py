@@ -192,7 +192,7 @@ def daily_flow(
     logger = run_logger()
     with flow_retries(RETRY_DELAYS), working_root(data_root_dir, pull=DAILY_STATE) as root:
         loaded = load_model(root)
-        names = tickers or list(loaded.metadata["tickers"])
+        names = tickers or list(loaded.card_["tickers"])
         day = parse_date(as_of, name="as_of")
         lookback = pd.Timedelta(days=_lookback_days(loaded.features, loaded.timesteps))
         start = None if day is None else day - lookback
@@ -225,7 +225,7 @@ def daily_flow(
         path = write_daily(
             root, day, frame,
             metadata={
-                "model_id": loaded.model_id,
+                "model_id": loaded.model_id_,
                 "data_fingerprint": fingerprint(window),
                 "code_version": code_version(),
                 "created_at": dt.datetime.now(dt.UTC).isoformat(),

@@ -64,12 +64,11 @@ def train_flow(
         fitted, meta = train_production_model(
             prices, dataset, model, training, callbacks=[RunLoggerCallback()], verbose=0
         )
-        assert fitted.val_probs is not None
         decision = decide_promotion(
-            root, prices, meta, fitted.val_keys, fitted.val_labels, fitted.val_probs, force=force
+            root, prices, meta, fitted.val_keys_, fitted.val_labels_, fitted.val_probs_, force=force
         )
         stored_meta = {**meta, "source": source, "code_version": code_version(), "promotion": decision.to_dict()}
-        model_id = save_model(root, fitted.model, stored_meta, model_id=new_model_id())
+        model_id = save_model(root, fitted, stored_meta, model_id=new_model_id())
         logger.info("model %s: %s", model_id, decision.reason)
         if decision.promote:
             set_champion(root, model_id, reason=decision.reason)

@@ -11,6 +11,7 @@ tried on the same data, which the Deflated Sharpe Ratio needs.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from models import plots
 from models.evaluation import PROB_COLUMNS, evaluate_predictions, label_codes, metrics_table, reliability_table
 from models.html_report import render_report, write_report
 from models.reports import BACKTEST_COLUMNS
-from models.strategy import backtest_strategy, strategy_table
+from models.strategy import StrategyResult, performance, strategy_returns, strategy_table, summarise_strategy
 
 
 def record_trial(folder: Path, *, data_fingerprint: str, config_key: str, daily_sharpe: float) -> tuple[int, float]:
@@ -58,6 +59,7 @@ def write_backtest_report(
     cost_bps: float = 5.0,
     seed: int = 0,
     extra: Mapping[str, Any] | None = None,
+    started: float | None = None,
 ) -> dict[str, Any]:
     """Evaluate, run the strategy, and write every artefact of the run into ``run_dir``.
 
@@ -74,30 +76,73 @@ def write_backtest_report(
         cost_bps: cost per unit of turnover, basis points.
         seed: seed of the bootstrap.
         extra: more top-level entries for ``metrics.json`` (e.g. the seed summary).
+        started: ``time.perf_counter()`` when the run began; ``metrics.json`` then records
+            ``wall_seconds`` up to the moment it is written.
 
     Returns:
         The ``metrics.json`` content.
     """
     evaluation = evaluate_predictions(predictions, dict(baselines), horizon=horizon)
-    first = backtest_strategy(predictions, prices, lag=lag, horizon=horizon, cost_bps=cost_bps, n_boot=200, seed=seed)
-    sharpe = first.metrics["long_short"]["sharpe"]
-    daily_sharpe = float(sharpe) / np.sqrt(252) if sharpe is not None else float("nan")
-    config_key = json.dumps(run_info.get("config", {}), sort_keys=True)
-    n_trials, variance = record_trial(
-        trials_folder, data_fingerprint=run_info["data_fingerprint"], config_key=config_key, daily_sharpe=daily_sharpe
-    )
-    strategy = backtest_strategy(
-        predictions, prices, lag=lag, horizon=horizon, cost_bps=cost_bps,
-        n_trials=n_trials, trial_sharpe_variance=variance, seed=seed,
-    )  # fmt: skip
+    strategy, trials = _strategy(predictions, prices, run_info, lag=lag, horizon=horizon, cost_bps=cost_bps,
+                                 seed=seed, trials_folder=trials_folder)  # fmt: skip
     write_parquet(predictions.loc[:, list(BACKTEST_COLUMNS)], run_dir / "predictions.parquet", metadata={
         "run_id": str(run_info.get("run_id", "")), "data_fingerprint": str(run_info.get("data_fingerprint", "")),
     })  # fmt: skip
     write_parquet(metrics_table(evaluation, strategy_table(strategy)), run_dir / "metrics.parquet")
     write_parquet(strategy.daily, run_dir / "equity.parquet")
+    images = _plots(run_dir, predictions, baselines, evaluation, strategy)
+    html = render_report(evaluation, strategy=strategy.to_json(), folds=folds, images=images, run_info=run_info)
+    write_report(html, run_dir / "report.html")
+    content = {
+        **run_info, "folds": folds, **evaluation, "strategy": strategy.to_json(), "trials": trials, **(extra or {}),
+    }  # fmt: skip
+    if started is not None:
+        content["wall_seconds"] = round(time.perf_counter() - started, 1)
+    write_json(content, run_dir / "metrics.json")
+    return content
+
+
+def _strategy(
+    predictions: pd.DataFrame,
+    prices: pd.DataFrame,
+    run_info: Mapping[str, Any],
+    *,
+    lag: int,
+    horizon: int,
+    cost_bps: float,
+    seed: int,
+    trials_folder: Path,
+) -> tuple[StrategyResult, dict[str, Any]]:
+    """The strategy backtest, its Deflated Sharpe Ratio counting every configuration tried on this data.
+
+    The P&L is computed once: its Sharpe goes into the trials ledger first, then the summary uses the ledger.
+    """
+    daily, positions = strategy_returns(predictions, prices, lag=lag, horizon=horizon, cost_bps=cost_bps)
+    sharpe = performance(daily["long_short_net"].to_numpy())["sharpe"]
+    config_key = json.dumps(run_info.get("config", {}), sort_keys=True)
+    n_trials, variance = record_trial(
+        trials_folder, data_fingerprint=run_info["data_fingerprint"], config_key=config_key,
+        daily_sharpe=float(sharpe) / np.sqrt(252),
+    )  # fmt: skip
+    strategy = summarise_strategy(
+        daily, positions, lag=lag, horizon=horizon, cost_bps=cost_bps,
+        n_trials=n_trials, trial_sharpe_variance=variance, seed=seed,
+    )  # fmt: skip
+    trials = {"n_trials": n_trials, "daily_sharpe_variance": variance, "ledger": str(trials_folder / "trials.json")}
+    return strategy, trials
+
+
+def _plots(
+    run_dir: Path,
+    predictions: pd.DataFrame,
+    baselines: Mapping[str, np.ndarray],
+    evaluation: dict[str, Any],
+    strategy: StrategyResult,
+) -> dict[str, Path]:
+    """The four PNG plots, by caption."""
     y = label_codes(predictions["label"])
     probs = predictions.loc[:, list(PROB_COLUMNS)].to_numpy(dtype="float64")
-    images = {
+    return {
         "Equity and drawdown after costs, against buy-and-hold": plots.plot_equity(
             strategy.daily, run_dir / "equity.png"
         ),
@@ -109,19 +154,3 @@ def write_backtest_report(
             predictions, run_dir / "rolling_accuracy.png", baselines=dict(baselines)
         ),
     }
-    content = {
-        **run_info,
-        "folds": folds,
-        **evaluation,
-        "strategy": strategy.to_json(),
-        "trials": {
-            "n_trials": n_trials,
-            "daily_sharpe_variance": variance,
-            "ledger": str(trials_folder / "trials.json"),
-        },
-        **(extra or {}),
-    }
-    write_json(content, run_dir / "metrics.json")
-    html = render_report(evaluation, strategy=strategy.to_json(), folds=folds, images=images, run_info=run_info)
-    write_report(html, run_dir / "report.html")
-    return content

@@ -24,15 +24,19 @@ momentum              P(class | state of the past return) from training counts (
                       ``±momentum_band`` (default: the training terciles of that return)
 ===================== =========================================================================
 
-Build the inputs from a panel with :meth:`BaselineData.from_panel` and slice them with
-:meth:`BaselineData.take`, using the same rows as the fold's training and test samples.
+Each baseline is an estimator (:class:`Baseline`: ``fit(train) -> self``, ``predict_proba(test)``),
+found by name in :data:`BASELINE_CLASSES`. Build the inputs from a panel with
+:meth:`BaselineData.from_panel` and slice them with :meth:`BaselineData.take`, using the same rows as the
+fold's training and test samples.
 """
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -46,9 +50,6 @@ if TYPE_CHECKING:
     from features.dataset import Panel
 
 N_CLASSES = 3
-BASELINES: tuple[str, ...] = (
-    "class_prior", "majority_class", "label_persistence", "logistic_regression", "gradient_boosting", "momentum",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -168,18 +169,6 @@ def _train_labels(train: BaselineData) -> np.ndarray:
     return y
 
 
-def class_prior(train: BaselineData, test: BaselineData) -> np.ndarray:
-    """Training class frequencies, add-one smoothed, for every test row."""
-    counts = np.bincount(_train_labels(train), minlength=N_CLASSES) + 1.0
-    return np.tile(_counts_to_probs(counts), (len(test), 1))
-
-
-def majority_class(train: BaselineData, test: BaselineData) -> np.ndarray:
-    """One-hot of the most frequent training class (ties: the lowest code), for every test row."""
-    major = int(np.bincount(_train_labels(train), minlength=N_CLASSES).argmax())
-    return np.tile(np.eye(N_CLASSES)[major], (len(test), 1))
-
-
 def last_known_labels(history: BaselineData, tickers: np.ndarray, dates: np.ndarray) -> np.ndarray:
     """For each query (ticker, date), the latest label of that ticker whose window ended by that date.
 
@@ -218,68 +207,11 @@ def _conditional(states_train: np.ndarray, y: np.ndarray, states_test: np.ndarra
     return np.where((states_test >= 0)[:, None], table[np.maximum(states_test, 0)], prior)
 
 
-def label_persistence(train: BaselineData, test: BaselineData, *, history: BaselineData | None = None) -> np.ndarray:
-    """P(class | last known label), transition counts from the training rows.
-
-    Args:
-        train: training slice (its labels are the targets of the transition counts).
-        test: test slice.
-        history: rows whose labels may be known at decision time; None = train and test together
-            (a test label counts only once its window has ended, so this is not look-ahead). Pass
-            every labelled panel row to also use the purged rows just before the test block.
-    """
-    y = _train_labels(train)
-    hist = BaselineData.concat([train, test]) if history is None else history
-    prev_train = last_known_labels(hist, train.tickers, train.dates)
-    prev_test = last_known_labels(hist, test.tickers, test.dates)
-    return _conditional(prev_train, y, prev_test, N_CLASSES)
-
-
 def _align(proba: np.ndarray, classes: np.ndarray, n_train: int) -> np.ndarray:
     """Columns of a fitted classifier to classes 0/1/2; a class absent from training gets 1/(n+3)."""
     out = np.full((len(proba), N_CLASSES), 1.0 / (n_train + N_CLASSES))
     out[:, np.asarray(classes, dtype="int64")] = proba
     return _counts_to_probs(out)
-
-
-def logistic_regression(train: BaselineData, test: BaselineData, *, seed: int = 0, c: float = 1.0) -> np.ndarray:
-    """Multinomial logistic regression (L2, ``C=c``) on standardised latest features."""
-    y = _train_labels(train)
-    if len(np.unique(y)) < 2:
-        return class_prior(train, test)
-    model = make_pipeline(
-        SimpleImputer(strategy="median", keep_empty_features=True),
-        StandardScaler(),
-        LogisticRegression(C=c, max_iter=2000, random_state=seed),
-    )
-    model.fit(train.X_last, y)
-    return _align(model.predict_proba(test.X_last), model.classes_, len(y))
-
-
-def gradient_boosting(train: BaselineData, test: BaselineData, *, seed: int = 0, threads: int | None = 1) -> np.ndarray:
-    """Histogram gradient boosting on lagged features; NaN handled natively; no early stopping.
-
-    Small and shallow on purpose (50 trees of depth 3, at least 100 samples a leaf): a baseline that
-    generalises on a few thousand samples and fits in well under a second.
-
-    Args:
-        train: training slice.
-        test: test slice.
-        seed: ``random_state`` of the learner.
-        threads: OpenMP threads while fitting (None = the library's default, every core). One thread
-            is faster than many on small data and on shared cores.
-    """
-    y = _train_labels(train)
-    if len(np.unique(y)) < 2:
-        return class_prior(train, test)
-    model = HistGradientBoostingClassifier(
-        learning_rate=0.05, max_iter=50, max_depth=3, min_samples_leaf=100,
-        l2_regularization=1.0, early_stopping=False, random_state=seed,
-    )  # fmt: skip
-    with threadpool_limits(limits=threads, user_api="openmp"):
-        model.fit(train.X_lagged, y)
-        proba = model.predict_proba(test.X_lagged)
-    return _align(proba, model.classes_, len(y))
 
 
 def momentum_states(past_return: np.ndarray, lower: float, upper: float) -> np.ndarray:
@@ -290,25 +222,237 @@ def momentum_states(past_return: np.ndarray, lower: float, upper: float) -> np.n
     return out
 
 
-def momentum(train: BaselineData, test: BaselineData, *, band: float | None = None) -> np.ndarray:
+class Baseline:
+    """A baseline with the estimator contract: settings in ``__init__``, ``fit`` returns ``self``,
+    learned state in attributes ending in ``_``, ``predict_proba`` refuses to run unfitted.
+
+    ``fit(train, history=...)``: ``history`` holds rows whose labels may be known at decision time
+    (only :class:`LabelPersistence` reads it). ``predict_proba(test)`` returns float64 (len(test), 3).
+    """
+
+    name: ClassVar[str]
+
+    def fit(self, train: BaselineData, *, history: BaselineData | None = None) -> Self:
+        raise NotImplementedError
+
+    def predict_proba(self, test: BaselineData) -> np.ndarray:
+        raise NotImplementedError
+
+    def _fitted(self, attribute: str) -> Any:
+        if not hasattr(self, attribute):
+            raise RuntimeError(f"{type(self).__name__} is not fitted yet (no {attribute}); call fit() first")
+        return getattr(self, attribute)
+
+
+class ClassPrior(Baseline):
+    """Training class frequencies, add-one smoothed, for every test row."""
+
+    name = "class_prior"
+
+    def fit(self, train: BaselineData, *, history: BaselineData | None = None) -> Self:
+        self.prior_ = _counts_to_probs(np.bincount(_train_labels(train), minlength=N_CLASSES) + 1.0)
+        return self
+
+    def predict_proba(self, test: BaselineData) -> np.ndarray:
+        return np.tile(self._fitted("prior_"), (len(test), 1))
+
+
+class MajorityClass(Baseline):
+    """One-hot of the most frequent training class (ties: the lowest code), for every test row."""
+
+    name = "majority_class"
+
+    def fit(self, train: BaselineData, *, history: BaselineData | None = None) -> Self:
+        self.majority_ = int(np.bincount(_train_labels(train), minlength=N_CLASSES).argmax())
+        return self
+
+    def predict_proba(self, test: BaselineData) -> np.ndarray:
+        return np.tile(np.eye(N_CLASSES)[self._fitted("majority_")], (len(test), 1))
+
+
+class LabelPersistence(Baseline):
+    """P(class | last known label), transition counts from the training rows.
+
+    ``fit(train, history=...)``: rows whose labels may be known at decision time; None = train and
+    test together (a test label counts only once its window has ended, so this is not look-ahead).
+    Pass every labelled panel row to also use the purged rows just before the test block.
+    """
+
+    name = "label_persistence"
+
+    def fit(self, train: BaselineData, *, history: BaselineData | None = None) -> Self:
+        self.train_, self.labels_, self.history_ = train, _train_labels(train), history
+        return self
+
+    def predict_proba(self, test: BaselineData) -> np.ndarray:
+        train = self._fitted("train_")
+        hist = BaselineData.concat([train, test]) if self.history_ is None else self.history_
+        prev_train = last_known_labels(hist, train.tickers, train.dates)
+        prev_test = last_known_labels(hist, test.tickers, test.dates)
+        return _conditional(prev_train, self.labels_, prev_test, N_CLASSES)
+
+
+class _SklearnBaseline(Baseline):
+    """A scikit-learn classifier on one feature matrix of :class:`BaselineData`; the prior for one class."""
+
+    def _features(self, data: BaselineData) -> np.ndarray:
+        raise NotImplementedError
+
+    def _learner(self) -> Any:
+        raise NotImplementedError
+
+    def fit(self, train: BaselineData, *, history: BaselineData | None = None) -> Self:
+        y = _train_labels(train)
+        self.n_train_ = len(y)
+        if len(np.unique(y)) < 2:  # one class only: nothing to discriminate, the prior it is
+            self.learner_: Any = ClassPrior().fit(train)
+            return self
+        self.learner_ = self._learner()
+        with self._limits():
+            self.learner_.fit(self._features(train), y)
+        return self
+
+    def predict_proba(self, test: BaselineData) -> np.ndarray:
+        learner = self._fitted("learner_")
+        if isinstance(learner, ClassPrior):
+            return learner.predict_proba(test)
+        with self._limits():
+            proba = learner.predict_proba(self._features(test))
+        return _align(proba, learner.classes_, self.n_train_)
+
+    def _limits(self) -> Any:
+        return contextlib.nullcontext()
+
+
+class LogisticRegressionBaseline(_SklearnBaseline):
+    """Multinomial logistic regression (L2, ``C=c``) on standardised latest features (median imputation)."""
+
+    name = "logistic_regression"
+
+    def __init__(self, *, seed: int = 0, c: float = 1.0) -> None:
+        self.seed, self.c = seed, c
+
+    def _features(self, data: BaselineData) -> np.ndarray:
+        return data.X_last
+
+    def _learner(self) -> Any:
+        return make_pipeline(
+            SimpleImputer(strategy="median", keep_empty_features=True),
+            StandardScaler(),
+            LogisticRegression(C=self.c, max_iter=2000, random_state=self.seed),
+        )
+
+
+class GradientBoostingBaseline(_SklearnBaseline):
+    """Histogram gradient boosting on lagged features; NaN handled natively; no early stopping.
+
+    Small and shallow on purpose (50 trees of depth 3, at least 100 samples a leaf): a baseline that
+    generalises on a few thousand samples and fits in well under a second.
+
+    Args:
+        seed: ``random_state`` of the learner.
+        threads: OpenMP threads while fitting and predicting (None = the library's default, every
+            core). One thread is faster than many on small data and on shared cores.
+    """
+
+    name = "gradient_boosting"
+
+    def __init__(self, *, seed: int = 0, threads: int | None = 1) -> None:
+        self.seed, self.threads = seed, threads
+
+    def _features(self, data: BaselineData) -> np.ndarray:
+        return data.X_lagged
+
+    def _learner(self) -> Any:
+        return HistGradientBoostingClassifier(
+            learning_rate=0.05, max_iter=50, max_depth=3, min_samples_leaf=100,
+            l2_regularization=1.0, early_stopping=False, random_state=self.seed,
+        )  # fmt: skip
+
+    def _limits(self) -> Any:
+        return threadpool_limits(limits=self.threads, user_api="openmp")
+
+
+class Momentum(Baseline):
     """P(class | down/flat/up state of the past return), from training counts.
 
     Args:
-        train: training slice.
-        test: test slice.
-        band: states at ``±band`` (a fraction, e.g. the label band); None = the training terciles of
-            the past return.
+        momentum_band: states at ``±band`` (a fraction, e.g. the label band); None = the training
+            terciles of the past return.
     """
-    y = _train_labels(train)
-    r = np.asarray(train.past_return, dtype="float64")
-    if band is not None:
-        lower, upper = -band, band
-    elif np.isfinite(r).sum() >= N_CLASSES:
-        lower, upper = (float(v) for v in np.quantile(r[np.isfinite(r)], [1 / 3, 2 / 3]))
-    else:
-        lower, upper = 0.0, 0.0
-    states_train = momentum_states(r, lower, upper)
-    return _conditional(states_train, y, momentum_states(test.past_return, lower, upper), N_CLASSES)
+
+    name = "momentum"
+
+    def __init__(self, *, momentum_band: float | None = None) -> None:
+        self.momentum_band = momentum_band
+
+    def fit(self, train: BaselineData, *, history: BaselineData | None = None) -> Self:
+        y = _train_labels(train)
+        r = np.asarray(train.past_return, dtype="float64")
+        if self.momentum_band is not None:
+            lower, upper = -self.momentum_band, self.momentum_band
+        elif np.isfinite(r).sum() >= N_CLASSES:
+            lower, upper = (float(v) for v in np.quantile(r[np.isfinite(r)], [1 / 3, 2 / 3]))
+        else:
+            lower, upper = 0.0, 0.0
+        self.bounds_ = (lower, upper)
+        self.states_, self.labels_ = momentum_states(r, lower, upper), y
+        return self
+
+    def predict_proba(self, test: BaselineData) -> np.ndarray:
+        lower, upper = self._fitted("bounds_")
+        return _conditional(self.states_, self.labels_, momentum_states(test.past_return, lower, upper), N_CLASSES)
+
+
+_IN_REPORT_ORDER: tuple[type[Baseline], ...] = (
+    ClassPrior, MajorityClass, LabelPersistence, LogisticRegressionBaseline, GradientBoostingBaseline, Momentum,
+)  # fmt: skip
+BASELINE_CLASSES: dict[str, type[Baseline]] = {cls.name: cls for cls in _IN_REPORT_ORDER}
+"""Every baseline by name, in report order."""
+BASELINES: tuple[str, ...] = tuple(BASELINE_CLASSES)
+
+
+def make_baseline(name: str, **options: Any) -> Baseline:
+    """A new, unfitted baseline ``name`` with those ``options`` its class takes (others are ignored).
+
+    Raises:
+        ValueError: naming the baselines there are, for an unknown ``name``.
+    """
+    if name not in BASELINE_CLASSES:
+        raise ValueError(f"name must be a baseline from {list(BASELINE_CLASSES)}, got name={name!r}")
+    cls = BASELINE_CLASSES[name]
+    accepted = inspect.signature(cls).parameters
+    return cls(**{k: v for k, v in options.items() if k in accepted})
+
+
+def class_prior(train: BaselineData, test: BaselineData) -> np.ndarray:
+    """:class:`ClassPrior` fitted on ``train``, predicting ``test``."""
+    return ClassPrior().fit(train).predict_proba(test)
+
+
+def majority_class(train: BaselineData, test: BaselineData) -> np.ndarray:
+    """:class:`MajorityClass` fitted on ``train``, predicting ``test``."""
+    return MajorityClass().fit(train).predict_proba(test)
+
+
+def label_persistence(train: BaselineData, test: BaselineData, *, history: BaselineData | None = None) -> np.ndarray:
+    """:class:`LabelPersistence` fitted on ``train`` (and ``history``), predicting ``test``."""
+    return LabelPersistence().fit(train, history=history).predict_proba(test)
+
+
+def logistic_regression(train: BaselineData, test: BaselineData, *, seed: int = 0, c: float = 1.0) -> np.ndarray:
+    """:class:`LogisticRegressionBaseline` fitted on ``train``, predicting ``test``."""
+    return LogisticRegressionBaseline(seed=seed, c=c).fit(train).predict_proba(test)
+
+
+def gradient_boosting(train: BaselineData, test: BaselineData, *, seed: int = 0, threads: int | None = 1) -> np.ndarray:
+    """:class:`GradientBoostingBaseline` fitted on ``train``, predicting ``test``."""
+    return GradientBoostingBaseline(seed=seed, threads=threads).fit(train).predict_proba(test)
+
+
+def momentum(train: BaselineData, test: BaselineData, *, band: float | None = None) -> np.ndarray:
+    """:class:`Momentum` fitted on ``train``, predicting ``test``."""
+    return Momentum(momentum_band=band).fit(train).predict_proba(test)
 
 
 def fit_baselines(
@@ -321,38 +465,25 @@ def fit_baselines(
     momentum_band: float | None = None,
     threads: int | None = 1,
 ) -> dict[str, np.ndarray]:
-    """Fit the named baselines on ``train`` and predict ``test``.
+    """Fit the named baselines (:data:`BASELINE_CLASSES`) on ``train`` and predict ``test``.
 
     Args:
         train: the fold's training samples (labeled).
         test: the fold's test samples, row-aligned with the model's predictions.
         seed: seed of the randomised learners.
         names: which baselines, from :data:`BASELINES`.
-        history: rows whose labels may be known at decision time (see :func:`label_persistence`).
-        momentum_band: see :func:`momentum`.
-        threads: see :func:`gradient_boosting`.
+        history: rows whose labels may be known at decision time (see :class:`LabelPersistence`).
+        momentum_band: see :class:`Momentum`.
+        threads: see :class:`GradientBoostingBaseline`.
 
     Returns:
         name -> float64 (len(test), 3) probabilities, rows summing to 1, class order down/flat/up.
     """
-    unknown = [n for n in names if n not in BASELINES]
+    unknown = [n for n in names if n not in BASELINE_CLASSES]
     if unknown:
         raise ValueError(f"names must be baselines from {list(BASELINES)}, got {list(names)}")
-    out: dict[str, np.ndarray] = {}
-    for name in names:
-        if name == "class_prior":
-            out[name] = class_prior(train, test)
-        elif name == "majority_class":
-            out[name] = majority_class(train, test)
-        elif name == "label_persistence":
-            out[name] = label_persistence(train, test, history=history)
-        elif name == "logistic_regression":
-            out[name] = logistic_regression(train, test, seed=seed)
-        elif name == "gradient_boosting":
-            out[name] = gradient_boosting(train, test, seed=seed, threads=threads)
-        else:
-            out[name] = momentum(train, test, band=momentum_band)
-    return out
+    options = {"seed": seed, "momentum_band": momentum_band, "threads": threads}
+    return {n: make_baseline(n, **options).fit(train, history=history).predict_proba(test) for n in names}
 
 
 def stack_folds(parts: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

@@ -28,6 +28,7 @@ from sklearn import metrics as skm
 
 from features.labels import CLASSES
 from models.ranking import information_coefficient
+from models.reports import PROB_COLUMNS
 from models.significance import diebold_mariano, per_date_mean, pesaran_timmermann
 
 __all__ = [
@@ -47,7 +48,6 @@ __all__ = [
     "sample_log_loss",
 ]
 
-PROB_COLUMNS = ("p_down", "p_flat", "p_up")
 TIDY_COLUMNS = ("metric", "subject", "scope", "value")
 _EPS = 1e-12
 _PROBABILISTIC = ("log_loss", "brier", "ece")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import json
 import logging
 import os
@@ -30,21 +29,22 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from features.io import atomic_path, fsync_dir, write_json
-from models.scoring import library_versions
+from models.versions import library_versions
 
 SUFFIXES = (".parquet", ".baselines.parquet", ".json", ".keras")
-"""The files of one block, as suffixes of its stem (see ``flows.backtest.run_fold_task``)."""
+"""The files of one block, as suffixes of its stem (see :mod:`models.engine`)."""
 
 NUMERIC_LIBRARIES = ("keras", "tensorflow", "jax", "torch", "numpy", "pandas", "scikit-learn", "scipy", "pyarrow")
 """Libraries whose version can change a block's numbers (absent ones key as "not installed")."""
 
-KEY_FORMAT = "updown-fold-cache/2"
-"""Changes when the key's recipe or the entry layout changes, so old entries are never misread."""
+KEY_FORMAT = "updown-fold-cache/3"
+"""Changes when the key's recipe or the entry layout changes, so old entries are never misread.
+
+/3: block files hold no run ids (they are added when a block is read), so entries are copied as they are.
+"""
 
 _STEM = "block"
 _MANIFEST = "manifest.json"
@@ -242,13 +242,13 @@ def store(root: str | Path, key: str, src_stem: str | Path, *, inputs: Mapping[s
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def restore(folder: str | Path, dst_stem: str | Path, *, model_id: str) -> None:
-    """Copy an entry's files to ``<dst_stem><suffix>``, each one atomically, naming the model ``model_id``.
+def restore(folder: str | Path, dst_stem: str | Path) -> None:
+    """Copy an entry's files to ``<dst_stem><suffix>``, each one atomically.
 
-    The predictions' ``model_id`` column and the summary's ``model_id`` name the run that trained
-    the block; they are rewritten to this run's id so the restored files equal, byte for byte,
-    what training the block in this run would have written. Every file is checked against the
-    manifest as it is read, so an entry damaged since :func:`lookup` is never copied.
+    Block files hold no run ids (:mod:`models.engine` adds them when it reads a block), so the
+    copies equal, byte for byte, what training the block in this run would have written. Every file
+    is checked against the manifest as it is read, so an entry damaged since :func:`lookup` is never
+    copied.
 
     Raises:
         CorruptEntryError: when a file does not match the manifest (that file is not written).
@@ -257,14 +257,8 @@ def restore(folder: str | Path, dst_stem: str | Path, *, model_id: str) -> None:
     files = _read_manifest(folder, folder.name)["files"]
     for suffix in SUFFIXES:
         data = _check_file(folder / f"{_STEM}{suffix}", files[f"{_STEM}{suffix}"])
-        target = Path(f"{dst}{suffix}")
-        if suffix == ".parquet":
-            _write_parquet_bytes(_with_model_id(data, model_id), target)
-        elif suffix == ".json":
-            write_json({**json.loads(data), "model_id": model_id}, target)
-        else:
-            with atomic_path(target, suffix=suffix) as tmp:
-                tmp.write_bytes(data)
+        with atomic_path(Path(f"{dst}{suffix}"), suffix=suffix) as tmp:
+            tmp.write_bytes(data)
 
 
 def discard(folder: str | Path, *, reason: str, log: Logger = _log) -> None:
@@ -304,19 +298,3 @@ def _check_file(path: Path, expected: Mapping[str, Any]) -> bytes:
             f"{path} does not match the manifest ({len(data)} bytes, expected {expected['bytes']}, or another sha256)"
         )
     return data
-
-
-def _with_model_id(data: bytes, model_id: str) -> pa.Table:
-    """The Parquet table in ``data`` with every ``model_id`` set to ``model_id`` (schema unchanged)."""
-    table = pq.read_table(io.BytesIO(data))
-    at = table.schema.get_field_index("model_id")
-    if at < 0:
-        raise CorruptEntryError(f"cached predictions have no model_id column: {table.schema.names}")
-    field = table.schema.field(at)
-    return table.set_column(at, field, pa.array([model_id] * table.num_rows, type=field.type))
-
-
-def _write_parquet_bytes(table: pa.Table, path: Path) -> None:
-    # The options of features.io.write_parquet, so a restored file equals a freshly written one.
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd")

@@ -18,6 +18,7 @@ from matplotlib.ticker import StrMethodFormatter
 
 from features.io import atomic_path
 from features.labels import CLASSES
+from models.reports import PROB_COLUMNS
 from models.strategy import VARIANTS, drawdown
 
 _DPI = 100
@@ -134,8 +135,8 @@ def rolling_accuracy(
     if window < 1:
         raise ValueError(f"window must be >= 1, got window={window}")
     y = predictions["label"].to_numpy()
-    if {"p_down", "p_flat", "p_up"} <= set(predictions.columns):
-        probs = predictions.loc[:, ["p_down", "p_flat", "p_up"]].to_numpy(dtype="float64")
+    if set(PROB_COLUMNS) <= set(predictions.columns):
+        probs = predictions.loc[:, list(PROB_COLUMNS)].to_numpy(dtype="float64")
         predicted = np.asarray(CLASSES, dtype=object)[probs.argmax(axis=1)]
     else:
         predicted = predictions["predicted"].to_numpy()

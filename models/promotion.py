@@ -17,6 +17,7 @@ import pandas as pd
 
 from models.evaluation import sample_log_loss
 from models.registry import RegistryError, champion_id, load_model
+from models.reports import PROB_COLUMNS
 from models.scoring import score_keys
 
 
@@ -65,9 +66,9 @@ def decide_promotion(
         champion = load_model(root, current)
     except RegistryError as exc:
         return PromotionDecision(True, f"current champion {current} cannot be used: {exc}", current, candidate_ll)
-    if champion.metadata["dataset"]["label"] != candidate_meta["dataset"]["label"]:
+    if champion.card_["dataset"]["label"] != candidate_meta["dataset"]["label"]:
         reason = (
-            f"labels differ from champion {current} ({champion.metadata['dataset']['label']} vs "
+            f"labels differ from champion {current} ({champion.card_['dataset']['label']} vs "
             f"{candidate_meta['dataset']['label']}): not comparable"
         )
         return PromotionDecision(force, reason + ("; promoted with --force" if force else "; use --force"), current)
@@ -79,7 +80,7 @@ def decide_promotion(
             True, f"champion {current} cannot score the validation slice; promoted", current, candidate_ll
         )
     cand_ll = float(sample_log_loss(y[at], candidate_val_probs[at]).mean())
-    champ_ll = float(sample_log_loss(y[at], champ.loc[:, ["p_down", "p_flat", "p_up"]].to_numpy()).mean())
+    champ_ll = float(sample_log_loss(y[at], champ.loc[:, list(PROB_COLUMNS)].to_numpy()).mean())
     better = cand_ll < champ_ll - 1e-9  # a tie (to rounding) keeps the champion
     verdict = "beats" if better else "does not beat"
     reason = f"validation log-loss {cand_ll:.5f} {verdict} champion {current}'s {champ_ll:.5f} on {len(at)} samples"

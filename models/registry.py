@@ -16,17 +16,15 @@ import os
 import shutil
 import tempfile
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
 
 from features.indicators import FEATURES
 from features.io import current_umask, fsync_dir, write_json
 from features.labels import CLASSES
-from features.scaling import FeatureScaler
+from models.classifier import CARD_FILE, MODEL_FILE, LSTMClassifier
 
 FORMAT_VERSION = 1
 _ID_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
@@ -34,35 +32,6 @@ _ID_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
 
 class RegistryError(RuntimeError):
     """A model or its metadata is missing, corrupt or does not fit the running code."""
-
-
-@dataclass
-class LoadedModel:
-    """A model from the registry, ready to score."""
-
-    model_id: str
-    model: keras.Model
-    scaler: FeatureScaler
-    metadata: dict[str, Any]
-
-    @property
-    def features(self) -> tuple[str, ...]:
-        return tuple(self.metadata["dataset"]["features"])
-
-    @property
-    def timesteps(self) -> int:
-        return int(self.metadata["dataset"]["timesteps"])
-
-    @property
-    def temperature(self) -> float:
-        """Calibration temperature (1.0 when the model was not calibrated)."""
-        return float(self.metadata.get("calibration", {}).get("temperature", 1.0))
-
-    @property
-    def class_weights(self) -> np.ndarray | None:
-        """Training class weights to divide back out of the outputs (None when none were used)."""
-        weights = self.metadata.get("calibration", {}).get("class_weights")
-        return None if weights is None else np.asarray(weights, dtype="float64")
 
 
 def models_dir(root: Path) -> Path:
@@ -81,8 +50,14 @@ def _check_id(model_id: str) -> str:
     return model_id
 
 
-def save_model(root: Path, model: keras.Model, metadata: dict[str, Any], *, model_id: str | None = None) -> str:
-    """Store ``model`` with ``metadata`` under a new id folder and return the id."""
+def save_model(
+    root: Path, model: LSTMClassifier | keras.Model, metadata: dict[str, Any], *, model_id: str | None = None
+) -> str:
+    """Store a fitted ``model`` (its ``.keras`` and JSON card, plus ``metadata``) in a new id folder; return the id.
+
+    A bare ``keras.Model`` is stored with ``metadata`` alone as its card (:func:`load_model` then
+    needs that metadata to describe the model fully).
+    """
     model_id = _check_id(model_id or new_model_id())
     base = models_dir(root)
     base.mkdir(parents=True, exist_ok=True)
@@ -91,9 +66,13 @@ def save_model(root: Path, model: keras.Model, metadata: dict[str, Any], *, mode
         raise RegistryError(f"model {model_id} already exists at {final}")
     tmp = Path(tempfile.mkdtemp(prefix=f".{model_id}.", dir=base))
     try:
-        model.save(tmp / "model.keras")
-        os.chmod(tmp / "model.keras", 0o666 & ~current_umask())
-        write_json({**metadata, "model_id": model_id, "format_version": FORMAT_VERSION}, tmp / "metadata.json")
+        card = {**metadata, "model_id": model_id, "format_version": FORMAT_VERSION}
+        if isinstance(model, LSTMClassifier):
+            model.save(tmp, metadata=card)
+        else:
+            model.save(tmp / MODEL_FILE)
+            write_json(card, tmp / CARD_FILE)
+        os.chmod(tmp / MODEL_FILE, 0o666 & ~current_umask())
         os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700
         os.rename(tmp, final)
         fsync_dir(base)
@@ -150,8 +129,12 @@ def load_metadata(root: Path, model_id: str) -> dict[str, Any]:
         raise RegistryError(f"cannot read model metadata {path}: {exc}") from exc
 
 
-def load_model(root: Path, model_id: str | None = None) -> LoadedModel:
+def load_model(root: Path, model_id: str | None = None) -> LSTMClassifier:
     """Load a model (default: the champion) and check it against the running code.
+
+    Returns:
+        The fitted :class:`models.classifier.LSTMClassifier`, its registry id in ``model_id_`` and its
+        stored metadata in ``card_``.
 
     Raises:
         RegistryError: naming the file when the model or metadata is missing, corrupt, from an
@@ -161,20 +144,13 @@ def load_model(root: Path, model_id: str | None = None) -> LoadedModel:
     if model_id is None:
         raise RegistryError(f"no champion model under {models_dir(root)}; run `updown train` first")
     folder = models_dir(root) / _check_id(model_id)
-    meta_path, model_path = folder / "metadata.json", folder / "model.keras"
-    metadata = load_metadata(root, model_id)
-    _check_metadata(metadata, meta_path)
+    _check_metadata(load_metadata(root, model_id), folder / CARD_FILE)
     try:
-        model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
-    except Exception as exc:  # Keras raises many types for a bad file; name the file
-        raise RegistryError(f"cannot load model file {model_path}: {exc}") from exc
-    timesteps, n_features = metadata["dataset"]["timesteps"], len(metadata["dataset"]["features"])
-    if tuple(model.input_shape[1:]) != (timesteps, n_features) or model.output_shape[-1] != len(CLASSES):
-        raise RegistryError(
-            f"{model_path}: model shape {model.input_shape}->{model.output_shape} does not match "
-            f"metadata (timesteps={timesteps}, features={n_features}, classes={len(CLASSES)})"
-        )
-    return LoadedModel(model_id, model, FeatureScaler.from_dict(metadata["scaler"]), metadata)
+        model = LSTMClassifier.load(folder)
+    except ValueError as exc:
+        raise RegistryError(str(exc)) from exc
+    model.model_id_ = model_id
+    return model
 
 
 def _check_metadata(metadata: dict[str, Any], path: Path) -> None:

@@ -49,9 +49,9 @@ from features.labels import CLASSES
 from features.remote import readable_root
 from features.sources.base import DateLike, parse_date
 
-PREDICTION_COLUMNS: tuple[str, ...] = (
-    "date", "ticker", "horizon", "p_down", "p_flat", "p_up", "predicted", "model_id",
-)  # fmt: skip
+PROB_COLUMNS: tuple[str, ...] = ("p_down", "p_flat", "p_up")
+"""The probability columns, in class order (:data:`features.labels.CLASSES`)."""
+PREDICTION_COLUMNS: tuple[str, ...] = ("date", "ticker", "horizon", *PROB_COLUMNS, "predicted", "model_id")
 BACKTEST_COLUMNS: tuple[str, ...] = (*PREDICTION_COLUMNS, "fold", "forward_return", "label")
 SETTLED_COLUMNS: tuple[str, ...] = (*PREDICTION_COLUMNS, "forward_return", "label", "label_end")
 KINDS: tuple[str, ...] = ("daily", "settled", "backtest")
@@ -82,7 +82,7 @@ def check_predictions(frame: pd.DataFrame, *, backtest: bool = False) -> pd.Data
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"prediction report is missing columns {missing}")
-    probs = frame.loc[:, ["p_down", "p_flat", "p_up"]].to_numpy(dtype="float64")
+    probs = frame.loc[:, list(PROB_COLUMNS)].to_numpy(dtype="float64")
     if len(frame) and not np.allclose(probs.sum(axis=1), 1.0, atol=1e-6):
         raise ValueError("prediction report: p_down + p_flat + p_up must be 1 on every row")
     if not frame["predicted"].isin(CLASSES).all():
@@ -228,7 +228,7 @@ def _empty(kind: ReportKind) -> pd.DataFrame:
 
 def _typed(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     dtypes = {"date": "datetime64[ns]", "label_end": "datetime64[ns]", "horizon": "int32", "fold": "int32"}
-    dtypes |= dict.fromkeys(("p_down", "p_flat", "p_up", "forward_return"), "float64")
+    dtypes |= dict.fromkeys((*PROB_COLUMNS, "forward_return"), "float64")
     present = {c: t for c, t in dtypes.items() if c in frame.columns}
     return frame.loc[:, list(columns)].astype(present)
 

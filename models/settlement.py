@@ -33,6 +33,7 @@ from models.evaluation import label_codes, sample_log_loss
 from models.registry import RegistryError, load_metadata
 from models.reports import (
     PREDICTION_COLUMNS,
+    PROB_COLUMNS,
     partition_dates,
     partition_path,
     read_predictions,
@@ -40,7 +41,6 @@ from models.reports import (
     write_settled,
 )
 
-PROBS = ["p_down", "p_flat", "p_up"]
 SCORECARD_COLUMNS: tuple[str, ...] = (
     "model_id", "n", "n_dates", "first_date", "last_date", "accuracy", "log_loss",
     "window_dates", "window_n", "window_accuracy", "window_log_loss",
@@ -137,7 +137,7 @@ def scorecard(
     rows = []
     for model_id, frame in settled.groupby("model_id", sort=True):
         y = label_codes(frame["label"])
-        probs = frame.loc[:, PROBS].to_numpy(dtype="float64")
+        probs = frame.loc[:, list(PROB_COLUMNS)].to_numpy(dtype="float64")
         hit = probs.argmax(axis=1) == y
         loss = sample_log_loss(y, probs)
         dates = np.sort(frame["date"].unique())

@@ -232,6 +232,8 @@ def backtest_strategy(
 ) -> StrategyResult:
     """Daily P&L of the long/short and long-only strategies and the buy-and-hold benchmark.
 
+    :func:`strategy_returns` then :func:`summarise_strategy`.
+
     Args:
         predictions: ``date, ticker`` and ``predicted`` (down/flat/up), one row per decision.
         prices: canonical price frame (``date, ticker, adj_close``) covering the holding periods.
@@ -249,6 +251,18 @@ def backtest_strategy(
     Returns:
         :class:`StrategyResult`.
     """
+    daily, positions = strategy_returns(predictions, prices, lag=lag, horizon=horizon, cost_bps=cost_bps)
+    return summarise_strategy(
+        daily, positions, lag=lag, horizon=horizon, cost_bps=cost_bps, costs_grid_bps=costs_grid_bps,
+        periods_per_year=periods_per_year, n_trials=n_trials, trial_sharpe_variance=trial_sharpe_variance,
+        n_boot=n_boot, seed=seed,
+    )  # fmt: skip
+
+
+def strategy_returns(
+    predictions: pd.DataFrame, prices: pd.DataFrame, *, lag: int = 1, horizon: int = 5, cost_bps: float = 5.0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(daily, positions) of :class:`StrategyResult`: the P&L before any summary (see :func:`backtest_strategy`)."""
     if horizon < 1 or lag < 0:
         raise ValueError(f"horizon must be >= 1 and lag >= 0, got horizon={horizon}, lag={lag}")
     if cost_bps < 0:
@@ -288,6 +302,24 @@ def backtest_strategy(
     daily = daily.loc[:, [*order, "n_tickers"]].reset_index()
     held = per_row.loc[:, ["date"]].assign(ticker=ticker, **weights)
     positions = held[np.any([w != 0 for w in weights.values()], axis=0)].reset_index(drop=True)
+    return daily, positions
+
+
+def summarise_strategy(
+    daily: pd.DataFrame,
+    positions: pd.DataFrame,
+    *,
+    lag: int,
+    horizon: int,
+    cost_bps: float,
+    costs_grid_bps: Sequence[float] = COST_GRID_BPS,
+    periods_per_year: int = 252,
+    n_trials: int = 1,
+    trial_sharpe_variance: float | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> StrategyResult:
+    """Metrics and cost sensitivity of :func:`strategy_returns`'s output (arguments as :func:`backtest_strategy`)."""
     settings = {
         "lag": lag, "horizon": horizon, "cost_bps": cost_bps, "periods_per_year": periods_per_year,
         "n_trials": n_trials, "trial_sharpe_variance": trial_sharpe_variance, "n_boot": n_boot, "seed": seed,

@@ -4,12 +4,11 @@ The test region (the last ``test_fraction`` of the samples, or from ``test_start
 cut into ``blocks`` consecutive date ranges. For each block a fresh model is trained on every
 sample whose label ended before the block, less an embargo (:mod:`features.split`), so a model
 never sees a label that ends inside its test block. Predictions of all blocks form one
-out-of-sample series.
+out-of-sample series (:func:`stitch`). :mod:`models.engine` runs the blocks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,22 +16,9 @@ import numpy as np
 import pandas as pd
 
 from features.dataset import Panel
-from features.labels import CLASSES, class_balance
 from features.split import embargo_cutoff, purged_train_mask
-from features.windows import WindowSet
-from models.baselines import BaselineData, fit_baselines, stack_folds
+from models.baselines import stack_folds
 from models.config import WalkForwardConfig
-from models.evaluation import prior_probs
-from models.lstm import ModelConfig
-from models.reports import prediction_frame
-from models.training import (
-    FittedModel,
-    TrainConfig,
-    describe_fit,
-    fit_model,
-    normalised_data,
-    predict_proba,
-)
 
 
 @dataclass(frozen=True)
@@ -120,122 +106,23 @@ def plan_folds(panel: Panel, config: WalkForwardConfig) -> list[Fold]:
     return folds
 
 
-@dataclass
-class FoldResult:
-    """Out-of-sample predictions of one fold, its baseline probabilities and a summary."""
-
-    predictions: pd.DataFrame
-    info: dict[str, Any]
-    fitted: FittedModel
-    baselines: dict[str, np.ndarray]
-
-
-def run_fold(
-    panel: Panel,
-    fold: Fold,
-    model_config: ModelConfig,
-    train_config: TrainConfig,
-    *,
-    model_id: str,
-    callbacks: list[Any] | None = None,
-    verbose: int | str = "auto",
-    initial_weights: str | None = None,
-    adj_close: np.ndarray | None = None,
-) -> FoldResult:
-    """Train on the fold's training samples and predict its test block.
-
-    ``initial_weights`` (a ``.keras`` file, e.g. the previous block's model) warm-starts training.
-    Label schemes with fitted cut points (quantile) are fitted here, on the fold's training rows.
-    With ``adj_close`` (row-aligned with the panel) the baselines of :mod:`models.baselines` are
-    fitted on the same training rows and predict the same test rows; without it only the class
-    prior is available (from the fold summary).
-    """
-    panel = panel.fit_labels(fold.train_rows)
-    fitted = fit_model(
-        panel,
-        fold.train_rows,
-        model_config,
-        train_config,
-        callbacks=callbacks or [],
-        verbose=verbose,
-        embargo=fold.embargo,
-        initial_weights=initial_weights,
-    )
-    data = normalised_data(panel, fitted.scaler)
-    windows = WindowSet(data, fold.test_rows, timesteps=panel.config.timesteps)
-    probs = predict_proba(fitted.model, windows, temperature=fitted.temperature, class_weights=fitted.class_weights)
-    rows = fold.test_rows
-    used = np.concatenate([fitted.fit_rows, fitted.val_rows])
-    frame = prediction_frame(
-        panel.keys.iloc[rows], probs, horizon=panel.config.label.horizon, model_id=model_id
-    ).assign(
-        fold=np.int32(fold.index),
-        forward_return=panel.forward_return[rows],
-        label=np.asarray(CLASSES, dtype=object)[panel.label[rows]],
-    )
-    info = {
-        **fold.describe(),
-        **describe_fit(panel, fitted),
-        "model_id": model_id,
-        "test_class_balance": class_balance(panel.label[rows]),
-        "train_class_prior": prior_probs(panel.label[fitted.fit_rows]).tolist(),
-        "train_labels_end_max": str(pd.Timestamp(panel.label_end[used].max()).date()),
-        "label_state": panel.label_state,
-    }
-    baselines: dict[str, np.ndarray] = {}
-    if adj_close is not None:
-        inputs = BaselineData.from_panel(panel, adj_close=adj_close, lags=5)
-        baselines = fit_baselines(
-            inputs.take(fold.train_rows),
-            inputs.take(rows),
-            seed=train_config.seed,
-            history=inputs.take(panel.samples()),
-        )
-    return FoldResult(predictions=frame, info=info, fitted=fitted, baselines=baselines)
-
-
-def run_walk_forward(
-    panel: Panel,
-    wf_config: WalkForwardConfig,
-    model_config: ModelConfig,
-    train_config: TrainConfig,
-    *,
-    run_id: str,
-    on_fold: Callable[[FoldResult], None] | None = None,
-    verbose: int | str = "auto",
-) -> tuple[pd.DataFrame, dict[str, np.ndarray], list[dict[str, Any]]]:
-    """Run every fold in order (the plain-Python path; flows run folds as tasks).
-
-    Returns:
-        (stitched predictions, baseline probabilities row-aligned with them, fold summaries).
-    """
-    results = []
-    for fold in plan_folds(panel, wf_config):
-        result = run_fold(panel, fold, model_config, train_config, model_id=f"{run_id}-f{fold.index}", verbose=verbose)
-        if on_fold is not None:
-            on_fold(result)
-        results.append(result)
-
-    return stitch([(r.predictions, r.info, r.baselines) for r in results])
-
-
 def stitch(
     parts: list[tuple[pd.DataFrame, dict[str, Any], dict[str, np.ndarray]]],
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray], list[dict[str, Any]]]:
     """Concatenate (predictions, info, baselines) of each fold in fold order.
 
-    Baseline probabilities come out row-aligned with the stitched predictions. Folds run without
-    baselines fall back to the class prior of each fold's training labels.
+    Returns:
+        (predictions, baseline probabilities row-aligned with them, fold summaries).
+
+    Raises:
+        ValueError: when a fold has no baselines or other baselines than the first fold.
     """
     ordered = sorted(parts, key=lambda p: int(p[1]["fold"]))
+    names = [sorted(b) for _, _, b in ordered]
+    if not ordered or not names[0] or any(n != names[0] for n in names):
+        raise ValueError(f"every fold must have the same baselines, got {names}")
     preds = pd.concat([p for p, _, _ in ordered], ignore_index=True)
-    if all(b for _, _, b in ordered):
-        baselines = stack_folds([b for _, _, b in ordered])
-    else:
-        baselines = {
-            "class_prior": np.vstack([np.tile(np.asarray(i["train_class_prior"]), (len(p), 1)) for p, i, _ in ordered])
-        }
-    return preds, baselines, [i for _, i, _ in ordered]
+    return preds, stack_folds([b for _, _, b in ordered]), [i for _, i, _ in ordered]
 
 
 def seed_summary(per_seed: dict[int, dict[str, Any]]) -> dict[str, Any]:

@@ -34,7 +34,7 @@ def train_champion(root: Path, *, source: str = SYNTHETIC, until: str = "2011-06
     prices = get_source(source).fetch()
     prices = prices[prices["date"] <= until].reset_index(drop=True)
     fitted, meta = train_production_model(prices, DatasetConfig(timesteps=8), TINY_MODEL, TINY_TRAIN, verbose=0)
-    model_id = save_model(root, fitted.model, meta)
+    model_id = save_model(root, fitted, meta)
     set_champion(root, model_id, reason="test")
     return model_id
 

@@ -1,6 +1,6 @@
 """The fold cache in real Prefect runs: a block trained once is restored, never trained again.
 
-"Not trained" is proven by replacing ``flows.backtest.run_fold`` with a stub that fails the task;
+"Not trained" is proven by replacing ``models.engine.fit_block`` with a stub that fails the task;
 "trained" by a spy around the real one. One tiny block (fold 0, seed 1) trains in a few seconds.
 """
 
@@ -17,14 +17,18 @@ import pytest
 from prefect import flow
 
 import flows.backtest
+import models.engine
 from features.dataset import DatasetConfig
 from features.frame import fingerprint
 from features.sources import get_source
 from features.store import PriceStore
 from flows.backtest import backtest_flow, run_fold_task
 from flows.cli import main
+from models.engine import FoldJob, fit_block
 from models.foldcache import cache_dir, lookup
-from models.walkforward import WalkForwardConfig, run_fold
+from models.foldfiles import read_block
+from models.reports import BACKTEST_COLUMNS
+from models.walkforward import WalkForwardConfig
 from tests.support import TINY_MODEL, TINY_TRAIN
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
@@ -39,9 +43,11 @@ def one_block(root: str, out_dir: str, run_id: str, use_cache: bool = True) -> t
     """Fold 0 of seed 1, submitted as the backtest submits it; returns (stem, final state name)."""
     prices = PriceStore(root).read(PriceStore(root).tickers())
     tickers, last = sorted(prices["ticker"].unique()), prices["date"].max().date()
-    future = run_fold_task.submit(
-        root, tickers, None, last, *CONFIGS, 0, 1, run_id, out_dir, fingerprint(prices), None, use_cache
-    )
+    job = FoldJob(
+        root, tuple(tickers), None, last, *CONFIGS, run_id=run_id, out_dir=out_dir,
+        data_fingerprint=fingerprint(prices), fold_index=0, seed=1, use_cache=use_cache,
+    )  # fmt: skip
+    future = run_fold_task.submit(job)
     return future.result(), future.state.name
 
 
@@ -60,7 +66,7 @@ def _entries(root: Path) -> list[Path]:
 
 
 def _no_training(*args: Any, **kwargs: Any) -> None:
-    raise AssertionError("run_fold called: the block was trained although it is cached")
+    raise AssertionError("fit_block called: the block was trained although it is cached")
 
 
 def _no_store(*args: Any, **kwargs: Any) -> None:
@@ -70,7 +76,7 @@ def _no_store(*args: Any, **kwargs: Any) -> None:
 def _spy(calls: list[int]) -> Callable[..., Any]:
     def counted(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
-        return run_fold(*args, **kwargs)
+        return fit_block(*args, **kwargs)
 
     return counted
 
@@ -82,7 +88,7 @@ def _same_bytes(one: str | Path, two: str | Path, suffixes: tuple[str, ...] = SU
 
 def test_a_block_seen_before_is_restored_not_trained(first, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     root, trained = first
-    monkeypatch.setattr(flows.backtest, "run_fold", _no_training)
+    monkeypatch.setattr(models.engine, "fit_block", _no_training)
     stem, state = one_block(str(root), str(tmp_path / "run-a2"), "a")
     assert state == "Cached"
     _same_bytes(stem, trained)  # the same run id: every file, the model included, to the byte
@@ -94,17 +100,21 @@ def test_no_cache_trains_and_a_restored_block_equals_a_trained_one(
 ):
     root, _ = first
     calls: list[int] = []
-    monkeypatch.setattr(flows.backtest, "run_fold", _spy(calls))
-    monkeypatch.setattr(flows.backtest.foldcache, "store", _no_store)  # --no-cache writes nothing either
+    monkeypatch.setattr(models.engine, "fit_block", _spy(calls))
+    monkeypatch.setattr(models.engine.foldcache, "store", _no_store)  # --no-cache writes nothing either
     fresh, state = one_block(str(root), str(tmp_path / "fresh"), "b", use_cache=False)
     assert (calls, state) == ([1], "Completed")
 
-    monkeypatch.setattr(flows.backtest, "run_fold", _no_training)
+    monkeypatch.setattr(models.engine, "fit_block", _no_training)
     cached, state = one_block(str(root), str(tmp_path / "cached"), "b")
     assert state == "Cached"
     # trained in run "a", restored under run "b": the very files run "b" wrote by training
     _same_bytes(cached, fresh, (".parquet", ".baselines.parquet", ".json"))
-    assert set(pd.read_parquet(f"{cached}.parquet")["model_id"]) == {"b-s1-f0"}
+    assert "model_id" not in pd.read_parquet(f"{cached}.parquet").columns  # block files hold no run id...
+    predictions, info, _ = read_block(cached, model_id="b-s1-f0")  # ...reading one names it
+    assert set(predictions["model_id"]) == {"b-s1-f0"}
+    assert info["model_id"] == "b-s1-f0"
+    assert tuple(predictions.columns) == BACKTEST_COLUMNS
 
 
 def test_a_damaged_entry_is_dropped_and_recomputed(
@@ -115,7 +125,7 @@ def test_a_damaged_entry_is_dropped_and_recomputed(
     parquet = entry / "block.parquet"
     parquet.write_bytes(parquet.read_bytes()[: parquet.stat().st_size // 2])
     calls: list[int] = []
-    monkeypatch.setattr(flows.backtest, "run_fold", _spy(calls))
+    monkeypatch.setattr(models.engine, "fit_block", _spy(calls))
     stem, state = one_block(str(root), str(tmp_path / "run-a3"), "a")
     assert (calls, state) == ([1], "Completed")
     assert f"dropping damaged entry {entry}" in caplog.text
@@ -126,7 +136,7 @@ def test_a_damaged_entry_is_dropped_and_recomputed(
 
 def test_changed_prices_miss(first, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     root = shutil.copytree(first[0], tmp_path / "data")  # the prices and the cache
-    monkeypatch.setattr(flows.backtest, "run_fold", _no_training)
+    monkeypatch.setattr(models.engine, "fit_block", _no_training)
     assert one_block(str(root), str(tmp_path / "run-1"), "c")[1] == "Cached"  # unchanged copy: a hit
 
     store = PriceStore(root)
@@ -148,7 +158,7 @@ def test_a_warm_started_backtest_reruns_from_the_cache(tmp_path: Path, monkeypat
         "data_root_dir": str(tmp_path),
     }
     one = Path(backtest_flow(**options))
-    monkeypatch.setattr(flows.backtest, "run_fold", _no_training)  # block 1's key holds block 0's model bytes
+    monkeypatch.setattr(models.engine, "fit_block", _no_training)  # block 1's key holds block 0's model bytes
     two = Path(backtest_flow(**options))
     first_preds, second_preds = (pd.read_parquet(d / "predictions.parquet") for d in (one, two))
     assert set(second_preds["model_id"]) == {f"{two.name}-s0-f{k}" for k in (0, 1)}  # this run's ids, seed 0

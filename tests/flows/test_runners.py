@@ -8,20 +8,22 @@ threads draw from too.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import pytest
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from features.dataset import DatasetConfig, build_panel
-from features.frame import fingerprint
+from features.dataset import DatasetConfig
 from features.sources import get_source
 from features.store import PriceStore
 from flows.backtest import run_fold_task
 from flows.runners import runs_on_other_machines, task_runner_from
+from models.engine import Backtest, FoldJob
 from models.lstm import ModelConfig
 from models.training import TrainConfig
-from models.walkforward import WalkForwardConfig, plan_folds
+from models.walkforward import WalkForwardConfig
 
 SOURCE = "synthetic:tickers=4,days=450,seed=2,signal=1.0"
 
@@ -52,21 +54,25 @@ def test_dask_specs():
     }  # fmt: skip
 
 
+class _Bounded:
+    """A submitted block whose result is awaited at most 10 minutes: a lost worker fails the test, not CI."""
+
+    def __init__(self, job: FoldJob) -> None:
+        self.future = run_fold_task.submit(job)
+
+    def result(self) -> Any:
+        return self.future.result(timeout=600)
+
+
 @flow(name="walk-forward-blocks")
-def blocks_flow(root: str, out_dir: str, tickers: list[str]) -> list[str]:
-    """The backtest's fold loop, with the blocks submitted to the flow's task runner."""
-    configs = (DatasetConfig(timesteps=8), WalkForwardConfig(), ModelConfig(units=(8, 4)), TrainConfig(epochs=2))
-    prices = PriceStore(root).read(tickers)
-    folds = plan_folds(build_panel(prices, configs[0]), configs[1])
-    last = prices["date"].max().date()
-    futures = [
-        # use_cache=False: every runner must train its blocks, not restore the first runner's
-        run_fold_task.submit(
-            root, tickers, None, last, *configs, f.index, 1, "run", out_dir, fingerprint(prices), use_cache=False
-        )
-        for f in folds
-    ]
-    return [f.result(timeout=600) for f in futures]  # a lost worker fails the test instead of hanging CI
+def blocks_flow(root: str, out_dir: str, tickers: list[str]) -> pd.DataFrame:
+    """The backtest's engine (seed 1), with the blocks submitted to the flow's task runner."""
+    backtest = Backtest.prepare(
+        root, tickers, dataset=DatasetConfig(timesteps=8), walk_forward=WalkForwardConfig(seeds=(1,)),
+        model=ModelConfig(units=(8, 4)), training=TrainConfig(epochs=2),
+        use_cache=False,  # every runner must train its blocks, not restore the first runner's
+    )  # fmt: skip
+    return backtest.run("run", out_dir, submit=_Bounded).predictions
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +87,7 @@ def by_runner(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -
 
     def run(spec: str) -> pd.DataFrame:
         out = tmp / spec.replace(":", "-")
-        stems = blocks_flow.with_options(task_runner=task_runner_from(spec))(str(root), str(out), tickers)
-        return pd.concat([pd.read_parquet(f"{stem}.parquet") for stem in stems], ignore_index=True)
+        return blocks_flow.with_options(task_runner=task_runner_from(spec))(str(root), str(out), tickers)
 
     return {spec: run(spec) for spec in ("local", "threads:2", "dask:2")}
 

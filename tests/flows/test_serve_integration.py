@@ -142,7 +142,7 @@ def test_served_deployments_run_documented_commands(server: tuple[str, dict[str,
     prices = get_source(SOURCE).fetch()
     prices = prices[prices["date"] <= "2011-06-30"].reset_index(drop=True)
     fitted, meta = train_production_model(prices, DatasetConfig(timesteps=8), TINY_MODEL, TINY_TRAIN, verbose=0)
-    model_id = save_model(root, fitted.model, meta)
+    model_id = save_model(root, fitted, meta)
     set_champion(root, model_id, reason="test")
 
     log = tmp_path / "serve.log"

@@ -7,8 +7,11 @@ from sklearn.preprocessing import StandardScaler
 from features.dataset import DatasetConfig, build_panel
 from features.sources.synthetic import SyntheticMarket
 from models.baselines import (
+    BASELINE_CLASSES,
     BASELINES,
     BaselineData,
+    ClassPrior,
+    MajorityClass,
     class_prior,
     fit_baselines,
     gradient_boosting,
@@ -17,6 +20,7 @@ from models.baselines import (
     last_known_labels,
     logistic_regression,
     majority_class,
+    make_baseline,
     momentum,
     past_returns,
     stack_folds,
@@ -200,3 +204,30 @@ def test_fit_baselines_rejects_unknown_names_and_stacks_folds():
     assert stack_folds(parts)["class_prior"].shape == (2, 3)
     with pytest.raises(ValueError, match="must have 3 rows"):
         BaselineData(**{**train.__dict__, "labels": np.zeros(2)})
+
+
+def test_every_baseline_is_an_estimator_found_by_name(panel_data):
+    panel, data = panel_data
+    samples = panel.samples()
+    train, test = data.take(samples[:600]), data.take(samples[600:700])
+    assert tuple(BASELINE_CLASSES) == BASELINES
+    for name, cls in BASELINE_CLASSES.items():
+        model = make_baseline(name, seed=2, momentum_band=None, threads=1)
+        assert type(model) is cls
+        assert not [a for a in vars(model) if a.endswith("_")]  # settings only until fit
+        with pytest.raises(RuntimeError, match="not fitted yet"):
+            model.predict_proba(test)
+        assert model.fit(train, history=data.take(samples)) is model
+        expected = fit_baselines(train, test, seed=2, names=[name], history=data.take(samples))[name]
+        np.testing.assert_array_equal(model.predict_proba(test), expected, err_msg=name)
+    assert make_baseline("logistic_regression", seed=7, threads=3).seed == 7  # options it does not take are ignored
+    with pytest.raises(ValueError, match="name='oracle'"):
+        make_baseline("oracle")
+
+
+def test_a_fitted_baseline_predicts_any_slice_without_refitting():
+    train = make_data([0, 0, 2, 2, 2])
+    model = ClassPrior().fit(train)
+    np.testing.assert_allclose(model.predict_proba(make_data([1])), [[3 / 8, 1 / 8, 4 / 8]])
+    np.testing.assert_allclose(model.predict_proba(make_data([1, 1])), [[3 / 8, 1 / 8, 4 / 8]] * 2)
+    np.testing.assert_array_equal(MajorityClass().fit(train).predict_proba(make_data([0])), [[0.0, 0.0, 1.0]])

@@ -1,4 +1,4 @@
-"""The fold cache without training: keys, atomic entries, checks on read, restore under a new run id."""
+"""The fold cache without training: keys, atomic entries, checks on read, restore as a plain copy."""
 
 from __future__ import annotations
 
@@ -123,11 +123,10 @@ def test_other_seeds_of_the_run_and_the_unused_training_seed_do_not_count():
 
 def test_keys_are_the_same_in_another_process():
     code = (
-        "import datetime as dt, sys; sys.path.insert(0, 'tests/models');"
-        "from test_foldcache import _inputs; from models.foldcache import fold_key;"
+        "from tests.models.test_foldcache import _inputs; from models.foldcache import fold_key;"
         "print(fold_key(_inputs()))"
     )
-    env = {**os.environ, "PYTHONHASHSEED": "12345", "KERAS_BACKEND": "numpy"}  # numpy: no TensorFlow import
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}  # another hash seed: no key may depend on set or dict order
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env, cwd=Path(__file__).parents[2]
     )
@@ -155,12 +154,12 @@ def test_source_digest_sees_any_edit(tmp_path: Path):
     assert source_digest(pkg) != before
 
 
-def _block(stem: Path, *, model_id: str = "run1-s3-f1") -> Path:
-    """Fake block files with the real layout (the cache never looks inside the model file)."""
-    preds = pd.DataFrame({"p_up": [0.2, 0.7], "model_id": [model_id, model_id], "fold": [1, 1]})
+def _block(stem: Path, *, p_up: float = 0.2) -> Path:
+    """Fake block files with the real layout (no run ids; the cache never looks inside the model file)."""
+    preds = pd.DataFrame({"p_up": [p_up, 0.7], "fold": [1, 1]})
     write_parquet(preds, stem.with_suffix(".parquet"))
     write_parquet(pd.DataFrame({"prior:up": [0.3, 0.3]}), stem.with_suffix(".baselines.parquet"))
-    write_json({"fold": 1, "model_id": model_id, "seed": 3}, stem.with_suffix(".json"))
+    write_json({"fold": 1, "seed": 3, "p_up": p_up}, stem.with_suffix(".json"))
     stem.with_suffix(".keras").write_bytes(b"PK fake keras zip")
     return stem
 
@@ -176,24 +175,20 @@ def test_store_lookup_restore_round_trip(tmp_path: Path):
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["inputs"] == {"note": "test"}
 
-    same = tmp_path / "run1-again" / "fold=1"
-    restore(folder, same, model_id="run1-s3-f1")
+    # in any run: exactly the files training the block there writes (block files hold no run id)
+    other = tmp_path / "run2" / "fold=1"
+    restore(folder, other)
     for suffix in (".parquet", ".baselines.parquet", ".json", ".keras"):
-        assert Path(f"{same}{suffix}").read_bytes() == Path(f"{src}{suffix}").read_bytes()
-
-    # under another run id: exactly the files that run would have written itself
-    other, expected = tmp_path / "run2" / "fold=1", _block(tmp_path / "run2-fresh" / "fold=1", model_id="run2-s3-f1")
-    restore(folder, other, model_id="run2-s3-f1")
-    for suffix in (".parquet", ".baselines.parquet", ".json", ".keras"):
-        assert Path(f"{other}{suffix}").read_bytes() == Path(f"{expected}{suffix}").read_bytes()
+        assert Path(f"{other}{suffix}").read_bytes() == Path(f"{src}{suffix}").read_bytes()
+    assert not [p for p in other.parent.iterdir() if p.name.startswith(".")]  # each copy was atomic
 
 
 def test_the_first_writer_wins(tmp_path: Path):
     root, key = tmp_path / "data", fold_key(_inputs())
-    first = store(root, key, _block(tmp_path / "a" / "fold=1", model_id="first"), inputs={})
-    second = store(root, key, _block(tmp_path / "b" / "fold=1", model_id="second"), inputs={})
+    first = store(root, key, _block(tmp_path / "a" / "fold=1", p_up=0.1), inputs={})
+    second = store(root, key, _block(tmp_path / "b" / "fold=1", p_up=0.3), inputs={})
     assert first == second
-    assert json.loads((first / "block.json").read_text())["model_id"] == "first"
+    assert json.loads((first / "block.json").read_text())["p_up"] == 0.1
     assert [p.name for p in first.parent.iterdir()] == [key]
 
 
@@ -233,5 +228,5 @@ def test_restore_refuses_a_file_damaged_after_lookup(tmp_path: Path):
     (folder / "block.keras").write_bytes(b"PK torn")
     dst = tmp_path / "run2" / "fold=1"
     with pytest.raises(CorruptEntryError, match=r"block\.keras does not match the manifest"):
-        restore(folder, dst, model_id="run2-s3-f1")
+        restore(folder, dst)
     assert not dst.with_suffix(".keras").exists()

@@ -1,35 +1,46 @@
 """Honesty, end to end without Prefect: the backtest finds no edge where there is none, and finds
-most of the edge that was planted (measured against the generator's Bayes-optimal accuracy)."""
+most of the edge that was planted (measured against the generator's Bayes-optimal accuracy).
+
+It runs the engine the backtest flow runs (:class:`models.engine.Backtest`), blocks in this process,
+against all six baselines."""
 
 import numpy as np
 import pytest
 
-from features.dataset import DatasetConfig, build_panel
+from features.dataset import DatasetConfig
 from features.sources.synthetic import SyntheticMarket
+from features.store import PriceStore
+from models.baselines import BASELINES
+from models.engine import Backtest
 from models.evaluation import evaluate_predictions, label_codes
 from models.lstm import ModelConfig
 from models.strategy import backtest_strategy
 from models.training import TrainConfig
-from models.walkforward import WalkForwardConfig, run_walk_forward
+from models.walkforward import WalkForwardConfig
 
 MODEL = ModelConfig(units=(16,), dropout=0.0, learning_rate=3e-3)
 TRAIN = TrainConfig(epochs=6, batch_size=128, patience=2, seed=5)
 
 
-def _backtest(signal: float):
+def _backtest(signal: float, root):
     market = SyntheticMarket(tickers=8, days=800, seed=31, signal=signal)
     prices = market.fetch()
-    panel = build_panel(prices, DatasetConfig(timesteps=10))
-    preds, baselines, _ = run_walk_forward(
-        panel, WalkForwardConfig(blocks=2, test_fraction=0.35), MODEL, TRAIN, run_id="honesty", verbose=0
-    )
+    PriceStore(root).write(prices)
+    backtest = Backtest.prepare(
+        root, sorted(prices["ticker"].unique()), dataset=DatasetConfig(timesteps=10),
+        walk_forward=WalkForwardConfig(blocks=2, test_fraction=0.35), model=MODEL, training=TRAIN, use_cache=False,
+    )  # fmt: skip
+    result = backtest.run("honesty", root / "run")
+    preds, baselines = result.predictions, result.baselines
+    assert sorted(baselines) == sorted(BASELINES)  # every baseline, on the model's very rows
+    assert {len(p) for p in baselines.values()} == {len(preds)}
     evaluation = evaluate_predictions(preds, baselines, horizon=5)
     strategy = backtest_strategy(preds, prices, lag=1, horizon=5, n_boot=300, seed=1)
     return market, preds, evaluation, strategy
 
 
-def test_random_walk_backtest_finds_no_edge():
-    _, preds, evaluation, strategy = _backtest(0.0)
+def test_random_walk_backtest_finds_no_edge(tmp_path):
+    _, preds, evaluation, strategy = _backtest(0.0, tmp_path)
     n = len(preds)
     acc = evaluation["model"]["accuracy"]
     prior_acc = evaluation["baselines"]["class_prior"]["accuracy"]
@@ -41,8 +52,8 @@ def test_random_walk_backtest_finds_no_edge():
     assert ci["lower"] <= 0 <= ci["upper"]
 
 
-def test_planted_signal_backtest_gets_close_to_bayes_optimal():
-    market, preds, evaluation, _ = _backtest(1.0)
+def test_planted_signal_backtest_gets_close_to_bayes_optimal(tmp_path):
+    market, preds, evaluation, _ = _backtest(1.0, tmp_path)
     probs = market.class_probabilities(horizon=5, lag=1, band=0.01)
     true = preds[["date", "ticker"]].merge(probs, on=["date", "ticker"], how="left")
     y = label_codes(preds["label"])

@@ -16,10 +16,10 @@ import pytest
 from features.dataset import DatasetConfig, build_panel
 from features.sources.synthetic import SyntheticMarket
 from features.split import purged_train_mask
-from features.windows import WindowSet
+from models.classifier import LSTMClassifier
 from models.evaluation import prior_probs, sample_log_loss
 from models.lstm import ModelConfig
-from models.training import TrainConfig, fit_model, normalised_data, predict_proba
+from models.training import TrainConfig
 
 MODEL = ModelConfig(units=(16,), dropout=0.0, learning_rate=3e-3)
 TRAIN = TrainConfig(epochs=6, batch_size=128, patience=2, seed=5)
@@ -33,11 +33,10 @@ def _held_out_log_losses(signal: float) -> tuple[float, float, float]:
     test_start = days[int(len(days) * 0.7)]
     train = samples[purged_train_mask(panel.label_end[samples], panel.calendar, test_start, embargo=5)]
     test = samples[panel.dates[samples] >= test_start]
-    fitted = fit_model(panel, train, MODEL, TRAIN, verbose=0)
-    data = normalised_data(panel, fitted.scaler)
-    probs = predict_proba(fitted.model, WindowSet(data, test, timesteps=10), class_weights=fitted.class_weights)
+    fitted = LSTMClassifier(panel.config, MODEL, TRAIN).fit(panel, train, verbose=0)
+    probs = fitted.predict_proba(panel, test)
     y = panel.label[test].astype("int64")
-    prior = np.tile(prior_probs(panel.label[fitted.fit_rows]), (len(test), 1))
+    prior = np.tile(prior_probs(panel.label[fitted.fit_rows_]), (len(test), 1))
     truth = market.class_probabilities(horizon=5, lag=1, band=0.01)
     oracle = panel.keys.iloc[test].merge(truth, on=["date", "ticker"], how="left")
     oracle_probs = oracle.loc[:, ["p_down", "p_flat", "p_up"]].to_numpy()
@@ -71,8 +70,9 @@ def test_random_walk_gives_nothing_beyond_the_oracle():
 @pytest.mark.parametrize("schedule", ["plateau", "cosine"])
 def test_learning_rate_schedules_run_and_change_the_rate(schedule, small_panel):
     cfg = TrainConfig(epochs=3, batch_size=64, patience=5, seed=1, lr_schedule=schedule)
-    fitted = fit_model(small_panel, small_panel.samples()[:500], ModelConfig(units=(4,), dropout=0.0), cfg, verbose=0)
-    lr = float(np.asarray(fitted.model.optimizer.learning_rate))
+    fitted = LSTMClassifier(small_panel.config, ModelConfig(units=(4,), dropout=0.0), cfg)
+    fitted.fit(small_panel, small_panel.samples()[:500], verbose=0)
+    lr = float(np.asarray(fitted.model_.optimizer.learning_rate))
     if schedule == "cosine":
         assert lr == pytest.approx(1e-3 * 0.5 * (1 + np.cos(np.pi * 2 / 3)), rel=1e-5)
     else:
