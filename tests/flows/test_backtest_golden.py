@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.slow]
 
 def _run_backtest(root: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """(stitched predictions, seed 0's stitched baseline probabilities, metrics.json without volatile keys)."""
-    from support import TINY_MODEL, TINY_TRAIN
+    from tests.support import TINY_MODEL, TINY_TRAIN
 
     from features.dataset import DatasetConfig
     from flows.backtest import backtest_flow

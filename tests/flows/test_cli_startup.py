@@ -62,7 +62,8 @@ def test_the_check_above_can_fail() -> None:
 MODEL_CODE = """
 import os, sys
 import numpy as np
-from models.training import ModelConfig, build_from_config
+from models.config import ModelConfig
+from models.lstm import build_from_config
 model = build_from_config(4, 3, ModelConfig(units=(4,)), seed=0)
 model.predict_on_batch(np.zeros((2, 4, 3), dtype="float32"))
 names = list(sys.modules)
