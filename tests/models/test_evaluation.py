@@ -66,7 +66,7 @@ def test_diebold_mariano_hln_hand_computed():
     # mean 0.2125; gamma_0..3 = 0.08109375, 0.01935546875, -0.0428515625, -0.02552734375 (n = ceil(4 (8/100)^(2/9))
     # = 3 lags): s0 = -0.016953125, s1 = -0.285859375, Newey-West (1994) bandwidth 1.1447 (s1^2/s0^2 8)^(1/3)
     # = 15.05, capped at T - 1 = 7. Bartlett: LRV = gamma_0 + 2 sum_j (1 - j/8) gamma_j = 0.02482421875;
-    # DM = 0.2125 / sqrt(LRV / 8) = 3.814814; HLN factor sqrt((8 + 1 - 4 + 2/8) / 8) = 0.8100925873.
+    # DM = 0.2125 / sqrt(LRV / 8) = 3.8147505; HLN factor sqrt((8 + 1 - 4 + 2/8) / 8) = 0.8100925873.
     res = diebold_mariano(d, np.zeros(8), horizon=2)
     assert res["mean_diff"] == pytest.approx(0.2125)
     assert res["bandwidth"] == 7.0
