@@ -52,7 +52,8 @@ def test_newey_west_bandwidth_and_long_run_variance_agree_with_arch(n):
     x = 0.1 * rng.standard_normal(n).cumsum() + rng.standard_normal(n)
     ref = Bartlett(x)
     lrv, bw = long_run_variance(x)
-    assert bw == pytest.approx(ref.bandwidth, rel=1e-10) and bw == newey_west_bandwidth(x)
+    assert bw == pytest.approx(ref.bandwidth, rel=1e-10)
+    assert bw == newey_west_bandwidth(x)
     assert lrv == pytest.approx(float(np.squeeze(ref.cov.long_run)), rel=1e-10)
     # A floor above the automatic bandwidth is used as the bandwidth.
     floored, bw_floor = long_run_variance(x, min_bandwidth=bw + 3)
@@ -114,14 +115,18 @@ def test_diebold_mariano_keeps_its_size_on_an_ar1_loss_differential():
 
 def test_diebold_mariano_constant_difference_is_a_clear_result():
     same = diebold_mariano(np.full(50, 0.7), np.full(50, 0.7), horizon=5)
-    assert same["mean_diff"] == 0.0 and same["bandwidth"] == 0.0
-    assert math.isnan(same["statistic"]) and math.isnan(same["p_value"])  # identical losses: nothing to test
+    assert same["mean_diff"] == 0.0
+    assert same["bandwidth"] == 0.0
+    assert math.isnan(same["statistic"])
+    assert math.isnan(same["p_value"])
     # 0.1 is not exact in binary: the differences vary in the last bit, which must not become noise.
     better = diebold_mariano(np.linspace(1, 2, 50) - 0.1, np.linspace(1, 2, 50), horizon=5)
     assert better["mean_diff"] == pytest.approx(-0.1)
-    assert better["statistic"] == -math.inf and better["p_value"] == 0.0
+    assert better["statistic"] == -math.inf
+    assert better["p_value"] == 0.0
     short = diebold_mariano(np.array([1.0, 2.0]), np.array([0.0, 0.0]), horizon=1)
-    assert math.isnan(short["statistic"]) and math.isnan(short["p_value"])
+    assert math.isnan(short["statistic"])
+    assert math.isnan(short["p_value"])
 
 
 def test_pesaran_timmermann_hand_computed():
