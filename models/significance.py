@@ -111,7 +111,7 @@ def long_run_variance(
 
 def _is_constant(x: np.ndarray) -> bool:
     scale = float(np.max(np.abs(x))) if len(x) else 0.0
-    return float(np.ptp(x)) <= 64 * np.finfo("float64").eps * scale
+    return bool(float(np.ptp(x)) <= 64 * np.finfo("float64").eps * scale)
 
 
 def diebold_mariano(loss_a: np.ndarray, loss_b: np.ndarray, *, horizon: int) -> dict[str, float]:

@@ -35,8 +35,9 @@ form exists and are computed numerically where none does:
   on ``ORACLE_GRID`` values of ``log h`` and interpolated linearly in between.
 
 Realistic signal levels: with the default ``rho=0.95`` and 5-day labels at lag 1 with a ±1% band,
-``signal`` 0.1 / 0.15 / 0.2 lifts the Bayes-optimal accuracy about 1 / 2 / 3 points above the best
-constant forecast (:meth:`SyntheticMarket.prior_accuracy`; ``tests/features/test_sources.py``).
+``signal`` 0.07 / 0.1 / 0.15 lifts the Bayes-optimal accuracy 0.8 / 1.5 / 3.1 points above the best
+constant forecast (:meth:`SyntheticMarket.prior_accuracy`; ``factor=0.5`` adds about half a point,
+the cross-section's information; checked in ``tests/features/test_sources.py``).
 
 Spec syntax: ``synthetic:tickers=20,days=2000,seed=7,signal=0.0`` (every key optional; also ``rho``,
 ``vol``, ``start``, ``factor``, ``garch_alpha``, ``garch_beta`` and ``tails``).
