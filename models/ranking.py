@@ -3,8 +3,11 @@
 The score of a prediction is ``P(up) - P(down)``. On each decision date the IC is the Pearson
 correlation, and the rank IC the Spearman correlation, between the scores and the realised forward
 returns of that date's tickers; the series of daily values is then summarised by its mean, standard
-deviation and t-statistic ``mean / (std / sqrt(n_dates))`` — the way Qlib reports IC for its models.
-The t-statistic treats dates as independent; with overlapping ``horizon``-day returns it is optimistic.
+deviation and t-statistic ``mean / sqrt(LRV / n_dates)``. ``LRV`` is the Newey-West long-run variance
+of the daily series (:func:`models.significance.long_run_variance`: Bartlett kernel, Newey & West 1994
+automatic bandwidth, never below ``horizon - 1``), because overlapping ``horizon``-day returns and
+persistent scores make consecutive daily ICs correlated; the plain ``std / sqrt(n)`` of Qlib's reports
+treats them as independent and overstates the t-statistic.
 
 Dates with fewer than ``min_tickers`` (default 2) tickers, or where the scores or the returns are all
 equal, have no correlation and are skipped. A correlation across a handful of tickers is mostly noise:
@@ -17,6 +20,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from models.significance import long_run_variance
 
 
 def score(probs: np.ndarray) -> np.ndarray:
@@ -68,12 +73,16 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b) / denom if denom > 0 else float("nan")
 
 
-def _summary(values: np.ndarray) -> dict[str, float]:
+def _summary(values: np.ndarray, *, horizon: int) -> dict[str, float]:
     n = len(values)
-    mean = float(values.mean()) if n else float("nan")
-    std = float(values.std(ddof=1)) if n > 1 else float("nan")
-    t = mean / (std / np.sqrt(n)) if n > 1 and std > 0 else float("nan")
-    return {"mean": mean, "std": std, "t_stat": float(t)}
+    nan = float("nan")
+    mean = float(values.mean()) if n else nan
+    std = float(values.std(ddof=1)) if n > 1 else nan
+    if n < 2 or not std > 0:
+        return {"mean": mean, "std": std, "t_stat": nan, "bandwidth": nan}
+    lrv, bw = long_run_variance(values, min_bandwidth=horizon - 1)
+    t = mean / np.sqrt(lrv / n) if lrv > 0 else nan
+    return {"mean": mean, "std": std, "t_stat": float(t), "bandwidth": bw}
 
 
 def information_coefficient(
@@ -83,8 +92,9 @@ def information_coefficient(
     *,
     min_tickers: int = 2,
     meaningful_tickers: int = 10,
+    horizon: int = 1,
 ) -> dict[str, Any]:
-    """Mean, std and t-statistic of the daily IC and rank IC of ``P(up) - P(down)``.
+    """Mean, std and HAC t-statistic of the daily IC and rank IC of ``P(up) - P(down)``.
 
     Args:
         dates: decision dates (n,).
@@ -93,13 +103,19 @@ def information_coefficient(
         min_tickers: dates with fewer tickers are skipped.
         meaningful_tickers: below this median number of tickers per date, ``note`` warns that the
             IC is not meaningful.
+        horizon: trading days of the forward returns; the HAC bandwidth is at least ``horizon - 1``.
 
     Returns:
         JSON-ready dict: ``ic_mean, ic_std, ic_t_stat, rank_ic_mean, rank_ic_std, rank_ic_t_stat``,
-        ``n_dates`` (used), ``n_dates_skipped``, ``median_tickers``, ``meaningful`` and ``note``.
+        ``ic_bandwidth, rank_ic_bandwidth`` (the Newey-West bandwidth behind each t-statistic; NaN, like
+        the t-statistic, with fewer than 2 dates or a constant series), ``n_dates`` (used),
+        ``n_dates_skipped``, ``median_tickers``, ``meaningful`` and ``note``.
     """
+    if horizon < 1:
+        raise ValueError(f"horizon must be >= 1, got horizon={horizon}")
     per_date = daily_ic(dates, score(probs), forward_return, min_tickers=min_tickers)
-    ic, ric = _summary(per_date["ic"].to_numpy()), _summary(per_date["rank_ic"].to_numpy())
+    ic = _summary(per_date["ic"].to_numpy(), horizon=horizon)
+    ric = _summary(per_date["rank_ic"].to_numpy(), horizon=horizon)
     n_all = len(np.unique(np.asarray(dates)))
     median = float(per_date["n_tickers"].median()) if len(per_date) else 0.0
     meaningful = len(per_date) > 1 and median >= meaningful_tickers
@@ -115,6 +131,7 @@ def information_coefficient(
     return {
         "ic_mean": ic["mean"], "ic_std": ic["std"], "ic_t_stat": ic["t_stat"],
         "rank_ic_mean": ric["mean"], "rank_ic_std": ric["std"], "rank_ic_t_stat": ric["t_stat"],
+        "ic_bandwidth": ic["bandwidth"], "rank_ic_bandwidth": ric["bandwidth"],
         "n_dates": len(per_date), "n_dates_skipped": n_all - len(per_date),
         "median_tickers": median, "meaningful": bool(meaningful), "note": note,
     }  # fmt: skip

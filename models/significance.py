@@ -1,7 +1,8 @@
 """Is it luck? Significance tests for forecasts and for the strategy built on them.
 
 * :func:`diebold_mariano`: equal expected loss of two forecasts, with the Harvey-Leybourne-Newbold
-  small-sample correction and a long-run variance covering overlapping ``horizon``-day labels.
+  small-sample correction and a Newey-West long-run variance (:func:`long_run_variance`, Bartlett
+  kernel, Newey-West 1994 automatic bandwidth, never below ``horizon - 1``).
 * :func:`pesaran_timmermann`: are predicted and realised directions independent?
 * :func:`probabilistic_sharpe_ratio` and :func:`deflated_sharpe_ratio` (Bailey & López de Prado 2012,
   2014): the probability that the true Sharpe ratio exceeds a benchmark, given the sample length,
@@ -43,31 +44,110 @@ def per_date_mean(values: np.ndarray, dates: np.ndarray) -> np.ndarray:
     return np.bincount(inverse, weights=v, minlength=len(uniq)) / np.bincount(inverse, minlength=len(uniq))
 
 
-def diebold_mariano(loss_a: np.ndarray, loss_b: np.ndarray, *, horizon: int) -> dict[str, float]:
-    """Diebold-Mariano test of equal expected loss, with the Harvey-Leybourne-Newbold correction.
+NW_BARTLETT_CONSTANT = 1.1447  # Newey & West (1994), Table I: c_gamma of the Bartlett kernel
 
-    ``d_t = loss_a_t - loss_b_t``; negative mean means ``a`` is better. The long-run variance
-    uses autocovariances up to lag ``horizon - 1`` (overlapping ``horizon``-day labels).
+
+def newey_west_bandwidth(x: np.ndarray) -> float:
+    """Newey & West (1994) automatic bandwidth of the Bartlett kernel.
+
+    With ``gamma_j`` the autocovariances of the demeaned series (divided by T) and the pre-bandwidth
+    ``n = ceil(4 (T / 100)^(2/9))``: ``s0 = gamma_0 + 2 sum_{j=1..n} gamma_j``,
+    ``s1 = 2 sum_{j=1..n} j gamma_j`` and ``b = 1.1447 ((s1 / s0)^2 T)^(1/3)``, capped at ``T - 1``.
+    This is the rule of ``arch.covariance.kernel.Bartlett`` (which the tests check it against).
+
+    Args:
+        x: float array (T,), T >= 2.
 
     Returns:
-        ``mean_diff``, ``statistic`` (HLN-corrected) and two-sided ``p_value`` from Student t
-        with T-1 degrees of freedom. NaN statistic when fewer than 3 observations or zero variance.
+        The bandwidth ``b`` (not necessarily an integer); 0 for a constant series.
+    """
+    v = np.asarray(x, dtype="float64")
+    T = len(v)
+    if T < 2:
+        raise ValueError(f"x must hold at least 2 observations, got {T}")
+    e = v - v.mean()
+    n = math.ceil(4 * (T / 100) ** (2 / 9))
+    gammas = np.array([float(e[j:] @ e[: T - j]) / T for j in range(min(n, T - 1) + 1)])
+    j = np.arange(len(gammas))
+    s0 = gammas[0] + 2 * float(gammas[1:].sum())
+    s1 = 2 * float(j[1:] @ gammas[1:])
+    if s0 == 0:
+        return 0.0
+    return float(min(NW_BARTLETT_CONSTANT * ((s1 / s0) ** 2 * T) ** (1 / 3), T - 1.0))
+
+
+def long_run_variance(
+    x: np.ndarray, *, min_bandwidth: float = 0.0, bandwidth: float | None = None
+) -> tuple[float, float]:
+    """Newey-West (1987) long-run variance with the Newey-West (1994) automatic bandwidth.
+
+    ``LRV = gamma_0 + 2 sum_{j=1..floor(b)} (1 - j / (b + 1)) gamma_j`` (Bartlett kernel), with
+    ``b = min(max(newey_west_bandwidth(x), min_bandwidth), T - 1)``. The Bartlett weights keep the
+    estimate non-negative. ``T * Var(mean)`` of a weakly dependent series is estimated by it.
+
+    Args:
+        x: float array (T,), T >= 2.
+        min_bandwidth: lower bound on ``b``; ``horizon - 1`` for overlapping ``horizon``-day outcomes.
+        bandwidth: a fixed ``b`` instead of the automatic one (still at least ``min_bandwidth``); an
+            integer ``m`` gives the classic Newey-West estimator with lags ``1..m``.
+
+    Returns:
+        ``(lrv, bandwidth)``.
+    """
+    if not min_bandwidth >= 0:
+        raise ValueError(f"min_bandwidth must be >= 0, got min_bandwidth={min_bandwidth}")
+    if bandwidth is not None and not bandwidth >= 0:
+        raise ValueError(f"bandwidth must be >= 0 or None, got bandwidth={bandwidth}")
+    v = np.asarray(x, dtype="float64")
+    T = len(v)
+    auto = newey_west_bandwidth(v) if bandwidth is None else float(bandwidth)
+    bw = min(max(auto, float(min_bandwidth)), T - 1.0)
+    e = v - v.mean()
+    lrv = float(e @ e) / T
+    for j in range(1, int(bw) + 1):
+        lrv += 2 * (1 - j / (bw + 1)) * float(e[j:] @ e[: T - j]) / T
+    return max(lrv, 0.0), bw
+
+
+def _is_constant(x: np.ndarray) -> bool:
+    scale = float(np.max(np.abs(x))) if len(x) else 0.0
+    return bool(float(np.ptp(x)) <= 64 * np.finfo("float64").eps * scale)
+
+
+def diebold_mariano(loss_a: np.ndarray, loss_b: np.ndarray, *, horizon: int) -> dict[str, float]:
+    """Diebold-Mariano (1995) test of equal expected loss, with a HAC variance and the HLN correction.
+
+    ``d_t = loss_a_t - loss_b_t``; a negative mean means ``a`` is better. ``DM = mean(d) / sqrt(LRV / T)``
+    with the Bartlett-kernel long-run variance of :func:`long_run_variance` (Newey & West 1987), its
+    bandwidth chosen by the Newey & West (1994) rule and never below ``horizon - 1`` (overlapping
+    ``horizon``-day labels make ``d`` at least MA(horizon-1)). The Harvey-Leybourne-Newbold (1997)
+    factor ``sqrt((T + 1 - 2h + h (h - 1) / T) / T)`` and the Student t(T-1) reference are kept: they
+    were derived for the truncated lag-(h-1) estimator, and with the Bartlett kernel, whose finite-sample
+    bias is also downward, they remain a (small, conservative) shrinkage that vanishes as T grows.
+
+    Returns:
+        ``mean_diff``, ``statistic`` (HLN-corrected), two-sided ``p_value`` and ``bandwidth``.
+        Fewer than 3 observations: NaN statistic and p-value. A constant ``d`` (zero variance, up to
+        rounding in the last bits, which must not turn into a huge random statistic): identical losses
+        give NaN statistic and p-value (nothing to test: the verdict says "identical losses"); a constant
+        non-zero difference gives statistic ``±inf`` and p-value 0 (one forecast is better on every
+        date by the same amount).
     """
     d = np.asarray(loss_a, dtype="float64") - np.asarray(loss_b, dtype="float64")
     T, h = len(d), max(int(horizon), 1)
+    nan = float("nan")
     if T < 3:
-        return {"mean_diff": float(d.mean()) if T else float("nan"), "statistic": float("nan"), "p_value": float("nan")}
-    dc = d - d.mean()
-    gammas = [float(dc[k:] @ dc[: T - k]) / T for k in range(min(h, T))]
-    lrv = gammas[0] + 2 * sum(gammas[1:])
-    if lrv <= 0:
-        lrv = gammas[0]
-    if lrv <= 0:
-        return {"mean_diff": float(d.mean()), "statistic": float("nan"), "p_value": float("nan")}
-    dm = d.mean() / np.sqrt(lrv / T)
-    hln = dm * np.sqrt(max(T + 1 - 2 * h + h * (h - 1) / T, 1e-12) / T)
+        return {"mean_diff": float(d.mean()) if T else nan, "statistic": nan, "p_value": nan, "bandwidth": nan}
+    mean = float(d.mean())
+    if _is_constant(d):
+        if mean == 0:
+            return {"mean_diff": 0.0, "statistic": nan, "p_value": nan, "bandwidth": 0.0}
+        return {"mean_diff": mean, "statistic": math.copysign(math.inf, mean), "p_value": 0.0, "bandwidth": 0.0}
+    lrv, bw = long_run_variance(d, min_bandwidth=h - 1)
+    dm = mean / math.sqrt(lrv / T)
+    hln = dm * math.sqrt(max(T + 1 - 2 * h + h * (h - 1) / T, 1e-12) / T)
     p = 2 * stats.t.sf(abs(hln), df=T - 1)
-    return {"mean_diff": float(d.mean()), "statistic": float(hln), "p_value": float(p)}
+    return {"mean_diff": mean, "statistic": float(hln), "p_value": float(p), "bandwidth": bw}
 
 
 def pesaran_timmermann(predicted_up: np.ndarray, realised_up: np.ndarray) -> dict[str, float]:
