@@ -315,7 +315,11 @@ def evaluate_predictions(
     }
     if "forward_return" in predictions:
         out["ranking"] = information_coefficient(
-            dates, probs, predictions["forward_return"].to_numpy(dtype="float64"), meaningful_tickers=meaningful_tickers
+            dates,
+            probs,
+            predictions["forward_return"].to_numpy(dtype="float64"),
+            meaningful_tickers=meaningful_tickers,
+            horizon=horizon,  # overlapping horizon-day returns: the HAC bandwidth is never below horizon - 1
         )
     out["has_edge"], headline = _headline(out["comparisons"], alpha)
     out["verdict_lines"] = [headline, *(_sentence(n, c) for n, c in out["comparisons"].items())]

@@ -83,7 +83,10 @@ def long_run_variance(
 
     ``LRV = gamma_0 + 2 sum_{j=1..floor(b)} (1 - j / (b + 1)) gamma_j`` (Bartlett kernel), with
     ``b = min(max(newey_west_bandwidth(x), min_bandwidth), T - 1)``. The Bartlett weights keep the
-    estimate non-negative. ``T * Var(mean)`` of a weakly dependent series is estimated by it.
+    estimate non-negative. ``T * Var(mean)`` of a weakly dependent series is estimated by it. With
+    ``min_bandwidth = m >= 1`` the result is at least the truncated estimate ``gamma_0 + 2 sum_{j=1..m}
+    gamma_j`` (Hansen & Hodrick 1980; Diebold & Mariano 1995): lags an overlap is known to create keep
+    their full weight.
 
     Args:
         x: float array (T,), T >= 2.
@@ -103,9 +106,14 @@ def long_run_variance(
     auto = newey_west_bandwidth(v) if bandwidth is None else float(bandwidth)
     bw = min(max(auto, float(min_bandwidth)), T - 1.0)
     e = v - v.mean()
-    lrv = float(e @ e) / T
-    for j in range(1, int(bw) + 1):
-        lrv += 2 * (1 - j / (bw + 1)) * float(e[j:] @ e[: T - j]) / T
+    gammas = [float(e[j:] @ e[: T - j]) / T for j in range(int(bw) + 1)]
+    lrv = gammas[0] + 2 * sum((1 - j / (bw + 1)) * gammas[j] for j in range(1, len(gammas)))
+    # Bartlett weights shrink lags 1..min_bandwidth, which the MA(horizon-1) structure of overlapping
+    # outcomes carries in full: never report less than the truncated (Hansen-Hodrick 1980) estimate over
+    # those lags, the estimator of Diebold & Mariano (1995) itself, so the kernel can only widen it.
+    floor = int(min(min_bandwidth, T - 1))
+    if floor >= 1:
+        lrv = max(lrv, gammas[0] + 2 * sum(gammas[1 : floor + 1]))
     return max(lrv, 0.0), bw
 
 

@@ -26,11 +26,10 @@ pytestmark = [pytest.mark.slow]
 
 def _run_backtest(root: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """(stitched predictions, seed 0's stitched baseline probabilities, metrics.json without volatile keys)."""
-    from tests.support import TINY_MODEL, TINY_TRAIN
-
     from features.dataset import DatasetConfig
     from flows.backtest import backtest_flow
     from models.walkforward import WalkForwardConfig
+    from tests.support import TINY_MODEL, TINY_TRAIN
 
     run_dir = Path(
         backtest_flow(

@@ -65,14 +65,16 @@ def test_diebold_mariano_hln_hand_computed():
     d = np.array([0.3, 0.1, 0.4, 0.2, -0.3, -0.1, 0.5, 0.6])
     # mean 0.2125; gamma_0..3 = 0.08109375, 0.01935546875, -0.0428515625, -0.02552734375 (n = ceil(4 (8/100)^(2/9))
     # = 3 lags): s0 = -0.016953125, s1 = -0.285859375, Newey-West (1994) bandwidth 1.1447 (s1^2/s0^2 8)^(1/3)
-    # = 15.05, capped at T - 1 = 7. Bartlett: LRV = gamma_0 + 2 sum_j (1 - j/8) gamma_j = 0.02482421875;
-    # DM = 0.2125 / sqrt(LRV / 8) = 3.8147505; HLN factor sqrt((8 + 1 - 4 + 2/8) / 8) = 0.8100925873.
+    # = 15.05, capped at T - 1 = 7. Bartlett: LRV = gamma_0 + 2 sum_j (1 - j/8) gamma_j = 0.02482421875, below
+    # the truncated estimate over the overlap's lag 1 (horizon 2), gamma_0 + 2 gamma_1 = 0.1198046875, which
+    # is used instead. DM = 0.2125 / sqrt(0.1198046875 / 8) = 1.7364828; HLN factor
+    # sqrt((8 + 1 - 4 + 2/8) / 8) = 0.8100925873.
     res = diebold_mariano(d, np.zeros(8), horizon=2)
     assert res["mean_diff"] == pytest.approx(0.2125)
     assert res["bandwidth"] == 7.0
-    assert res["statistic"] == pytest.approx(0.2125 / np.sqrt(0.02482421875 / 8) * np.sqrt(5.25 / 8), rel=1e-9)
-    assert res["statistic"] == pytest.approx(3.0903010631, rel=1e-9)
-    assert res["p_value"] == pytest.approx(0.0175595730, rel=1e-6)  # Student t, 7 degrees of freedom
+    assert res["statistic"] == pytest.approx(0.2125 / np.sqrt(0.1198046875 / 8) * np.sqrt(5.25 / 8), rel=1e-9)
+    assert res["statistic"] == pytest.approx(1.4067006261, rel=1e-9)
+    assert res["p_value"] == pytest.approx(0.2023270537, rel=1e-6)  # Student t, 7 degrees of freedom
 
 
 def test_verdict_says_no_edge_for_two_equally_good_noisy_models():

@@ -58,7 +58,25 @@ def test_newey_west_bandwidth_and_long_run_variance_agree_with_arch(n):
     # A floor above the automatic bandwidth is used as the bandwidth.
     floored, bw_floor = long_run_variance(x, min_bandwidth=bw + 3)
     assert bw_floor == pytest.approx(min(bw + 3, n - 1))
-    assert floored == pytest.approx(float(np.squeeze(Bartlett(x, bandwidth=bw_floor).cov.long_run)), rel=1e-10)
+    kernel = float(np.squeeze(Bartlett(x, bandwidth=bw_floor).cov.long_run))
+    assert floored == pytest.approx(max(kernel, _truncated(x, int(bw_floor))), rel=1e-10)
+
+
+def _truncated(x: np.ndarray, lags: int) -> float:
+    """Hansen-Hodrick: gamma_0 + 2 sum_{j=1..lags} gamma_j, every lag at full weight."""
+    e = x - x.mean()
+    return float(e @ e) / len(e) + 2 * sum(float(e[j:] @ e[: len(e) - j]) / len(e) for j in range(1, lags + 1))
+
+
+def test_long_run_variance_keeps_the_overlap_lags_at_full_weight():
+    # An MA(4) series (overlapping 5-day sums): Bartlett weights at bandwidth 4 shrink lags 1..4 and
+    # underestimate; the floor brings the estimate up to the truncated one, never below it.
+    rng = np.random.default_rng(3)
+    x = np.convolve(rng.standard_normal(600), np.ones(5), mode="valid")
+    bartlett, _ = long_run_variance(x, bandwidth=4)
+    floored, _ = long_run_variance(x, bandwidth=4, min_bandwidth=4)
+    assert bartlett < 0.8 * _truncated(x, 4)
+    assert floored == pytest.approx(_truncated(x, 4), rel=1e-12)
 
 
 @pytest.mark.parametrize("lags", [0, 1, 4, 12])
@@ -82,7 +100,7 @@ def test_diebold_mariano_statistic_is_hln_scaled_newey_west():
     res = diebold_mariano(d, np.zeros(len(d)), horizon=5)
     T = len(d)
     bw = max(Bartlett(d).bandwidth, 4.0)
-    lrv = float(np.squeeze(Bartlett(d, bandwidth=bw).cov.long_run))
+    lrv = max(float(np.squeeze(Bartlett(d, bandwidth=bw).cov.long_run)), _truncated(d, 4))
     expected = d.mean() / math.sqrt(lrv / T) * math.sqrt((T + 1 - 10 + 20 / T) / T)
     assert res["bandwidth"] == pytest.approx(bw)
     assert res["statistic"] == pytest.approx(expected, rel=1e-10)
