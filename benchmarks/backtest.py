@@ -27,7 +27,7 @@ GOAL = "default `updown backtest` on the bundled sample <= 10 minutes"
 def default_command(root: Path) -> list[str]:
     """``updown backtest --data-root ROOT`` (every other option at its default)."""
     exe = shutil.which("updown")
-    base = [exe] if exe else [sys.executable, "-m", "flows.cli"]
+    base = [exe] if exe else [sys.executable, "-m", "flows.cli.commands"]
     return [*base, "backtest", "--data-root", str(root)]
 
 

@@ -9,7 +9,7 @@ neighbour slows them alike:
 * ``updown report --data-root <scratch>``: a real report of a tiny published daily partition
   (2 tickers), printed as a table.
 
-Neither command may import Prefect or Keras/TensorFlow (``tests/flows/test_cli_startup.py``);
+Neither command may import Prefect or Keras/TensorFlow (``tests/flows/cli/test_startup.py``);
 this measures what is left. Goal: both within 2x of importing pandas.
 """
 
@@ -38,7 +38,7 @@ SIZES: dict[str, dict[str, Any]] = {
 def updown_command() -> list[str]:
     """The installed console script, else the module (same code, same interpreter)."""
     exe = shutil.which("updown")
-    return [exe] if exe else [sys.executable, "-m", "flows.cli"]
+    return [exe] if exe else [sys.executable, "-m", "flows.cli.commands"]
 
 
 def publish_tiny_daily(root: Path) -> None:
@@ -46,7 +46,7 @@ def publish_tiny_daily(root: Path) -> None:
     import numpy as np
     import pandas as pd
 
-    from models.reports import prediction_frame, write_daily
+    from models.serving.predictions import prediction_frame, write_daily
 
     day = pd.Timestamp("2020-01-02")
     keys = pd.DataFrame({"date": [day, day], "ticker": ["AAA", "BBB"]})

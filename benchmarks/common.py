@@ -180,8 +180,8 @@ SYNTHETIC_START = "1999-01-04"
 
 
 def synthetic_prices(tickers: int, days: int, *, seed: int = 7, signal: float = 0.3) -> pd.DataFrame:
-    """A canonical synthetic market (``features.sources.synthetic.SyntheticMarket``) from 1999."""
-    from features.sources.synthetic import SyntheticMarket
+    """A canonical synthetic market (``features.prices.sources.synthetic.SyntheticMarket``) from 1999."""
+    from features.prices.sources.synthetic import SyntheticMarket
 
     return SyntheticMarket(tickers=tickers, days=days, seed=seed, signal=signal, start=SYNTHETIC_START).fetch()
 
@@ -193,10 +193,10 @@ def train_champion(root: Path, *, tickers: int = 4, days: int = 700, units: tupl
     have the shape (and the cost) of a production champion. Returns the model id.
     """
     from features.dataset import DatasetConfig
-    from models.lstm import ModelConfig
-    from models.registry import save_model, set_champion
-    from models.scoring import train_production_model
-    from models.training import TrainConfig
+    from models.learn.lstm import ModelConfig
+    from models.learn.training import TrainConfig
+    from models.serving.registry import save_model, set_champion
+    from models.serving.scoring import train_production_model
 
     prices = synthetic_prices(tickers, days, seed=3)
     fitted, meta = train_production_model(

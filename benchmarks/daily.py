@@ -66,13 +66,13 @@ def plain_daily(root: Path, source: str, tickers: list[str], as_of: str) -> dict
     import pandas as pd
 
     from features.frame import fingerprint
-    from features.sources.base import parse_date
-    from features.store import PriceStore
+    from features.prices.sources.base import parse_date
+    from features.prices.store import PriceStore
     from flows.common import code_version, update_prices
     from flows.daily import _lookback_days
-    from models.registry import load_model
-    from models.reports import write_daily
-    from models.scoring import score
+    from models.serving.predictions import write_daily
+    from models.serving.registry import load_model
+    from models.serving.scoring import score
 
     steps: dict[str, float] = {}
     t = time.perf_counter()
@@ -116,7 +116,7 @@ def worker(
     """Run in a fresh process: cold flow, then warm flow and plain body interleaved."""
     import datetime as dt
 
-    from features.store import PriceStore
+    from features.prices.store import PriceStore
 
     tickers = PriceStore(root).tickers()[:n_tickers]
     day = dt.date.fromisoformat(as_of)
@@ -147,9 +147,9 @@ def _read_options(root: Path, tickers: list[str], as_of: str, repeats: int) -> d
     """The flow reads every stored day up to ``as_of``; how long would the lookback alone take?"""
     import pandas as pd
 
-    from features.store import PriceStore
+    from features.prices.store import PriceStore
     from flows.daily import _lookback_days
-    from models.registry import load_model
+    from models.serving.registry import load_model
 
     loaded = load_model(root)
     day = pd.Timestamp(as_of)
@@ -184,7 +184,7 @@ def run(
         prefect: False times only the plain body, in this process (for the smoke test).
     """
     from benchmarks.store_read import fill_store
-    from features.store import PriceStore
+    from features.prices.store import PriceStore
 
     size = SIZES[check_scale(scale)]
     reps = repeats or size["repeats"]

@@ -2,7 +2,7 @@
 
 The champion is the default stacked LSTM (128/64, 30 timesteps, default features) trained for one
 epoch on a small slice (:func:`benchmarks.common.train_champion`) and loaded back from the
-registry (:func:`models.registry.load_model`, ``safe_mode=True``), as the daily flow does; its
+registry (:func:`models.serving.registry.load_model`, ``safe_mode=True``), as the daily flow does; its
 weights do not change its speed. Side by side with the same windows pre-materialised as one
 NumPy array and fed to ``model.predict_on_batch`` in the same 1,024-window batches, which is the
 bare cost of the forward pass.
@@ -44,7 +44,7 @@ def run(*, scale: Scale = "full", repeats: int | None = None, root: Path | None 
     """Measure; ``root`` reuses a data root that already has a champion."""
     from features.dataset import build_panel
     from features.windows import WindowSet
-    from models.registry import load_model
+    from models.serving.registry import load_model
 
     size = SIZES[check_scale(scale)]
     reps = repeats or size["repeats"]

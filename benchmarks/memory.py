@@ -1,10 +1,10 @@
 """2. Peak memory of building the training windows, against the size of the feature matrix.
 
-The steps are those of :meth:`models.classifier.LSTMClassifier.fit` up to the first batch:
+The steps are those of :meth:`models.learn.classifier.LSTMClassifier.fit` up to the first batch:
 :func:`features.dataset.build_panel` (features, labels, window validity), the
 :class:`features.scaling.FeatureScaler` fitted on the rows up to the last training date,
-:func:`models.training.normalised_data`, a :class:`features.windows.WindowSet` over all labeled
-samples, :class:`models.data.WindowBatches` and one gathered batch.
+:func:`models.learn.training.normalised_data`, a :class:`features.windows.WindowSet` over all labeled
+samples, :class:`models.learn.batches.WindowBatches` and one gathered batch.
 
 Each measurement runs in a fresh subprocess after the prices are in memory, twice:
 
@@ -47,8 +47,8 @@ def measure(tickers: int, days: int, *, trace: bool) -> dict[str, Any]:
     from features.dataset import DatasetConfig, build_panel
     from features.scaling import FeatureScaler
     from features.windows import WindowSet
-    from models.data import WindowBatches
-    from models.training import normalised_data
+    from models.learn.batches import WindowBatches
+    from models.learn.training import normalised_data
 
     config = DatasetConfig()
     prices = synthetic_prices(tickers, days)

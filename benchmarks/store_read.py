@@ -1,4 +1,4 @@
-"""4. Price store: reading 500 tickers x 20 years for a date range with :class:`features.store.PriceStore`.
+"""4. Price store: reading 500 tickers x 20 years for a date range with :class:`features.prices.store.PriceStore`.
 
 The store is filled once with ``PriceStore.write`` (timed once: it validates, locks and merges
 ticker by ticker) from ``SyntheticMarket(tickers=500, days=5040)``. Reads of three ranges (the
@@ -31,7 +31,7 @@ SIZES: dict[str, dict[str, int]] = {
 
 def fill_store(root: Path, tickers: int, days: int) -> float:
     """Write a synthetic market into a store under ``root``; returns the seconds ``write`` took."""
-    from features.store import PriceStore
+    from features.prices.store import PriceStore
 
     prices = synthetic_prices(tickers, days)
     seconds, _ = timed(lambda: PriceStore(root).write(prices))
@@ -43,7 +43,7 @@ def run(*, scale: Scale = "full", repeats: int | None = None, root: Path | None 
     import pyarrow.dataset as ds
 
     from benchmarks.common import workspace
-    from features.store import PRICE_SCHEMA, PriceStore
+    from features.prices.store import PRICE_SCHEMA, PriceStore
 
     size = SIZES[check_scale(scale)]
     reps = repeats or size["repeats"]

@@ -1,17 +1,17 @@
 """1. Training throughput: the pipeline's input path against plain ``model.fit`` on NumPy arrays.
 
 Both contenders train the *same* compiled model (default stacked LSTM 128/64, batch 256, class
-weights as :meth:`models.classifier.LSTMClassifier.fit` sets them), one epoch per call, interleaved:
+weights as :meth:`models.learn.classifier.LSTMClassifier.fit` sets them), one epoch per call, interleaved:
 
 * ``pipeline``: :class:`features.scaling.FeatureScaler` fitted on the fit rows, the normalised
   float32 array, a :class:`features.windows.WindowSet` and
-  :class:`models.data.WindowBatches` (shuffled, gathered per batch) into ``model.fit``;
+  :class:`models.learn.batches.WindowBatches` (shuffled, gathered per batch) into ``model.fit``;
 * ``numpy``: the same windows materialised once as a ``(n, timesteps, n_features)`` float32 array
   with one-hot labels, ``model.fit(x, y, batch_size=256, shuffle=True)``.
 
 Goal: pipeline / numpy throughput >= 0.9. Also: achieved GFLOP/s of the training step (FLOPs
 counted by :func:`benchmarks.common.lstm_train_flops`) against fp32 matmul measured in the same
-run (goal >= 40%), the whole :meth:`models.classifier.LSTMClassifier.fit` call (validation pass and
+run (goal >= 40%), the whole :meth:`models.learn.classifier.LSTMClassifier.fit` call (validation pass and
 validation predictions included) for reference, and, as an extra, the same epoch with XLA
 (``jit_compile=True``).
 """
@@ -51,11 +51,11 @@ def run(*, scale: Scale = "full", repeats: int | None = None) -> dict[str, Any]:
     from features.dataset import DatasetConfig, build_panel
     from features.scaling import FeatureScaler
     from features.windows import WindowSet
-    from models.backend import seed_everything
-    from models.classifier import LSTMClassifier
-    from models.data import WindowBatches
-    from models.lstm import ModelConfig, build_lstm_classifier
-    from models.training import TrainConfig, balanced_class_weight, normalised_data
+    from models.learn.backend import seed_everything
+    from models.learn.batches import WindowBatches
+    from models.learn.classifier import LSTMClassifier
+    from models.learn.lstm import ModelConfig, build_lstm_classifier
+    from models.learn.training import TrainConfig, balanced_class_weight, normalised_data
 
     size = SIZES[check_scale(scale)]
     reps = repeats or size["repeats"]
@@ -126,7 +126,7 @@ def run(*, scale: Scale = "full", repeats: int | None = None) -> dict[str, Any]:
         if not xla.jit_compile:
             notes.append(
                 "XLA not measured: Keras turns jit_compile=True off while TensorFlow op determinism is on, "
-                "which models.backend.seed_everything enables for every fit"
+                "which models.learn.backend.seed_everything enables for every fit"
             )
         else:
 

@@ -98,7 +98,7 @@ def coerce(frame: pd.DataFrame) -> pd.DataFrame:
     """Return a new frame with canonical columns and dtypes, rows and index as given.
 
     What :func:`canonicalize` does before sorting: row-level checks that depend on the
-    source's order (:func:`features.validation.reject_invalid`) start from here.
+    source's order (:func:`features.prices.validation.reject_invalid`) start from here.
 
     Raises:
         PriceDataError: when a canonical column is missing, naming it.

@@ -44,6 +44,8 @@ from features.segments import DEFAULT_MAX_GAP, Segments
 from features.technical import realised_vol
 
 CLASSES: tuple[str, str, str] = ("down", "flat", "up")
+PROB_COLUMNS: tuple[str, str, str] = ("p_down", "p_flat", "p_up")
+"""The probability columns of every prediction, in class order (:data:`CLASSES`)."""
 UNLABELED = -1
 LabelScheme = Literal["fixed", "volatility", "quantile", "triple_barrier"]
 

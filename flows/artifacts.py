@@ -23,7 +23,7 @@ from prefect.context import FlowRunContext, TaskRunContext
 
 _log = logging.getLogger("updown")
 _HEADLINE = ("accuracy", "balanced_accuracy", "macro_f1", "log_loss", "brier")
-# The loss each Diebold-Mariano test compares (models.evaluation: per-sample losses averaged per date)
+# The loss each Diebold-Mariano test compares (models.evaluation.metrics: per-sample losses averaged per date)
 DM_LOSS_NAMES = {
     "log_loss": "log-loss (per-date mean)",
     "zero_one": "0-1 loss, i.e. error rate (per-date mean)",

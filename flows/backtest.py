@@ -1,7 +1,7 @@
 """The backtest flow: walk-forward retraining, out-of-sample predictions, metrics.
 
 Leaves ``<data root>/reports/backtest/<run id>/`` with ``predictions.parquet`` (schema in
-:mod:`models.reports`), ``metrics.json`` (config, folds, model vs baselines, verdict) and
+:mod:`models.serving.predictions`), ``metrics.json`` (config, folds, model vs baselines, verdict) and
 ``folds/`` (each block's predictions and summary). The folder is built under a hidden
 temporary name and renamed into place when complete.
 """
@@ -23,7 +23,7 @@ from prefect.states import Completed, State
 import features
 import models
 from features.dataset import DatasetConfig
-from features.remote import is_url
+from features.storage.remote import is_url
 from flows.artifacts import BlockProgress, publish_backtest_artifacts
 from flows.common import (
     BACKTEST_STATE,
@@ -39,12 +39,12 @@ from flows.common import (
     working_root,
 )
 from flows.runners import runs_on_other_machines, task_runner_from
-from models import foldcache
-from models.engine import Backtest, FoldJob, run_block
-from models.lstm import ModelConfig
-from models.registry import new_model_id
-from models.training import TrainConfig
-from models.walkforward import WalkForwardConfig
+from models.backtest import foldcache
+from models.backtest.engine import Backtest, FoldJob, run_block
+from models.backtest.walkforward import WalkForwardConfig
+from models.learn.lstm import ModelConfig
+from models.learn.training import TrainConfig
+from models.serving.registry import new_model_id
 
 # The code a block runs: any edit to it, committed or not, keys new fold cache entries.
 _BLOCK_SOURCES = (Path(features.__file__).parent, Path(models.__file__).parent, Path(__file__))
@@ -65,7 +65,7 @@ def _code_identity() -> tuple[str, str]:
 # instead: at most `epochs` passes over a fixed set of samples, fewer with early stopping.
 @task(cache_policy=NO_CACHE, task_run_name="seed-{job.seed}-fold-{job.fold_index}")
 def run_fold_task(job: FoldJob) -> str | State[str]:
-    """Train and predict one walk-forward block (:func:`models.engine.run_block`); return the stem of its files.
+    """Train and predict one walk-forward block (:func:`models.backtest.engine.run_block`); return its files' stem.
 
     A block restored from the fold cache returns a ``Completed`` state named ``Cached`` (shown in the
     UI) carrying the stem: ``.submit(...).result()`` and ``return_state=True`` followed by
@@ -111,7 +111,7 @@ def backtest_flow(
     data_root_dir: str | None = None,
     use_cache: bool = True,
 ) -> str:
-    """Walk-forward backtest of an LSTM classifier (:mod:`models.engine`); returns the run folder's path.
+    """Walk-forward backtest of an LSTM classifier (:mod:`models.backtest.engine`); returns the run folder's path.
 
     Args:
         source: price source spec (``sample``, ``yahoo``, ``dir:PATH``, ``synthetic:...``).

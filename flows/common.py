@@ -19,11 +19,11 @@ from prefect.context import FlowRunContext
 from prefect.exceptions import MissingContextError
 
 from features.frame import fingerprint
-from features.remote import RemoteRoot, is_url
-from features.sources import SourceError
-from features.sources.base import SourceUnavailableError, check_range, parse_date
-from features.store import PriceStore
-from features.update import source_for, update_store
+from features.prices.sources import SourceError
+from features.prices.sources.base import SourceUnavailableError, check_range, parse_date
+from features.prices.store import PriceStore
+from features.prices.update import source_for, update_store
+from features.storage.remote import RemoteRoot, is_url
 from flows.settings import (
     BACKTEST_STATE,
     CHAMPION_POINTER,
@@ -34,7 +34,7 @@ from flows.settings import (
     code_version,
     root_spec,
 )
-from models.registry import champion_id
+from models.serving.registry import champion_id
 
 __all__ = [
     "BACKTEST_STATE",
@@ -228,7 +228,7 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
 def update_prices(
     source: str, tickers: list[str] | None, start: dt.date | None, end: dt.date | None, root: str
 ) -> dict[str, Any]:
-    """Bring the store up to date from ``source``, incrementally (:func:`features.update.update_store`).
+    """Bring the store up to date from ``source``, incrementally (:func:`features.prices.update.update_store`).
 
     Yahoo's caches go under ``<root>/cache/yfinance``. The run log gets one summary line (a
     warning when a ticker failed), a warning per failed ticker and per rejected or flagged row;
@@ -238,7 +238,7 @@ def update_prices(
         JSON-ready ``{"tickers": [...], "changed_rows": {ticker: n}, "fingerprint": str,
         "failures": {ticker: reason}, "report": {...}}``: ``tickers`` are those that did not
         fail, ``fingerprint`` hashes their stored prices in ``[start, end]``, ``report`` is
-        :meth:`features.update.UpdateReport.to_dict`.
+        :meth:`features.prices.update.UpdateReport.to_dict`.
 
     Raises:
         ValueError: bad tickers or dates, or no stored prices at all in the range.
@@ -293,7 +293,7 @@ def push_root(url: str) -> list[str]:
     """Upload what this run changed in the mirror to ``url`` (commit files last); return the paths.
 
     A conflict (someone else wrote one of those files since the pull) uploads nothing and is not
-    retried: :class:`features.remote.RemoteConflictError`.
+    retried: :class:`features.storage.remote.RemoteConflictError`.
     """
     remote = RemoteRoot(url)
     report = remote.push()
@@ -305,7 +305,7 @@ def push_root(url: str) -> list[str]:
 def working_root(value: str | None, *, pull: Sequence[str], push: bool = True) -> Iterator[Path]:
     """The local folder a flow works in: the data root itself, or the mirror of a remote one.
 
-    For a URL (:mod:`features.remote`): pull ``pull`` into the mirror first, and push the run's
+    For a URL (:mod:`features.storage.remote`): pull ``pull`` into the mirror first, and push the run's
     changes when the body finishes without an error. A failed run pushes nothing; its changes stay
     in the mirror, and the next pull replaces those whose remote copy changed meanwhile.
     """

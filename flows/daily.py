@@ -17,7 +17,7 @@ run list) when
 
 A stopped feed therefore fails the scheduled run once it is ``max_staleness_days`` old, instead
 of ending Skipped for ever. Before publishing it settles every past prediction whose horizon has
-elapsed and rewrites the live scorecard (:mod:`models.settlement`), warning when a model drifts.
+elapsed and rewrites the live scorecard (:mod:`models.serving.settlement`), warning when a model drifts.
 A deployment's run that failed on a transient error (the source unreachable, an I/O error) is
 retried with a backoff of :data:`RETRY_DELAYS` seconds; bad input and stale prices are not
 retried, nor is a run started by hand (``updown daily``: it fails at once).
@@ -38,8 +38,8 @@ from pydantic import Field
 
 from features.frame import fingerprint
 from features.indicators import feature_lookback
-from features.sources.base import parse_date
-from features.store import PriceStore
+from features.prices.sources.base import parse_date
+from features.prices.store import PriceStore
 from flows.artifacts import publish_daily_artifacts
 from flows.common import (
     DAILY_STATE,
@@ -53,10 +53,10 @@ from flows.common import (
     update_prices,
     working_root,
 )
-from models.registry import load_model
-from models.reports import daily_path, write_daily
-from models.scoring import score
-from models.settlement import settle_store
+from models.serving.predictions import daily_path, write_daily
+from models.serving.registry import load_model
+from models.serving.scoring import score
+from models.serving.settlement import settle_store
 
 __all__ = ["RETRY_DELAYS", "SKIPPED", "StalePricesError", "check_freshness", "daily_flow"]
 

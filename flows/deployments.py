@@ -5,7 +5,7 @@
   nothing on holidays. One run at a time (``concurrency_limit=1``); the flow itself retries
   transient errors with a backoff (:data:`flows.daily.RETRY_DELAYS`).
 * ``train/weekly-retrain``: Saturday mornings; the new model is promoted only if it beats the
-  champion on the same validation samples (:mod:`models.promotion`). One run at a time.
+  champion on the same validation samples (:mod:`models.serving.promotion`). One run at a time.
 * ``backtest/backtest``: no schedule; run on demand with
   ``prefect deployment run 'backtest/backtest' --param training='{"epochs": 5}'`` (the configs are
   nested parameters: ``dataset``, ``model``, ``training``, ``walk_forward``; a partial object

@@ -1,6 +1,6 @@
 """The prices flow: :func:`prices_update_flow`, run by ``updown prices update``.
 
-The ``updown prices`` commands themselves live in :mod:`flows.cli_prices` (no Prefect import, so
+The ``updown prices`` commands themselves live in :mod:`flows.cli.prices` (no Prefect import, so
 ``updown --help`` stays fast) and are re-exported here.
 """
 
@@ -11,9 +11,9 @@ from typing import Any
 
 from prefect import flow
 
-from features.sources.base import check_range, parse_date
-from features.store import PriceStore
-from flows.cli_prices import add_prices_parser, format_update, run_prices_command
+from features.prices.sources.base import check_range, parse_date
+from features.prices.store import PriceStore
+from flows.cli.prices import add_prices_parser, format_update, run_prices_command
 from flows.settings import DEFAULT_SOURCE, PRICES_STATE
 
 __all__ = ["add_prices_parser", "format_update", "prices_update_flow", "run_prices_command"]

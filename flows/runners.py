@@ -13,7 +13,7 @@ spec                            runner
 
 Every runner gives the same predictions for the same seed, to the bit (tested in
 ``tests/flows/test_runners.py``): a block's initial weights, dropout masks and batch order come
-from its training seed alone (:class:`models.lstm._LayerSeeds`, :class:`models.data.WindowBatches`),
+from its training seed alone (:class:`models.learn.lstm._LayerSeeds`, :class:`models.learn.batches.WindowBatches`),
 not from Python's process-wide ``random`` module, which Dask's and Prefect's own threads draw from
 too (that shared state is what made Dask runs differ before). One thread is the default because
 on one machine TensorFlow already spreads a block's matrix work over all cores; ``threads:N``

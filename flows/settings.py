@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from features.remote import is_url
+from features.storage.remote import is_url
 
 DEFAULT_DATA_ROOT = "data"
 DEFAULT_SOURCE = "sample"
@@ -24,7 +24,7 @@ BACKTEST_STATE = (*PRICES_STATE, "reports/backtest/trials.json")
 def root_spec(value: str | Path | None = None) -> str:
     """The data root as given: the argument, else ``$UPDOWN_DATA_ROOT``, else ``./data``.
 
-    A URL (``s3://bucket/prefix``: see :mod:`features.remote`) is returned as it is; a local path
+    A URL (``s3://bucket/prefix``: see :mod:`features.storage.remote`) is returned as it is; a local path
     is made absolute, so a deployment pins it independently of the serving process's directory.
     """
     text = str(value or os.environ.get("UPDOWN_DATA_ROOT") or DEFAULT_DATA_ROOT)

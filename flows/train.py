@@ -7,7 +7,7 @@ import datetime as dt
 from prefect import flow
 
 from features.dataset import DatasetConfig
-from features.store import PriceStore
+from features.prices.store import PriceStore
 from flows.artifacts import publish_train_artifacts
 from flows.common import (
     DEFAULT_SOURCE,
@@ -20,11 +20,11 @@ from flows.common import (
     update_prices,
     working_root,
 )
-from models.lstm import ModelConfig
-from models.promotion import decide_promotion
-from models.registry import new_model_id, save_model, set_champion
-from models.scoring import train_production_model
-from models.training import TrainConfig
+from models.learn.lstm import ModelConfig
+from models.learn.training import TrainConfig
+from models.serving.promotion import decide_promotion
+from models.serving.registry import new_model_id, save_model, set_champion
+from models.serving.scoring import train_production_model
 
 
 @flow(name="train", flow_run_name=run_name("train", date_parameter="end"))
@@ -42,7 +42,7 @@ def train_flow(
     """Train on every labeled sample in ``[start, end]``, store the model and return its id.
 
     The new model becomes the champion only if its validation log-loss beats the current
-    champion's on the same samples (:mod:`models.promotion`), or with ``force``; the decision
+    champion's on the same samples (:mod:`models.serving.promotion`), or with ``force``; the decision
     and both numbers are logged and stored in the model's metadata.
 
     Args:

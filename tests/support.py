@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from features.dataset import DatasetConfig
-from features.sources import get_source
-from models.config import ModelConfig, TrainConfig
+from features.prices.sources import get_source
+from models.learn.config import ModelConfig, TrainConfig
 
 SYNTHETIC = "synthetic:tickers=4,days=450,seed=2,signal=1.0"  # 4 tickers, 2010-01-01..2011-09-23
 
@@ -28,8 +28,8 @@ def make_prices(closes: dict[str, list[float]], *, start: str = "2020-01-01", vo
 
 def train_champion(root: Path, *, source: str = SYNTHETIC, until: str = "2011-06-30") -> str:
     """Make ``root`` a data root holding only a tiny champion trained on ``source`` up to ``until``."""
-    from models.registry import save_model, set_champion
-    from models.scoring import train_production_model
+    from models.serving.registry import save_model, set_champion
+    from models.serving.scoring import train_production_model
 
     prices = get_source(source).fetch()
     prices = prices[prices["date"] <= until].reset_index(drop=True)
@@ -41,7 +41,7 @@ def train_champion(root: Path, *, source: str = SYNTHETIC, until: str = "2011-06
 
 def publish_daily(root: Path, tickers: list[str], *, as_of: str = "2020-01-02") -> Path:
     """Write a daily partition for ``as_of``: one row per ticker, probabilities (0.2, 0.3, 0.5) so ``up``."""
-    from models.reports import prediction_frame, write_daily
+    from models.serving.predictions import prediction_frame, write_daily
 
     day = pd.Timestamp(as_of)
     keys = pd.DataFrame({"date": [day] * len(tickers), "ticker": tickers})

@@ -94,7 +94,11 @@ def test_the_packages_are_the_installed_project_not_test_folders() -> None:
 def test_bare_pytest_collects_with_the_installed_project() -> None:
     # the console script, as the README runs it: its sys.path starts at the venv's bin/, not here
     pytest_script = Path(sys.executable).parent / "pytest"
-    files = ["tests/features/test_frame.py", "tests/features/sources/test_yahoo.py", "tests/models/test_reports.py"]
+    files = [
+        "tests/features/test_frame.py",
+        "tests/features/prices/sources/test_yahoo.py",
+        "tests/models/serving/test_predictions.py",
+    ]
     out = subprocess.run(
         [str(pytest_script), "--collect-only", "-q", "-p", "no:cacheprovider", *files],
         capture_output=True,

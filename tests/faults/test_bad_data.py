@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from features.dataset import DatasetConfig, build_panel
-from features.sources import get_source
-from features.store import PriceStore
-from features.update import update_store
-from models.walkforward import WalkForwardConfig, plan_folds
+from features.prices.sources import get_source
+from features.prices.store import PriceStore
+from features.prices.update import update_store
+from models.backtest.walkforward import WalkForwardConfig, plan_folds
 
 TODAY = pd.Timestamp("2024-06-28").date()
 

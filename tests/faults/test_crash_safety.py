@@ -16,25 +16,25 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from features.io import write_parquet
-from features.sources.synthetic import SyntheticMarket
-from features.store import PriceStore
-from models.reports import prediction_frame, read_daily, write_daily
+from features.prices.sources.synthetic import SyntheticMarket
+from features.prices.store import PriceStore
+from features.storage.atomic import write_parquet
+from models.serving.predictions import prediction_frame, read_daily, write_daily
 
 WRITER = textwrap.dedent(
     """
     import sys
     import numpy as np, pandas as pd
-    from features.sources.synthetic import SyntheticMarket
-    from features.store import PriceStore
-    from models.reports import prediction_frame, write_daily
+    from features.prices.sources.synthetic import SyntheticMarket
+    from features.prices.store import PriceStore
+    from models.serving.predictions import prediction_frame, write_daily
 
     root, what = sys.argv[1], sys.argv[2]
     versions = [SyntheticMarket(tickers=1, days=20000, seed=s).fetch() for s in (1, 2)]
     i = 0
     if what == "model":
         import keras
-        from models.registry import save_model
+        from models.serving.registry import save_model
         model = keras.Sequential([keras.Input((30, 8)), keras.layers.LSTM(256), keras.layers.Dense(3)])
         import os
         run = os.getpid()
@@ -90,7 +90,7 @@ def test_sigkill_during_report_writes_never_tears_the_partition(tmp_path):
 def test_sigkill_while_saving_models_leaves_only_whole_models(tmp_path):
     import keras
 
-    from models.registry import list_models
+    from models.serving.registry import list_models
 
     _kill_while_writing(tmp_path, "model", [0.7, 1.9])
     listed = list_models(tmp_path)
@@ -107,7 +107,7 @@ def test_two_writers_of_one_partition_leave_one_whole_version(tmp_path):
     code = textwrap.dedent(
         """
         import sys, numpy as np, pandas as pd
-        from models.reports import prediction_frame, write_daily
+        from models.serving.predictions import prediction_frame, write_daily
         root, tag = sys.argv[1], sys.argv[2]
         keys = pd.DataFrame({"date": pd.Timestamp("2024-01-02"), "ticker": [f"T{k}" for k in range(5000)]})
         for i in range(15):
@@ -144,7 +144,7 @@ def test_disk_error_at_write_leaves_old_data_and_no_temp_file(tmp_path, monkeypa
 def test_disk_error_while_saving_a_model_leaves_no_half_model(tmp_path, monkeypatch):
     import keras
 
-    from models.registry import RegistryError, list_models, load_model, save_model
+    from models.serving.registry import RegistryError, list_models, load_model, save_model
 
     model = keras.Sequential([keras.Input((2, 1)), keras.layers.LSTM(2), keras.layers.Dense(3, activation="softmax")])
 
@@ -200,7 +200,7 @@ def test_champion_pointer_is_never_half_written_while_a_train_promotes(tmp_path)
     """A daily run reading the champion while a train run re-points it sees one whole id, every time."""
     import json
 
-    from models.registry import champion_id, models_dir
+    from models.serving.registry import champion_id, models_dir
 
     for name in ("aaa", "bbb"):
         (models_dir(tmp_path) / name).mkdir(parents=True)
@@ -208,7 +208,7 @@ def test_champion_pointer_is_never_half_written_while_a_train_promotes(tmp_path)
     code = textwrap.dedent(
         """
         import sys
-        from models.registry import set_champion
+        from models.serving.registry import set_champion
         root = sys.argv[1]
         for i in range(300):
             set_champion(root, "aaa" if i % 2 else "bbb", reason=f"flip {i}")

@@ -346,7 +346,7 @@ def test_features_up_to_a_cut_ignore_everything_after_it(case):
 
 def test_feature_matrix_equals_compute_features_for_every_feature():
     from features.indicators import FEATURES, compute_features, feature_matrix
-    from features.sources.synthetic import SyntheticMarket
+    from features.prices.sources.synthetic import SyntheticMarket
 
     prices = SyntheticMarket(tickers=4, days=120, seed=3, signal=0.3).fetch()
     names = list(FEATURES)

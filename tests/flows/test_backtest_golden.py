@@ -28,7 +28,7 @@ def _run_backtest(root: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any
     """(stitched predictions, seed 0's stitched baseline probabilities, metrics.json without volatile keys)."""
     from features.dataset import DatasetConfig
     from flows.backtest import backtest_flow
-    from models.walkforward import WalkForwardConfig
+    from models.backtest.walkforward import WalkForwardConfig
     from tests.support import TINY_MODEL, TINY_TRAIN
 
     run_dir = Path(

@@ -13,14 +13,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.io import read_parquet_metadata
 from features.labels import CLASSES, LabelConfig, make_labels
-from features.sources import get_source
+from features.prices.sources import get_source
+from features.storage.atomic import read_parquet_metadata
 from flows.artifacts import model_card, scorecard_markdown, signal_rows
 from flows.daily import SKIPPED, StalePricesError, check_freshness, daily_flow
 from flows.deployments import build_deployments
-from models.reports import SETTLED_COLUMNS, daily_path, read_predictions
-from models.settlement import scorecard_path
+from models.serving.predictions import SETTLED_COLUMNS, daily_path, read_predictions
+from models.serving.settlement import scorecard_path
 from tests.support import train_champion
 
 SOURCE = "synthetic:tickers=4,days=450,seed=2,signal=1.0"

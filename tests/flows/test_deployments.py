@@ -81,8 +81,8 @@ def test_prefect_yaml_matches_the_served_deployments_under_other_names():
 def test_nested_config_parameters_accept_a_partial_object():
     """`--param training='{"epochs": 5}'` sets one field; the others keep their defaults."""
     from flows.backtest import backtest_flow
-    from models.training import TrainConfig
-    from models.walkforward import WalkForwardConfig
+    from models.backtest.walkforward import WalkForwardConfig
+    from models.learn.training import TrainConfig
 
     params = backtest_flow.validate_parameters({"training": {"epochs": 5}, "walk_forward": {"blocks": 2}})
     assert params["training"] == TrainConfig(epochs=5)

@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from flows.cli import main
+from flows.cli.commands import main
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
 
@@ -145,7 +145,7 @@ def test_commands_for_a_real_server_are_run_by_the_integration_test():
     assert missing == {}
     parser_checked = [c for c in COMMANDS if c.argv[:2] == ("updown", "serve")]
     assert parser_checked
-    from flows.cli import _parser
+    from flows.cli.commands import _parser
 
     for cmd in parser_checked:  # the documented options exist and parse
         args = _parser().parse_args(list(cmd.argv[1:]))
@@ -206,8 +206,8 @@ def test_documented_commands_and_python_examples_run(
         monkeypatch.delenv(var, raising=False)
     import flows.backtest
     from features.dataset import DatasetConfig
-    from models.lstm import ModelConfig
-    from models.training import TrainConfig
+    from models.learn.lstm import ModelConfig
+    from models.learn.training import TrainConfig
 
     tiny_flow = {
         "dataset": DatasetConfig(timesteps=8),
@@ -290,5 +290,5 @@ PYTHON_CHECKS = {
     "import pandas as pd": _check_readme_reports,
     "import pyarrow as pa, pyarrow.dataset as ds": _check_pyarrow,
     "from flows.backtest import backtest_flow": _check_backtest_flow,
-    "from models.reports import read_predictions": _check_operations_reports,
+    "from models.serving.predictions import read_predictions": _check_operations_reports,
 }

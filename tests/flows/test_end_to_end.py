@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 
 from features.labels import LabelConfig, make_labels
-from features.sources import get_source
-from features.sources.synthetic import SyntheticMarket
-from flows.cli import main
+from features.prices.sources import get_source
+from features.prices.sources.synthetic import SyntheticMarket
+from flows.cli.commands import main
 from flows.daily import daily_flow
-from models.evaluation import classification_metrics, label_codes
-from models.reports import BACKTEST_COLUMNS, read_daily
+from models.evaluation.metrics import classification_metrics, label_codes
+from models.serving.predictions import BACKTEST_COLUMNS, read_daily
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
 

@@ -1,6 +1,6 @@
 """The fold cache in real Prefect runs: a block trained once is restored, never trained again.
 
-"Not trained" is proven by replacing ``models.engine.fit_block`` with a stub that fails the task;
+"Not trained" is proven by replacing ``models.backtest.engine.fit_block`` with a stub that fails the task;
 "trained" by a spy around the real one. One tiny block (fold 0, seed 1) trains in a few seconds.
 """
 
@@ -17,18 +17,18 @@ import pytest
 from prefect import flow
 
 import flows.backtest
-import models.engine
+import models.backtest.engine
 from features.dataset import DatasetConfig
 from features.frame import fingerprint
-from features.sources import get_source
-from features.store import PriceStore
+from features.prices.sources import get_source
+from features.prices.store import PriceStore
 from flows.backtest import backtest_flow, run_fold_task
-from flows.cli import main
-from models.engine import FoldJob, fit_block
-from models.foldcache import cache_dir, lookup
-from models.foldfiles import read_block
-from models.reports import BACKTEST_COLUMNS
-from models.walkforward import WalkForwardConfig
+from flows.cli.commands import main
+from models.backtest.engine import FoldJob, fit_block
+from models.backtest.foldcache import cache_dir, lookup
+from models.backtest.foldfiles import read_block
+from models.backtest.walkforward import WalkForwardConfig
+from models.serving.predictions import BACKTEST_COLUMNS
 from tests.support import TINY_MODEL, TINY_TRAIN
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
@@ -88,7 +88,7 @@ def _same_bytes(one: str | Path, two: str | Path, suffixes: tuple[str, ...] = SU
 
 def test_a_block_seen_before_is_restored_not_trained(first, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     root, trained = first
-    monkeypatch.setattr(models.engine, "fit_block", _no_training)
+    monkeypatch.setattr(models.backtest.engine, "fit_block", _no_training)
     stem, state = one_block(str(root), str(tmp_path / "run-a2"), "a")
     assert state == "Cached"
     _same_bytes(stem, trained)  # the same run id: every file, the model included, to the byte
@@ -100,12 +100,12 @@ def test_no_cache_trains_and_a_restored_block_equals_a_trained_one(
 ):
     root, _ = first
     calls: list[int] = []
-    monkeypatch.setattr(models.engine, "fit_block", _spy(calls))
-    monkeypatch.setattr(models.engine.foldcache, "store", _no_store)  # --no-cache writes nothing either
+    monkeypatch.setattr(models.backtest.engine, "fit_block", _spy(calls))
+    monkeypatch.setattr(models.backtest.engine.foldcache, "store", _no_store)  # --no-cache writes nothing either
     fresh, state = one_block(str(root), str(tmp_path / "fresh"), "b", use_cache=False)
     assert (calls, state) == ([1], "Completed")
 
-    monkeypatch.setattr(models.engine, "fit_block", _no_training)
+    monkeypatch.setattr(models.backtest.engine, "fit_block", _no_training)
     cached, state = one_block(str(root), str(tmp_path / "cached"), "b")
     assert state == "Cached"
     # trained in run "a", restored under run "b": the very files run "b" wrote by training
@@ -125,7 +125,7 @@ def test_a_damaged_entry_is_dropped_and_recomputed(
     parquet = entry / "block.parquet"
     parquet.write_bytes(parquet.read_bytes()[: parquet.stat().st_size // 2])
     calls: list[int] = []
-    monkeypatch.setattr(models.engine, "fit_block", _spy(calls))
+    monkeypatch.setattr(models.backtest.engine, "fit_block", _spy(calls))
     stem, state = one_block(str(root), str(tmp_path / "run-a3"), "a")
     assert (calls, state) == ([1], "Completed")
     assert f"dropping damaged entry {entry}" in caplog.text
@@ -136,7 +136,7 @@ def test_a_damaged_entry_is_dropped_and_recomputed(
 
 def test_changed_prices_miss(first, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     root = shutil.copytree(first[0], tmp_path / "data")  # the prices and the cache
-    monkeypatch.setattr(models.engine, "fit_block", _no_training)
+    monkeypatch.setattr(models.backtest.engine, "fit_block", _no_training)
     assert one_block(str(root), str(tmp_path / "run-1"), "c")[1] == "Cached"  # unchanged copy: a hit
 
     store = PriceStore(root)
@@ -158,7 +158,7 @@ def test_a_warm_started_backtest_reruns_from_the_cache(tmp_path: Path, monkeypat
         "data_root_dir": str(tmp_path),
     }
     one = Path(backtest_flow(**options))
-    monkeypatch.setattr(models.engine, "fit_block", _no_training)  # block 1's key holds block 0's model bytes
+    monkeypatch.setattr(models.backtest.engine, "fit_block", _no_training)  # block 1's key holds block 0's model bytes
     two = Path(backtest_flow(**options))
     first_preds, second_preds = (pd.read_parquet(d / "predictions.parquet") for d in (one, two))
     assert set(second_preds["model_id"]) == {f"{two.name}-s0-f{k}" for k in (0, 1)}  # this run's ids, seed 0

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from prefect import flow, task
 
-from features.sources.base import SourceUnavailableError
+from features.prices.sources.base import SourceUnavailableError
 from flows.artifacts import DM_LOSS_NAMES, BlockProgress, backtest_markdown, headline_rows
 from flows.backtest import run_fold_task
 from flows.common import RunLoggerCallback, flow_retries, format_seconds, update_prices

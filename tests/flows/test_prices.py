@@ -14,8 +14,8 @@ import pytest
 import flows.common
 import flows.prices
 from features.frame import fingerprint
-from features.sources import SourceError
-from features.store import PriceStore
+from features.prices.sources import SourceError
+from features.prices.store import PriceStore
 from flows.common import update_prices
 from flows.prices import add_prices_parser, format_update, prices_update_flow, run_prices_command
 from tests.support import make_prices

@@ -2,7 +2,7 @@
 
 Each machine is a mirror folder (``UPDOWN_MIRROR_DIR``); the remote is fsspec's in-process
 memory filesystem, so the test needs no network and no credentials. The S3 protocol itself is
-checked in tests/features/test_remote.py against moto.
+checked in tests/features/storage/test_remote.py against moto.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import fsspec
 import pandas as pd
 import pytest
 
-from flows.cli import main
+from flows.cli.commands import main
 from flows.daily import StalePricesError, daily_flow
 from flows.train import train_flow
-from models.registry import champion_id
-from models.reports import read_predictions
+from models.serving.predictions import read_predictions
+from models.serving.registry import champion_id
 from tests.support import SYNTHETIC, train_champion
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
@@ -121,7 +121,7 @@ def test_train_flow_registers_and_promotes_on_a_remote_root(
 def test_backtest_flow_publishes_a_finished_run_to_a_remote_root(remote: str, tmp_path: Path, monkeypatch):
     from features.dataset import DatasetConfig
     from flows.backtest import backtest_flow
-    from models.walkforward import WalkForwardConfig
+    from models.backtest.walkforward import WalkForwardConfig
     from tests.support import TINY_MODEL, TINY_TRAIN
 
     _on(monkeypatch, tmp_path, "backtester")

@@ -1,7 +1,7 @@
 """Task runners from a spec, and walk-forward blocks on a two-worker local Dask cluster.
 
 The blocks give the same predictions, to the bit, on every runner: the model's initial weights,
-dropout masks and batch order come from the training seed alone (``models.lstm._LayerSeeds``,
+dropout masks and batch order come from the training seed alone (``models.learn.lstm._LayerSeeds``,
 ``WindowBatches``), never from the process-wide ``random`` state that Dask's and Prefect's own
 threads draw from too.
 """
@@ -16,14 +16,14 @@ from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from features.dataset import DatasetConfig
-from features.sources import get_source
-from features.store import PriceStore
+from features.prices.sources import get_source
+from features.prices.store import PriceStore
 from flows.backtest import run_fold_task
 from flows.runners import runs_on_other_machines, task_runner_from
-from models.engine import Backtest, FoldJob
-from models.lstm import ModelConfig
-from models.training import TrainConfig
-from models.walkforward import WalkForwardConfig
+from models.backtest.engine import Backtest, FoldJob
+from models.backtest.walkforward import WalkForwardConfig
+from models.learn.lstm import ModelConfig
+from models.learn.training import TrainConfig
 
 SOURCE = "synthetic:tickers=4,days=450,seed=2,signal=1.0"
 

@@ -25,10 +25,10 @@ import pandas as pd
 import pytest
 
 from features.dataset import DatasetConfig
-from features.sources import get_source
-from models.registry import save_model, set_champion
-from models.reports import read_daily
-from models.scoring import train_production_model
+from features.prices.sources import get_source
+from models.serving.predictions import read_daily
+from models.serving.registry import save_model, set_champion
+from models.serving.scoring import train_production_model
 from tests.support import TINY_MODEL, TINY_TRAIN
 
 pytestmark = pytest.mark.slow

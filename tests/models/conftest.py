@@ -1,7 +1,7 @@
 import pytest
 
 from features.dataset import DatasetConfig, Panel, build_panel
-from features.sources.synthetic import SyntheticMarket
+from features.prices.sources.synthetic import SyntheticMarket
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,67 @@
+"""Price sources. Each returns the canonical frame (:mod:`features.frame`) for tickers and dates.
+
+A source is named by a spec string, the same on the CLI, in flow parameters and in Python:
+
+=============================== ==========================================================
+spec                            what it reads
+=============================== ==========================================================
+``yahoo``                       Yahoo Finance through yfinance (production; needs network)
+``sample``                      the real prices bundled in ``data/sample/``
+``dir:PATH``                    a folder of per-ticker CSV or Parquet files
+``synthetic[:k=v,...]``         a seeded synthetic market (see :mod:`.synthetic`)
+=============================== ==========================================================
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import pandas as pd
+
+from features.prices.sources.base import DateLike, SourceError, SourceUnavailableError
+
+
+class PriceSource(Protocol):
+    """Anything that returns canonical prices for tickers (None = all it has) and dates."""
+
+    @property
+    def name(self) -> str: ...
+
+    def fetch(
+        self,
+        tickers: list[str] | None = None,
+        start: DateLike | None = None,
+        end: DateLike | None = None,
+    ) -> pd.DataFrame: ...
+
+
+def get_source(spec: str) -> PriceSource:
+    """Build the source a spec string names.
+
+    Raises:
+        ValueError: for an unknown spec or bad options, naming the spec.
+    """
+    kind, _, arg = spec.partition(":")
+    kind = kind.strip().lower()
+    if kind == "yahoo" and not arg:
+        from features.prices.sources.yahoo import YahooSource
+
+        return YahooSource()
+    if kind == "sample" and not arg:
+        from features.prices.sources.sample import SampleSource
+
+        return SampleSource()
+    if kind == "dir" and arg:
+        from features.prices.sources.directory import DirectorySource
+
+        return DirectorySource(arg)
+    if kind == "synthetic":
+        from features.prices.sources.synthetic import SyntheticMarket
+
+        return SyntheticMarket.from_spec(arg)
+    raise ValueError(
+        f"source must be one of 'yahoo', 'sample', 'dir:PATH', 'synthetic[:key=value,...]', got source={spec!r}"
+    )
+
+
+__all__ = ["PriceSource", "SourceError", "SourceUnavailableError", "get_source"]

@@ -1,0 +1,328 @@
+"""The ``updown`` command line: a thin shell over the Prefect flows and the registry.
+
+Every command takes ``--data-root`` (default ``$UPDOWN_DATA_ROOT`` or ``./data``) and the same
+option means the same thing everywhere. Bad input exits with status 2 and one clear line.
+
+Start-up stays fast: this module and its option parsers import neither Prefect nor Keras
+(TensorFlow); a command imports them when it runs a flow or loads a model, so ``--help``,
+``report`` and ``prices show`` take about as long as importing pandas
+(``tests/flows/cli/test_startup.py``, ``python -m benchmarks --only cli``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from features.frame import parse_tickers
+from features.prices.sources.base import check_not_future, check_range, parse_date
+from flows.cli.args import (
+    DefaultsHelpFormatter,
+    build_configs,
+    data_options,
+    date_arg,
+    model_options,
+    walk_forward_config,
+    walk_forward_options,
+)
+from flows.cli.output import BROKEN_PIPE_STATUS, FORMATS, print_frame, silence_stdout
+from flows.cli.prices import add_prices_parser, run_prices_command
+from flows.settings import default_source, root_spec
+
+# Prefect's temporary server (used when PREFECT_API_URL is unset) must answer within this many
+# seconds; Prefect's own default, 20 s, is too short on a busy 2-core machine. A value the user
+# set in the environment wins.
+SERVER_STARTUP_TIMEOUT_VAR = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
+SERVER_STARTUP_TIMEOUT_S = 180
+VALIDATION_NOTE = (
+    "val log-loss / val acc: the training run's chronological validation slice, scored with the weights of its best "
+    "epoch (early stopping restores them), class weights divided back out and the temperature applied if calibrated, "
+    "every sample counted once; the training log's val_loss / val_accuracy are class-weighted and per epoch"
+)
+
+
+class _DeprecatedAlias(argparse.Action):
+    """An old spelling of an option: still works, says once on stderr what to use instead."""
+
+    def __init__(self, option_strings: list[str], dest: str, *, replacement: str, **kwargs: object) -> None:
+        self.replacement = replacement
+        super().__init__(option_strings, dest, **kwargs)  # type: ignore[arg-type]
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object, option: str | None = None
+    ) -> None:
+        print(f"{parser.prog}: {option} is deprecated, use {self.replacement}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def _parser() -> argparse.ArgumentParser:
+    fmt = DefaultsHelpFormatter
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-root", help="data folder or s3://... URL (default: $UPDOWN_DATA_ROOT or ./data)")
+    data, model = data_options(), model_options()
+
+    parser = argparse.ArgumentParser(
+        prog="updown", description="Daily down/flat/up signals from LSTM classifiers.", formatter_class=fmt
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    bt = sub.add_parser(
+        "backtest",
+        parents=[common, data, model],
+        help="walk-forward backtest; prints the run folder",
+        formatter_class=fmt,
+    )
+    walk_forward_options(bt)
+    bt.add_argument("--task-runner", default="local", help="local | threads:N | dask | dask:N | dask:tcp://host:port")
+    bt.add_argument(
+        "--no-cache",
+        dest="use_cache",
+        action="store_false",
+        help="retrain every block: neither reuse nor store blocks in <data root>/cache/folds",
+    )
+    train = sub.add_parser(
+        "train",
+        parents=[common, data, model],
+        help="train a model; promote it if it is better",
+        formatter_class=fmt,
+    )
+    train.add_argument("--force", action="store_true", help="make it the champion even if it is not better")
+    daily = sub.add_parser(
+        "daily",
+        parents=[common],
+        help="update prices and publish the as-of date's predictions",
+        formatter_class=fmt,
+    )
+    daily.add_argument("--as-of", type=date_arg, help="decision date (default: latest stored trading day)")
+    daily.add_argument("--source", default=default_source(), help="price source (default: $UPDOWN_SOURCE or sample)")
+    daily.add_argument("--tickers", help="comma-separated symbols (default: the champion's)")
+    daily.add_argument(
+        "--allow-partial", action="store_true", help="publish the priced tickers even below --min-coverage"
+    )
+    daily.add_argument("--min-coverage", type=float, default=0.9, help="share of tickers that must be priced")
+    daily.add_argument(
+        "--max-staleness-days", type=int, help="refuse a latest day older than N business days (default: no limit)"
+    )
+    report = sub.add_parser("report", parents=[common], help="print a day's published predictions", formatter_class=fmt)
+    report.add_argument("--date", type=date_arg, help="as-of date (default: latest published)")
+    report.add_argument("--tickers", help="only these comma-separated symbols (default: all)")
+    report.add_argument(
+        "--ticker", dest="tickers", action=_DeprecatedAlias, replacement="--tickers", help=argparse.SUPPRESS
+    )
+    report.add_argument("--format", choices=FORMATS, default="table", help="output format")
+    report.add_argument("--kind", choices=("daily", "settled", "backtest"), default="daily", help="which predictions")
+    report.add_argument("--run-id", help="backtest run (default: the latest)")
+    report.add_argument(
+        "--start", type=date_arg, help="first decision date: a history instead of one day (default: the first)"
+    )
+    report.add_argument("--end", type=date_arg, help="last decision date (default: the last)")
+    srv = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="serve the daily, weekly-retrain and backtest deployments",
+        formatter_class=fmt,
+    )
+    srv.add_argument("--source", default=default_source(), help="price source (default: $UPDOWN_SOURCE or sample)")
+    srv.add_argument("--tickers", help="symbols for train/backtest (default: the source's)")
+    srv.add_argument(
+        "--limit",
+        type=int,
+        help="most flow runs this process executes at once, over all its deployments (default: no limit)",
+    )
+    models = sub.add_parser("models", help="the model registry", formatter_class=fmt).add_subparsers(
+        dest="models_command", required=True
+    )
+    models.add_parser(
+        "list", parents=[common], help="stored models, oldest first; * marks the champion", formatter_class=fmt
+    )
+    show = models.add_parser("show", parents=[common], help="a model's metadata as JSON", formatter_class=fmt)
+    show.add_argument("model_id", nargs="?", help="model id (default: the champion)")
+    add_prices_parser(sub, common)
+    return parser
+
+
+def one_line(exc: Exception) -> str:
+    """A user-facing message; pydantic's multi-line errors become ``field: problem (got value)``.
+
+    Prefect's "Timed out while attempting to connect to ephemeral Prefect API server" (its
+    temporary server did not start in time: a busy machine) becomes what to do about it.
+    """
+    if "ephemeral Prefect API server" in str(exc):
+        waited = os.environ.get(SERVER_STARTUP_TIMEOUT_VAR, "20")
+        return (
+            f"Prefect's temporary server did not start within {waited} s (a busy machine?): raise "
+            f"{SERVER_STARTUP_TIMEOUT_VAR} (e.g. export {SERVER_STARTUP_TIMEOUT_VAR}=600), or run "
+            "`prefect server start` in another terminal and export PREFECT_API_URL=http://127.0.0.1:4200/api"
+        )
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']} (got {err.get('input')!r})" for err in exc.errors()
+        )
+    return str(exc)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``updown`` console script; returns the exit status.
+
+    0 on success, 1 when ``prices update`` left tickers failed, 2 on bad input (one line on
+    stderr), 141 when stdout's reader went away early (``updown report | head -5``: quiet, as
+    Unix tools end on SIGPIPE).
+    """
+    args = _parser().parse_args(argv)
+    # The temporary Prefect server would try to send usage telemetry, which fails offline.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Read once, when Prefect is first imported (only by commands that run a flow).
+    os.environ.setdefault(SERVER_STARTUP_TIMEOUT_VAR, str(SERVER_STARTUP_TIMEOUT_S))
+    try:
+        status = _run(args)
+        sys.stdout.flush()  # inside the try: a short output's broken pipe shows only here
+    except BrokenPipeError:
+        silence_stdout()
+        return BROKEN_PIPE_STATUS
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"updown {args.command}: error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    return status
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "prices":
+        return run_prices_command(args)
+    if args.command == "report":
+        return _report(args)
+    if args.command == "models":
+        return _models(args)
+    tickers = parse_tickers(args.tickers)
+    _check_dates(args)  # before any flow (and Prefect's start-up) runs
+    if args.command == "daily":
+        from flows.daily import daily_flow
+
+        state = daily_flow(
+            as_of=args.as_of,
+            source=args.source,
+            tickers=tickers,
+            data_root_dir=args.data_root,
+            allow_partial=args.allow_partial,
+            min_coverage=args.min_coverage,
+            max_staleness_days=args.max_staleness_days,
+            return_state=True,
+        )
+        path = state.result()  # raises the run's error, if it failed
+        # a run that publishes nothing ends in a Completed state named Skipped whose message says why
+        print(path if path else state.message or "nothing published")
+        return 0
+    if args.command == "serve":
+        from prefect.settings import PREFECT_API_URL
+
+        if not PREFECT_API_URL.value():
+            raise RuntimeError(
+                "updown serve needs a real Prefect server (the temporary one never runs schedules): run "
+                "`prefect server start` and export PREFECT_API_URL=http://127.0.0.1:4200/api"
+            )
+        from flows.deployments import serve
+
+        serve(source=args.source, tickers=tickers, data_root_dir=args.data_root, limit=args.limit)
+        return 0
+    shared = {
+        "source": args.source,
+        "tickers": tickers,
+        "start": args.start,
+        "end": args.end,
+        "data_root_dir": args.data_root,
+        **build_configs(args),
+    }
+    if args.command == "train":
+        from flows.train import train_flow
+
+        print(train_flow(force=args.force, **shared))
+        return 0
+    from flows.backtest import backtest_flow
+    from flows.runners import task_runner_from
+
+    runner = task_runner_from(args.task_runner)
+    bt_flow = backtest_flow.with_options(task_runner=runner)
+    print(bt_flow(walk_forward=walk_forward_config(args), use_cache=args.use_cache, **shared))
+    return 0
+
+
+def _check_dates(args: argparse.Namespace) -> None:
+    today = dt.date.today()
+    named = {
+        "start": getattr(args, "start", None),
+        "end": getattr(args, "end", None),
+        "as_of": getattr(args, "as_of", None),
+    }
+    parsed = {k: parse_date(v, name=k) for k, v in named.items()}
+    for name, value in parsed.items():
+        check_not_future(value, name=name, today=today)
+    check_range(parsed["start"], parsed["end"])
+
+
+def _report(args: argparse.Namespace) -> int:
+    from models.serving.predictions import read_daily, read_predictions
+
+    root, tickers = root_spec(args.data_root), parse_tickers(args.tickers)  # a URL is read via a mirror
+    if args.kind == "daily" and args.start is None and args.end is None:
+        frame = read_daily(root, date=args.date, tickers=tickers)
+    else:
+        start, end = (args.date, args.date) if args.date else (args.start, args.end)
+        frame = read_predictions(root, start=start, end=end, tickers=tickers, kind=args.kind, run_id=args.run_id)
+    print_frame(frame, args.format, empty=_nothing_found(args))
+    return 0
+
+
+def _nothing_found(args: argparse.Namespace) -> str:
+    """The sentence an empty report prints, echoing what was asked for."""
+    asked = [
+        f"{name}={value}"
+        for name, value in (
+            ("date", args.date or ("latest" if args.kind == "daily" and not (args.start or args.end) else None)),
+            ("start", args.start),
+            ("end", args.end),
+            ("run_id", args.run_id),
+            ("tickers", args.tickers),
+        )
+        if value
+    ]
+    return f"no {args.kind} predictions for {' '.join(asked) or 'any date'}"
+
+
+def _models(args: argparse.Namespace) -> int:
+    from features.storage.remote import readable_root
+    from models.serving.registry import champion_id, list_models, load_metadata
+
+    root = readable_root(root_spec(args.data_root), ["models/*/metadata.json", "models/champion.json"])
+    if args.models_command == "show":
+        model_id = args.model_id or champion_id(root)
+        if model_id is None:
+            raise FileNotFoundError(f"no champion model under {root / 'models'}; run `updown train` first")
+        print(json.dumps(load_metadata(root, model_id), indent=2, sort_keys=True))
+        print(f"note: {VALIDATION_NOTE.replace('val log-loss / val acc', 'validation.*')}", file=sys.stderr)
+        return 0
+    champion = champion_id(root)
+    rows = list_models(root)
+    if not rows:
+        print(f"no models under {root / 'models'}")
+        return 0
+    print(f"  {'model id':<24} {'arch':<22} {'tickers':>7} {'data':<23} {'val log-loss*':>13} {'val acc*':>8}")
+    for meta in rows:
+        arch = meta.get("architecture", {})
+        shape = ("bi " if arch.get("bidirectional") else "") + "x".join(str(u) for u in arch.get("units", []))
+        val = meta.get("validation", {})
+        mark = "*" if meta.get("model_id") == champion else " "
+        span = f"{meta.get('data_start', '?')}..{meta.get('data_end', '?')}"
+        print(
+            f"{mark} {meta.get('model_id', '?'):<24} {shape:<22} {len(meta.get('tickers', [])):>7} {span:<23} "
+            f"{val.get('log_loss', float('nan')):>13.5f} {val.get('accuracy', float('nan')):>8.4f}"
+        )
+    print(f"* {VALIDATION_NOTE}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

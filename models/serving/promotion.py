@@ -1,0 +1,89 @@
+"""Champion promotion: a new model replaces the champion only when it is better out of sample.
+
+"Better" means a lower log-loss than the current champion on the *same* samples: the new model's
+chronological validation slice, which neither model was fitted on (the champion was trained
+earlier, or on other data; if its training data overlapped that slice, the comparison favours
+the champion, which errs on the side of keeping it). Models whose labels mean different things
+(horizon, lag, band, scheme) are not comparable: such a model is promoted only with ``force``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.labels import PROB_COLUMNS
+from models.evaluation.metrics import sample_log_loss
+from models.serving.registry import RegistryError, champion_id, load_model
+from models.serving.scoring import score_keys
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    """Whether a candidate becomes champion, why, and the numbers behind it."""
+
+    promote: bool
+    reason: str
+    champion_id: str | None = None
+    candidate_log_loss: float | None = None
+    champion_log_loss: float | None = None
+    n_compared: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def decide_promotion(
+    root: Any,
+    prices: pd.DataFrame,
+    candidate_meta: dict[str, Any],
+    val_keys: pd.DataFrame,
+    val_labels: np.ndarray,
+    candidate_val_probs: np.ndarray,
+    *,
+    force: bool = False,
+) -> PromotionDecision:
+    """Compare a freshly trained candidate with the current champion on the candidate's validation slice.
+
+    Args:
+        root: The data root holding the registry.
+        prices: The prices the candidate was trained on (enough history for the champion's windows).
+        candidate_meta: The candidate's metadata (its ``dataset.label`` is compared with the champion's).
+        val_keys: ``date, ticker`` of the validation samples, row-aligned with ``val_labels``.
+        val_labels: int classes of those samples.
+        candidate_val_probs: the candidate's (calibrated) probabilities on them, shape (n, 3).
+        force: promote regardless of the comparison (the reason says so).
+    """
+    y = np.asarray(val_labels, dtype="int64")
+    candidate_ll = float(sample_log_loss(y, candidate_val_probs).mean()) if len(y) else None
+    current = champion_id(root)
+    if current is None:
+        return PromotionDecision(True, "no champion yet", None, candidate_ll, None, len(y))
+    try:
+        champion = load_model(root, current)
+    except RegistryError as exc:
+        return PromotionDecision(True, f"current champion {current} cannot be used: {exc}", current, candidate_ll)
+    if champion.card_["dataset"]["label"] != candidate_meta["dataset"]["label"]:
+        reason = (
+            f"labels differ from champion {current} ({champion.card_['dataset']['label']} vs "
+            f"{candidate_meta['dataset']['label']}): not comparable"
+        )
+        return PromotionDecision(force, reason + ("; promoted with --force" if force else "; use --force"), current)
+    champ = score_keys(champion, prices, val_keys)
+    keys = pd.MultiIndex.from_frame(val_keys.loc[:, ["date", "ticker"]])
+    at = keys.get_indexer(pd.MultiIndex.from_frame(champ.loc[:, ["date", "ticker"]]))
+    if len(at) == 0:
+        return PromotionDecision(
+            True, f"champion {current} cannot score the validation slice; promoted", current, candidate_ll
+        )
+    cand_ll = float(sample_log_loss(y[at], candidate_val_probs[at]).mean())
+    champ_ll = float(sample_log_loss(y[at], champ.loc[:, list(PROB_COLUMNS)].to_numpy()).mean())
+    better = cand_ll < champ_ll - 1e-9  # a tie (to rounding) keeps the champion
+    verdict = "beats" if better else "does not beat"
+    reason = f"validation log-loss {cand_ll:.5f} {verdict} champion {current}'s {champ_ll:.5f} on {len(at)} samples"
+    if force and not better:
+        reason += "; promoted with --force"
+    return PromotionDecision(better or force, reason, current, cand_ll, champ_ll, len(at))

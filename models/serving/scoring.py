@@ -1,0 +1,89 @@
+"""Training the production model and scoring the latest day with it (plain functions)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.dataset import DatasetConfig, build_panel
+from features.frame import fingerprint
+from features.labels import class_balance
+from models.evaluation.metrics import classification_metrics
+from models.learn.classifier import LSTMClassifier
+from models.learn.lstm import ModelConfig
+from models.learn.training import TrainConfig
+from models.serving.predictions import prediction_frame
+from models.versions import library_versions
+
+
+def train_production_model(
+    prices: pd.DataFrame,
+    dataset_config: DatasetConfig,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    *,
+    verbose: int | str = "auto",
+    callbacks: list[Any] | None = None,
+) -> tuple[LSTMClassifier, dict[str, Any]]:
+    """Fit on every labeled sample of ``prices`` and describe the result for the registry.
+
+    Returns:
+        (the fitted classifier, JSON-ready metadata for :func:`models.serving.registry.save_model`: the
+        classifier's card plus the training data, fit and validation).
+    """
+    rows = (base := build_panel(prices, dataset_config)).samples(labeled=True)
+    panel = base.fit_labels(rows)  # quantile cut points from these training rows; a no-op otherwise
+    fitted = LSTMClassifier(dataset_config, model_config, train_config)
+    fitted.fit(panel, rows, callbacks=callbacks or [], verbose=verbose)
+    card = fitted.card()
+    meta = {
+        "created_at": dt.datetime.now(dt.UTC).isoformat(),
+        **{k: v for k, v in card.items() if k != "calibration"},
+        "tickers": sorted(prices["ticker"].unique().tolist()),
+        "data_start": str(prices["date"].min().date()),
+        "data_end": str(prices["date"].max().date()),
+        "data_fingerprint": fingerprint(prices),
+        "fit": fitted.fit_summary_,
+        "validation": classification_metrics(fitted.val_labels_, fitted.val_probs_),
+        "calibration": {
+            **card["calibration"],
+            "uncalibrated_val_log_loss": classification_metrics(fitted.val_labels_, fitted.raw_val_probs_)["log_loss"],
+        },
+        "class_balance": class_balance(panel.label[rows]),
+        "label_state": panel.label_state,
+        "versions": library_versions(),
+    }
+    return fitted, meta
+
+
+def score_keys(model: LSTMClassifier, prices: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
+    """Predict for the given ``(date, ticker)`` keys where the model has a full window.
+
+    Args:
+        model: a fitted classifier with a registry id (:func:`models.serving.registry.load_model`).
+        prices: Canonical prices with enough history before every key's date.
+        keys: Frame with ``date, ticker`` columns.
+
+    Returns:
+        Report rows (see :mod:`models.serving.predictions`) for the keys that could be scored, in price order.
+    """
+    config = model.dataset
+    panel = build_panel(prices[prices["date"] <= keys["date"].max()].reset_index(drop=True), config)
+    wanted = pd.MultiIndex.from_frame(keys.loc[:, ["date", "ticker"]])
+    have = pd.MultiIndex.from_frame(panel.keys.loc[:, ["date", "ticker"]])
+    rows = np.flatnonzero(have.isin(wanted) & panel.window_ok)
+    probs = model.predict_proba(panel, rows)
+    return prediction_frame(panel.keys.iloc[rows], probs, horizon=config.label.horizon, model_id=model.model_id_)
+
+
+def score(model: LSTMClassifier, prices: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Predict down/flat/up for every ticker with a full window ending on ``as_of``.
+
+    Only prices up to ``as_of`` are used; labels are not needed.
+    """
+    tickers = prices.loc[prices["date"] == as_of, "ticker"].unique()
+    keys = pd.DataFrame({"date": pd.Series(as_of, index=range(len(tickers))), "ticker": tickers})
+    return score_keys(model, prices, keys)

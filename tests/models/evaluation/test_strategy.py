@@ -1,0 +1,148 @@
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.labels import forward_returns
+from features.prices.sources.synthetic import SyntheticMarket
+from models.evaluation.strategy import (
+    VARIANTS,
+    backtest_strategy,
+    break_even_cost,
+    drawdown,
+    max_drawdown,
+    performance,
+    strategy_table,
+)
+
+DAYS = pd.bdate_range("2024-01-01", periods=7)
+RET_A = [0.0, 0.10, 0.10, -0.10, 0.10, 0.0, 0.05]
+RET_B = [0.0, -0.05, 0.05, 0.02, -0.04, 0.03, 0.01]
+
+
+def two_tickers() -> pd.DataFrame:
+    adj = np.r_[100 * np.cumprod(1 + np.array(RET_A)), 50 * np.cumprod(1 + np.array(RET_B))]
+    return pd.DataFrame({"date": list(DAYS) * 2, "ticker": ["A"] * 7 + ["B"] * 7, "adj_close": adj})
+
+
+def hand_predictions() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "date": [DAYS[0], DAYS[0], DAYS[1], DAYS[1]],
+            "ticker": ["A", "B", "A", "B"],
+            "predicted": ["up", "flat", "down", "up"],
+        }
+    )
+
+
+def test_pnl_timing_weights_turnover_and_costs_on_a_hand_built_path():
+    # lag 1, horizon 2, two tickers a day -> each prediction is a 1 / (2 * 2) = 0.25 slot.
+    # Decision d0: entered at close d1, held d2 and d3 (A long, B flat).
+    # Decision d1: entered at close d2, held d3 and d4 (A short, B long).
+    res = backtest_strategy(hand_predictions(), two_tickers(), lag=1, horizon=2, cost_bps=10, n_boot=20)
+    daily = res.daily
+    assert list(daily["date"]) == list(DAYS[2:6])  # first holding day .. the exit trade after the last
+    # Weights long/short: A = (0.25, 0.25 - 0.25, -0.25, 0) on d2..d5; B = (0, 0.25, 0.25, 0).
+    gross = [0.25 * 0.10, 0.0 * -0.10 + 0.25 * 0.02, -0.25 * 0.10 + 0.25 * -0.04, 0.0]
+    turnover = [0.25, 0.25 + 0.25, 0.25 + 0.0, 0.25 + 0.25]
+    np.testing.assert_allclose(daily["long_short_gross"], gross)
+    np.testing.assert_allclose(daily["long_short_turnover"], turnover)
+    np.testing.assert_allclose(daily["long_short_net"], np.array(gross) - 0.001 * np.array(turnover))
+    np.testing.assert_allclose(daily["long_short_exposure"], [0.25, 0.25, 0.5, 0.0])
+    np.testing.assert_allclose(daily["long_short_net_exposure"], [0.25, 0.25, 0.0, 0.0])
+    # Long only: A = (0.25, 0.25, 0, 0), B = (0, 0.25, 0.25, 0).
+    np.testing.assert_allclose(daily["long_only_gross"], [0.025, 0.25 * -0.10 + 0.25 * 0.02, 0.25 * -0.04, 0.0])
+    np.testing.assert_allclose(daily["long_only_turnover"], [0.25, 0.25, 0.25, 0.25])
+    # Buy and hold: every prediction long -> A and B = (0.25, 0.5, 0.25, 0).
+    np.testing.assert_allclose(
+        daily["buy_and_hold_gross"], [0.25 * (0.10 + 0.05), 0.5 * (-0.10 + 0.02), 0.25 * (0.10 - 0.04), 0.0]
+    )
+    np.testing.assert_allclose(daily["buy_and_hold_turnover"], [0.5, 0.5, 0.5, 0.5])
+    assert daily["n_tickers"].tolist() == [2, 2, 2, 0]
+    pos = res.positions.set_index(["date", "ticker"])
+    assert pos.loc[(DAYS[3], "A"), "long_short"] == 0.0
+    assert pos.loc[(DAYS[4], "A"), "long_short"] == -0.25
+    m = res.metrics["long_short"]
+    assert m["total_return"] == pytest.approx(np.prod(1 + daily["long_short_net"]) - 1)
+    assert m["gross_total_return"] == pytest.approx(np.prod(1 + np.array(gross)) - 1)
+    assert m["turnover"] == pytest.approx(np.mean(turnover))
+    assert m["hit_rate"] == pytest.approx(2 / 3)  # three days with a position: +, +, -
+    assert m["break_even_cost_bps"] is None  # loses money before costs
+
+
+def test_held_days_compound_to_the_label_forward_return():
+    prices = SyntheticMarket(tickers=1, days=30, seed=3).fetch()
+    lag, horizon, t = 2, 3, 10
+    pred = pd.DataFrame({"date": [prices["date"].iloc[t]], "ticker": [prices["ticker"].iloc[t]], "predicted": ["up"]})
+    res = backtest_strategy(pred, prices, lag=lag, horizon=horizon, cost_bps=0, n_boot=10)
+    held = res.daily[res.daily["long_only_exposure"] > 0]
+    assert list(held["date"]) == list(prices["date"].iloc[t + lag + 1 : t + lag + horizon + 1])
+    np.testing.assert_allclose(held["long_only_exposure"], 1 / horizon)
+    label = forward_returns(prices, horizon=horizon, lag=lag)["forward_return"].iloc[t]
+    assert np.prod(1 + horizon * held["long_only_gross"].to_numpy()) - 1 == pytest.approx(label)
+    assert res.metrics["long_short"]["total_return"] == pytest.approx(res.metrics["long_only"]["total_return"])
+
+
+def test_prediction_without_a_price_is_rejected():
+    pred = hand_predictions().assign(ticker=["A", "C", "A", "B"])
+    with pytest.raises(ValueError, match="without a price"):
+        backtest_strategy(pred, two_tickers(), lag=1, horizon=2)
+    with pytest.raises(ValueError, match="horizon"):
+        backtest_strategy(hand_predictions(), two_tickers(), lag=1, horizon=0)
+
+
+def test_max_drawdown_of_a_hand_path():
+    r = np.array([0.1, -0.2, 0.05, -0.1, 0.3])
+    # equity 1.1, 0.88, 0.924, 0.8316, 1.08108: peak 1.1, trough 0.8316
+    assert max_drawdown(r) == pytest.approx(1 - 0.8316 / 1.1)
+    np.testing.assert_allclose(drawdown(r), [0.0, -0.2, 0.924 / 1.1 - 1, 0.8316 / 1.1 - 1, 1.08108 / 1.1 - 1])
+    assert max_drawdown(np.array([-0.1, 0.05])) == pytest.approx(0.1)  # starting capital is a peak
+    assert max_drawdown(np.array([0.01, 0.02])) == 0.0
+
+
+def test_performance_hand_example():
+    r = np.array([0.01, -0.02, 0.03, 0.0])
+    p = performance(r, turnover=np.array([1.0, 0.0, 0.5, 0.5]), exposure=np.array([1.0, 1.0, 1.0, 0.0]))
+    total = 1.01 * 0.98 * 1.03 - 1
+    assert p["total_return"] == pytest.approx(total)
+    assert p["annualised_return"] == pytest.approx((1 + total) ** (252 / 4) - 1)
+    assert p["sharpe"] == pytest.approx(0.005 / np.std(r, ddof=1) * math.sqrt(252))
+    assert p["sortino"] == pytest.approx(0.005 / math.sqrt(0.02**2 / 4) * math.sqrt(252))
+    assert p["hit_rate"] == pytest.approx(2 / 3)  # the flat last day has no exposure
+    assert p["turnover"] == 0.5
+    assert p["annual_turnover"] == 126.0
+    assert p["exposure"] == 0.75
+    assert p["calmar"] == pytest.approx(p["annualised_return"] / 0.02)
+
+
+def test_break_even_cost_zeroes_the_mean_net_return():
+    gross = np.array([0.002, -0.001, 0.002])
+    turnover = np.array([0.2, 0.2, 0.2])
+    cost = break_even_cost(gross, turnover)
+    assert cost == pytest.approx(50.0)  # 1e4 * 0.001 / 0.2
+    assert np.mean(gross - cost * 1e-4 * turnover) == pytest.approx(0.0)
+    assert break_even_cost(-gross, turnover) is None
+
+
+def test_cost_sensitivity_and_tidy_table():
+    prices = SyntheticMarket(tickers=4, days=120, seed=9).fetch()
+    rng = np.random.default_rng(0)
+    pred = prices.loc[prices["date"] < prices["date"].iloc[100], ["date", "ticker"]].reset_index(drop=True)
+    pred["predicted"] = rng.choice(["down", "flat", "up"], len(pred))
+    res = backtest_strategy(pred, prices, lag=1, horizon=5, cost_bps=5, n_boot=50)
+    grid = res.cost_sensitivity
+    assert sorted(grid["variant"].unique()) == sorted(VARIANTS)
+    ls = grid[grid["variant"] == "long_short"].sort_values("cost_bps")
+    assert ls["cost_bps"].tolist() == [0.0, 2.0, 5.0, 10.0, 20.0]
+    assert ls["total_return"].is_monotonic_decreasing
+    at5 = ls[ls["cost_bps"] == 5.0].iloc[0]
+    assert at5["total_return"] == pytest.approx(res.metrics["long_short"]["total_return"])
+    assert (res.daily["long_short_exposure"] <= 1 + 1e-12).all()
+    np.testing.assert_allclose(res.daily["buy_and_hold_exposure"].iloc[10:90], 1.0)
+    table = strategy_table(res)
+    row = table[(table["metric"] == "sharpe") & (table["subject"] == "long_only") & (table["scope"] == "all")]
+    assert row["value"].iloc[0] == pytest.approx(res.metrics["long_only"]["sharpe"])
+    assert ((table["scope"] == "cost=20bps") & (table["metric"] == "sharpe")).sum() == 3
+    json.dumps(res.to_json(), allow_nan=False)

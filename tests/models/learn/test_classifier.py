@@ -1,0 +1,121 @@
+"""LSTMClassifier: the scikit-learn contract, determinism, warm start, prior shift and temperature, save/load."""
+
+import json
+
+import numpy as np
+import pytest
+
+from features.dataset import DatasetConfig
+from models.learn.calibration import apply_temperature, undo_class_weights
+from models.learn.classifier import LSTMClassifier, NotFittedError, forward_proba
+from tests.support import TINY_MODEL, TINY_TRAIN
+
+
+@pytest.fixture(scope="module")
+def fitted(small_panel) -> LSTMClassifier:
+    clf = LSTMClassifier(small_panel.config, TINY_MODEL, TINY_TRAIN)
+    return clf.fit(small_panel, small_panel.samples()[:600], verbose=0)
+
+
+def test_init_stores_settings_only_and_fit_returns_self(small_panel):
+    assert not hasattr(LSTMClassifier(), "model")  # the network is model_, the settings are named for what they hold
+    clf = LSTMClassifier(small_panel.config, TINY_MODEL, TINY_TRAIN)
+    assert (clf.dataset, clf.architecture, clf.training) == (small_panel.config, TINY_MODEL, TINY_TRAIN)
+    assert not [name for name in vars(clf) if name.endswith("_")]
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        clf.predict_proba(small_panel, small_panel.samples()[:3])
+    with pytest.raises(NotFittedError):
+        clf.save("/nonexistent")
+    assert clf.fit(small_panel, small_panel.samples()[:300], verbose=0) is clf
+    assert {"model_", "scaler_", "temperature_", "class_weights_", "fit_rows_", "val_rows_"} <= set(vars(clf))
+
+
+def test_same_seed_same_predictions_on_cpu(small_panel, fitted):
+    rows = small_panel.samples()[:600]
+    again = LSTMClassifier(small_panel.config, TINY_MODEL, TINY_TRAIN).fit(small_panel, rows, verbose=0)
+    np.testing.assert_array_equal(fitted.val_probs_, again.val_probs_)
+    assert fitted.history_["loss"] == again.history_["loss"]
+    np.testing.assert_allclose(fitted.val_probs_.sum(axis=1), 1.0)
+    # the scaler saw only rows up to the last fit sample
+    last_fit = small_panel.dates[fitted.fit_rows_].max()
+    expected = np.nanmean(small_panel.X[small_panel.dates <= last_fit], axis=0)
+    np.testing.assert_allclose(fitted.scaler_.mean_, expected)
+
+
+def test_predict_proba_divides_out_class_weights_then_applies_the_temperature(small_panel, fitted):
+    rows = small_panel.samples()[700:760]
+    raw = forward_proba(fitted.model_, _windows(small_panel, fitted, rows))
+    assert fitted.class_weights_ is not None  # TINY_TRAIN weights classes
+    unshifted = undo_class_weights(raw, fitted.class_weights_)
+    np.testing.assert_array_equal(fitted.predict_proba(small_panel, rows), unshifted)
+    hot = LSTMClassifier.__new__(LSTMClassifier)
+    hot.__dict__.update(vars(fitted), temperature_=2.5)
+    expected = apply_temperature(undo_class_weights(raw, fitted.class_weights_), 2.5)
+    np.testing.assert_allclose(hot.predict_proba(small_panel, rows), expected, rtol=0, atol=0)
+    assert not np.allclose(expected, unshifted)
+
+
+def test_describe_counts_the_fit(small_panel, fitted):
+    summary = fitted.fit_summary_
+    assert (summary["n_fit"], summary["n_val"]) == (len(fitted.fit_rows_), len(fitted.val_rows_))
+    assert summary["fit_end"] < summary["val_start"]
+    assert summary["epochs_run"] == len(fitted.history_["loss"]) <= TINY_TRAIN.epochs
+    assert summary["class_weights"] == fitted.class_weights_.tolist()
+
+
+def test_save_load_round_trip_predicts_identically(small_panel, fitted, tmp_path):
+    fitted.save(tmp_path / "m", metadata={"note": "kept", "calibration": {"extra": 1}})
+    card = json.loads((tmp_path / "m" / "metadata.json").read_text())
+    assert card["note"] == "kept"
+    weights = fitted.class_weights_.tolist()
+    assert card["calibration"] == {"method": "none", "temperature": 1.0, "class_weights": weights, "extra": 1}
+    assert card["scaler"]["feature_names"] == list(small_panel.config.features)
+    loaded = LSTMClassifier.load(tmp_path / "m")
+    settings = ("dataset", "architecture", "training")
+    assert [getattr(loaded, k) for k in settings] == [getattr(fitted, k) for k in settings]
+    rows = small_panel.samples()[650:700]
+    np.testing.assert_array_equal(loaded.predict_proba(small_panel, rows), fitted.predict_proba(small_panel, rows))
+
+
+def test_a_card_from_other_code_still_loads_and_predicts(small_panel, fitted, tmp_path):
+    fitted.save(tmp_path / "m")
+    path = tmp_path / "m" / "metadata.json"
+    card = json.loads(path.read_text())
+    card["architecture"] = {**card["architecture"], "a_future_setting": 1}
+    del card["training"]
+    path.write_text(json.dumps(card))
+    loaded = LSTMClassifier.load(tmp_path / "m")
+    assert (loaded.architecture, loaded.training) == (None, None)
+    rows = small_panel.samples()[650:660]
+    np.testing.assert_array_equal(loaded.predict_proba(small_panel, rows), fitted.predict_proba(small_panel, rows))
+
+
+def test_a_panel_of_another_dataset_is_refused(small_panel, fitted):
+    other = LSTMClassifier(DatasetConfig(timesteps=9), TINY_MODEL, TINY_TRAIN)
+    with pytest.raises(ValueError, match="panel was built with"):
+        other.fit(small_panel, small_panel.samples()[:300], verbose=0)
+
+
+def test_too_little_data_is_a_clear_error(small_panel):
+    with pytest.raises(ValueError, match="at least 4 dates"):
+        LSTMClassifier(small_panel.config, TINY_MODEL, TINY_TRAIN).fit(small_panel, small_panel.samples()[:2])
+
+
+def test_warm_start_begins_from_the_given_weights(small_panel, tmp_path):
+    rows = small_panel.samples()[:400]
+    first = LSTMClassifier(small_panel.config, TINY_MODEL, TINY_TRAIN).fit(small_panel, rows, verbose=0)
+    first.model_.save(tmp_path / "prev.keras")
+    frozen = TINY_MODEL.model_copy(update={"learning_rate": 1e-12})  # training cannot move the weights
+    warm = LSTMClassifier(small_panel.config, frozen, TINY_TRAIN)
+    warm.fit(small_panel, rows, verbose=0, initial_weights=tmp_path / "prev.keras")
+    for a, b in zip(first.model_.get_weights(), warm.model_.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    other = LSTMClassifier(small_panel.config, TINY_MODEL.model_copy(update={"units": (5, 4)}), TINY_TRAIN)
+    with pytest.raises(ValueError, match="different architecture"):
+        other.fit(small_panel, rows, verbose=0, initial_weights=tmp_path / "prev.keras")
+
+
+def _windows(panel, model, rows):
+    from features.windows import WindowSet
+
+    return WindowSet(model.transform(panel), rows, timesteps=panel.config.timesteps)

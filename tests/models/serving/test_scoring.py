@@ -1,0 +1,74 @@
+"""Production training (metadata for the registry) and scoring new days with a fitted classifier."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.dataset import DatasetConfig, build_panel
+from features.prices.sources.synthetic import SyntheticMarket
+from models.evaluation.metrics import classification_metrics
+from models.serving.scoring import score, score_keys, train_production_model
+from models.versions import library_versions
+from tests.support import TINY_MODEL, TINY_TRAIN
+
+PRICES = SyntheticMarket(tickers=3, days=260, seed=6, signal=0.5).fetch()
+CFG = DatasetConfig(timesteps=8)
+TRAIN_UNTIL = "2010-09-30"
+
+
+@pytest.fixture(scope="module")
+def trained():
+    prices = PRICES[PRICES["date"] <= TRAIN_UNTIL].reset_index(drop=True)
+    calibrated = TINY_TRAIN.model_copy(update={"calibrate": True})
+    fitted, meta = train_production_model(prices, CFG, TINY_MODEL, calibrated, verbose=0)
+    fitted.model_id_ = "m1"
+    return fitted, meta
+
+
+def test_metadata_describes_the_training_data_and_the_validation(trained):
+    fitted, meta = trained
+    assert meta["tickers"] == ["SYN00", "SYN01", "SYN02"]
+    assert meta["data_end"] <= TRAIN_UNTIL
+    assert meta["fit"] == fitted.fit_summary_
+    assert meta["validation"] == classification_metrics(fitted.val_labels_, fitted.val_probs_)
+    raw = classification_metrics(fitted.val_labels_, fitted.raw_val_probs_)["log_loss"]
+    assert meta["calibration"] == {**fitted.card()["calibration"], "uncalibrated_val_log_loss": raw}
+    assert meta["calibration"]["method"] == "temperature"
+    assert {k: meta[k] for k in ("architecture", "dataset", "training", "scaler")} == {
+        k: fitted.card()[k] for k in ("architecture", "dataset", "training", "scaler")
+    }
+    assert meta["validation"]["log_loss"] <= raw + 1e-9  # the temperature was fitted to lower exactly this
+    assert fitted.temperature_ != 1.0
+    assert meta["versions"]["numpy"] == np.__version__
+
+
+def test_score_predicts_every_ticker_with_a_full_window_using_only_the_past(trained):
+    fitted, _ = trained
+    as_of = pd.Timestamp("2010-11-15")
+    frame = score(fitted, PRICES[PRICES["date"] <= as_of], as_of)
+    assert list(frame["ticker"]) == ["SYN00", "SYN01", "SYN02"]
+    assert (frame["date"] == as_of).all()
+    assert set(frame["model_id"]) == {"m1"}
+    assert (frame["horizon"] == 5).all()
+    # prices after as_of change nothing
+    later = score(fitted, PRICES, as_of)
+    pd.testing.assert_frame_equal(frame, later, check_exact=True)
+    # the same numbers the estimator gives on the panel's rows
+    panel = build_panel(PRICES[PRICES["date"] <= as_of].reset_index(drop=True), CFG)
+    rows = np.flatnonzero((panel.keys["date"] == as_of).to_numpy())
+    np.testing.assert_array_equal(frame[["p_down", "p_flat", "p_up"]].to_numpy(), fitted.predict_proba(panel, rows))
+
+
+def test_score_keys_skips_keys_without_a_full_window(trained):
+    fitted, _ = trained
+    first = PRICES["date"].min()
+    keys = pd.DataFrame({"date": [first, pd.Timestamp("2010-11-15")], "ticker": ["SYN00", "SYN01"]})
+    frame = score_keys(fitted, PRICES, keys)
+    assert list(zip(frame["date"], frame["ticker"], strict=True)) == [(pd.Timestamp("2010-11-15"), "SYN01")]
+
+
+def test_library_versions_names_missing_libraries():
+    versions = library_versions(("numpy", "no-such-library-here"))
+    assert versions == {"numpy": np.__version__, "no-such-library-here": "not installed"}
