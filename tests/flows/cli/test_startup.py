@@ -115,7 +115,7 @@ def test_noise_filter_drops_what_the_level_hides_and_nothing_else(level: int, ke
 def test_report_into_a_closed_pipe_ends_quietly_with_status_141(tmp_path: Path) -> None:
     publish_daily(tmp_path, [f"T{i:04d}" for i in range(8000)])  # 330 KB of CSV: 5 times what a pipe holds
     child = subprocess.Popen(
-        [sys.executable, "-m", "flows.cli.commands", "report", "--format", "csv", "--data-root", str(tmp_path)],
+        [sys.executable, "-m", "flows.cli", "report", "--format", "csv", "--data-root", str(tmp_path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         bufsize=0,  # read the first line only, not a buffer's worth
