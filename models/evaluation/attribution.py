@@ -38,9 +38,7 @@ def _beta(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.cov(x, y, ddof=1)[0, 1] / var)
 
 
-def active_returns(
-    returns: np.ndarray, benchmark: np.ndarray, *, risk_free: float = 0.0
-) -> tuple[np.ndarray, float]:
+def active_returns(returns: np.ndarray, benchmark: np.ndarray, *, risk_free: float = 0.0) -> tuple[np.ndarray, float]:
     """Beta-hedged excess returns ``a_t = (r_t - rf) - beta (b_t - rf)`` and ``beta``.
 
     Args:

@@ -170,7 +170,10 @@ def _lines(out: dict[str, Any], alpha: float) -> list[str]:
     elif out["has_edge"]:
         head = f"Directional edge: the model's up/down calls beat every baseline's ({calls}; {test})."
     else:
-        head = f"No significant directional edge: the model's calls beat {wins} of {len(comps)} baselines ({calls}; {test})."
+        head = (
+            f"No significant directional edge: the model's calls beat {wins} of {len(comps)} baselines "
+            f"({calls}; {test})."
+        )
     lines = [head]
     for name, c in comps.items():
         word = (

@@ -384,7 +384,9 @@ def strategy_returns(
     borrow = config.borrow_bps * 1e-4 / periods_per_year
     for v in VARIANTS:
         daily[f"{v}_net"] = (
-            daily[f"{v}_gross"] - config.cost_bps * 1e-4 * daily[f"{v}_turnover"] - borrow * daily[f"{v}_short_exposure"]
+            daily[f"{v}_gross"]
+            - config.cost_bps * 1e-4 * daily[f"{v}_turnover"]
+            - borrow * daily[f"{v}_short_exposure"]
         )
     keys = ("gross", "net", "turnover", "exposure", "net_exposure", "short_exposure")
     daily = daily.loc[:, [*(f"{v}_{k}" for v in VARIANTS for k in keys), "n_tickers"]].reset_index()
@@ -431,13 +433,13 @@ def summarise_strategy(
     )
 
 
-def active_daily_sharpe(daily: pd.DataFrame, *, risk_free: float = 0.0, periods_per_year: int = 252) -> dict[str, float]:
+def active_daily_sharpe(
+    daily: pd.DataFrame, *, risk_free: float = 0.0, periods_per_year: int = 252
+) -> dict[str, float]:
     """Per-day Sharpe ratio of each variant's active (beta-hedged, net) returns: what the trials ledger records."""
     rf = daily_rate(risk_free, periods_per_year=periods_per_year)
     benchmark = daily[f"{BENCHMARK}_gross"].to_numpy()
-    return {
-        v: sharpe_ratio(active_returns(daily[f"{v}_net"].to_numpy(), benchmark, risk_free=rf)[0]) for v in VARIANTS
-    }
+    return {v: sharpe_ratio(active_returns(daily[f"{v}_net"].to_numpy(), benchmark, risk_free=rf)[0]) for v in VARIANTS}
 
 
 def _variant_metrics(

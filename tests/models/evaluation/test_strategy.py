@@ -167,7 +167,8 @@ def test_the_default_long_short_is_dollar_neutral_on_a_hand_built_path():
     borrow = 1e-4 * np.array([0.25, 0.0, 0.25, 0.0])
     np.testing.assert_allclose(daily["long_short_net"], np.array(gross) - 1e-3 * np.array(turnover) - borrow)
     assert res.metrics["long_short"]["net_exposure"] == pytest.approx(0.0, abs=1e-15)
-    assert res.settings["borrow_bps"] == 252.0 and res.settings["neutral"] == "demean"
+    assert res.settings["borrow_bps"] == 252.0
+    assert res.settings["neutral"] == "demean"
     with pytest.raises(ValueError, match="cost_bps"):
         StrategyConfig(cost_bps=-1)
     with pytest.raises(ValueError, match="extra"):
@@ -181,10 +182,13 @@ def _rising_market(seed: int, *, tickers: int = 20, days: int = 400, drift: floa
     log_ret = drift + market + rng.normal(0, 0.01, (days, tickers))
     dates = pd.bdate_range("2020-01-01", periods=days)
     adj = 100 * np.exp(np.cumsum(log_ret, axis=0))
-    return pd.DataFrame({
-        "date": np.tile(dates, tickers), "ticker": np.repeat([f"T{k:02d}" for k in range(tickers)], days),
-        "adj_close": adj.T.ravel(),
-    })  # fmt: skip  (sorted by ticker, date: the canonical order)
+    return pd.DataFrame(
+        {
+            "date": np.tile(dates, tickers),
+            "ticker": np.repeat([f"T{k:02d}" for k in range(tickers)], days),
+            "adj_close": adj.T.ravel(),
+        }
+    )  # fmt: skip  (sorted by ticker, date: the canonical order)
 
 
 def _predictions(prices: pd.DataFrame, score: np.ndarray) -> pd.DataFrame:
@@ -215,7 +219,9 @@ def test_an_always_up_predictor_on_a_rising_market_has_no_active_sharpe():
         assert res.metrics["buy_and_hold"]["sharpe"] > 1.5  # the market did rise
         assert res.metrics["long_only"]["beta"] == pytest.approx(1.0)  # long only = the market here
         assert res.metrics["long_only"]["psr"] is None or math.isnan(res.metrics["long_only"]["psr"])
-        old = backtest_strategy(preds, prices, lag=1, horizon=5, config=free.model_copy(update={"neutral": "none"}), n_boot=50)
+        old = backtest_strategy(
+            preds, prices, lag=1, horizon=5, config=free.model_copy(update={"neutral": "none"}), n_boot=50
+        )
         old_psr.append(probabilistic_psr_of_total(old))
     assert 0.2 < float(np.mean(psr)) < 0.8, psr
     assert min(old_psr) > 0.98  # what the directional book's total-return PSR used to claim
@@ -260,7 +266,8 @@ def test_attribution_of_a_hand_built_series():
     excess_active, beta_rf = active_returns(r, b, risk_free=rf)
     np.testing.assert_allclose(excess_active, (r - rf) - beta_rf * (b - rf))
     hedged, one = active_returns(b, b)
-    assert one == pytest.approx(1.0) and np.ptp(hedged) == 0.0  # no active return at all, not rounding noise
+    assert one == pytest.approx(1.0)
+    assert np.ptp(hedged) == 0.0
 
 
 def test_the_risk_free_rate_lowers_sharpe_and_alpha():
