@@ -88,6 +88,17 @@ def backtest_markdown(metrics: Mapping[str, Any], run_dir: str | None = None) ->
         "",
     ]
     lines += [f"- {line}" for line in metrics.get("verdict_lines", [])[1:]]
+    directional = metrics.get("verdicts", {}).get("directional")
+    if directional:
+        lines += ["", f"**{directional['verdict_lines'][0]}**", ""]
+        lines += [f"- {line}" for line in directional["verdict_lines"][1:]]
+    trials = metrics.get("trials", {})
+    if "n_trials" in trials:
+        spa = trials.get("spa", {}).get("log_loss_diff", {})
+        lines.append(
+            f"- trials: {trials['n_trials']} configuration(s) on this universe over overlapping test periods; "
+            f"SPA p (log-loss) {_num(spa.get('consistent'))}, Reality Check p {_num(spa.get('upper'))}"
+        )
     strategy = metrics.get("strategy", {}).get("metrics", {})
     for variant in ("long_short", "long_only", "buy_and_hold"):
         m = strategy.get(variant)
@@ -95,7 +106,9 @@ def backtest_markdown(metrics: Mapping[str, Any], run_dir: str | None = None) ->
             ci = m.get("sharpe_ci", {})
             lines.append(
                 f"- {variant.replace('_', ' ')}: annualised return {_num(m.get('annualised_return'))}, "
-                f"Sharpe {_num(m.get('sharpe'), 2)} (95% CI {_num(ci.get('lower'), 2)}..{_num(ci.get('upper'), 2)}), "
+                f"Sharpe {_num(m.get('sharpe'), 2)}, alpha {_num(m.get('alpha'))}, beta {_num(m.get('beta'), 2)}, "
+                f"active Sharpe {_num(m.get('active_sharpe'), 2)} "
+                f"(95% CI {_num(ci.get('lower'), 2)}..{_num(ci.get('upper'), 2)}), "
                 f"max drawdown {_num(m.get('max_drawdown'))}"
             )
     lines += ["", "## Configuration", "", *config_lines(metrics)]

@@ -41,6 +41,7 @@ from models.backtest import foldcache
 from models.backtest.foldfiles import Block, read_block, write_block
 from models.backtest.walkforward import Fold, WalkForwardConfig, plan_folds, seed_summary, stitch
 from models.evaluation.metrics import evaluate_predictions, prior_probs
+from models.evaluation.strategy import StrategyConfig
 from models.learn.baselines import BaselineData, fit_baselines
 from models.learn.classifier import LSTMClassifier
 from models.learn.lstm import ModelConfig
@@ -305,7 +306,8 @@ class WalkForwardResult:
 class Backtest:
     """A planned walk-forward backtest: the prices it runs on, its folds and its settings.
 
-    Build it with :meth:`prepare`; :meth:`run` fits every block; :meth:`write_report` writes the run folder.
+    Build it with :meth:`prepare`; :meth:`run` fits every block; :meth:`write_report` writes the run folder,
+    trading the predictions as ``strategy`` (costs, borrow, risk-free rate, neutrality) says.
     """
 
     root: str
@@ -320,6 +322,7 @@ class Backtest:
     folds: tuple[Fold, ...]
     data_fingerprint: str
     use_cache: bool = True
+    strategy: StrategyConfig = dataclasses.field(default_factory=StrategyConfig)
 
     @classmethod
     def prepare(
@@ -334,6 +337,7 @@ class Backtest:
         model: ModelConfig,
         training: TrainConfig,
         use_cache: bool = True,
+        strategy: StrategyConfig | None = None,
     ) -> Backtest:
         """Read the prices under ``root`` and plan the folds.
 
@@ -346,6 +350,7 @@ class Backtest:
             root=str(root), tickers=tuple(tickers), start=start, end=prices["date"].max().date(),
             dataset=dataset, walk_forward=walk_forward, model=model, training=training, prices=prices,
             folds=tuple(folds), data_fingerprint=fingerprint(prices), use_cache=use_cache,
+            strategy=strategy or StrategyConfig(),
         )  # fmt: skip
 
     def jobs(self, seed: int, *, run_id: str, out_dir: str | Path) -> list[FoldJob]:
@@ -446,6 +451,7 @@ class Backtest:
             out_dir, result.predictions, result.baselines, self.prices,
             folds=result.folds, horizon=self.dataset.label.horizon, lag=self.dataset.label.lag, run_info=run_info,
             trials_folder=trials_folder, seed=self.walk_forward.seeds[0], extra=result.extra, started=started,
+            strategy_config=self.strategy,
         )  # fmt: skip
 
 

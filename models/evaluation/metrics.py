@@ -12,9 +12,11 @@ A baseline whose probabilities are all exactly 0 or 1 (e.g. the majority class) 
 classifier: its log-loss, Brier score and ECE would only measure the zeros, so they are reported as
 None and it is compared on the 0-1 loss (error rate). Every other baseline is compared on log-loss.
 
-The verdict is an intersection-union test: ``has_edge`` is true only when the model is significantly
-better than *every* baseline at level ``alpha`` (valid at ``alpha`` without a multiplicity correction);
-otherwise the verdict starts with "No significant edge".
+Two verdicts, side by side (``verdicts``): the **probabilistic** one (log-loss; ``has_edge`` and
+``verdict`` at the top level are this one) is true only when the model is significantly better than
+*every* baseline, each p-value Holm-adjusted over the baselines so that every "beats" sentence holds
+family-wise; otherwise the verdict starts with "No significant edge". The **directional** one
+(:mod:`models.evaluation.directional`) asks the same of the sign calls, and of the rank IC.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from features.labels import CLASSES, PROB_COLUMNS
+from models.evaluation.directional import directional_evaluation
+from models.evaluation.multiple import holm
 from models.evaluation.ranking import information_coefficient
 from models.evaluation.significance import diebold_mariano, per_date_mean, pesaran_timmermann
 
@@ -192,7 +196,7 @@ def _direction(predictions: pd.DataFrame, y: np.ndarray, pred: np.ndarray) -> di
 
 
 def _compare(
-    y: np.ndarray, model: np.ndarray, base: np.ndarray, dates: np.ndarray, *, hard: bool, horizon: int, alpha: float
+    y: np.ndarray, model: np.ndarray, base: np.ndarray, dates: np.ndarray, *, hard: bool, horizon: int
 ) -> dict[str, Any]:
     err_m = (model.argmax(axis=1) != y).astype("float64")
     err_b = (base.argmax(axis=1) != y).astype("float64")
@@ -205,13 +209,20 @@ def _compare(
         loss_m, loss_b = sample_log_loss(y, model), sample_log_loss(y, base)
         res = diebold_mariano(per_date_mean(loss_m, dates), per_date_mean(loss_b, dates), horizon=horizon)
         values = (float(loss_m.mean()), float(loss_b.mean()))
-    p = res["p_value"]
-    return {
-        **res, "loss": loss, "model_value": values[0], "baseline_value": values[1],
-        "significant_edge": bool(res["mean_diff"] < 0 and p < alpha),
-        "significantly_worse": bool(res["mean_diff"] > 0 and p < alpha),
-        "zero_one": zero_one,
-    }  # fmt: skip
+    return {**res, "loss": loss, "model_value": values[0], "baseline_value": values[1], "zero_one": zero_one}
+
+
+def _holm_flags(comparisons: dict[str, dict[str, Any]], alpha: float) -> dict[str, dict[str, Any]]:
+    """Holm-adjusted p-values over the baselines, and the verdict flags from them."""
+    adjusted = holm(np.array([c["p_value"] for c in comparisons.values()]))
+    out = {}
+    for (name, c), p in zip(comparisons.items(), adjusted, strict=True):
+        out[name] = {
+            **c, "p_holm": float(p),
+            "significant_edge": bool(c["mean_diff"] < 0 and p < alpha),
+            "significantly_worse": bool(c["mean_diff"] > 0 and p < alpha),
+        }  # fmt: skip
+    return out
 
 
 def _sentence(name: str, c: dict[str, Any]) -> str:
@@ -222,8 +233,11 @@ def _sentence(name: str, c: dict[str, Any]) -> str:
     )  # fmt: skip
     hard = c["loss"] == "zero_one"
     on, test = ("accuracy", "Diebold-Mariano on the error rate") if hard else ("log-loss", "Diebold-Mariano")
-    p = c["p_value"]
-    result = f"{test} p={p:.3g}" if math.isfinite(p) else f"{test} undefined: identical losses or too few dates"
+    p, p_holm = c["p_value"], c.get("p_holm", c["p_value"])
+    result = (
+        f"{test} p={p:.3g}, Holm p={p_holm:.3g}" if math.isfinite(p)
+        else f"{test} undefined: identical losses or too few dates"
+    )  # fmt: skip
     return (
         f"The model {word} the {name.replace('_', ' ')} baseline on {on} "
         f"({c['model_value']:.4f} vs {c['baseline_value']:.4f}, {result})."
@@ -235,7 +249,10 @@ def _headline(comparisons: dict[str, dict[str, Any]], alpha: float) -> tuple[boo
     if not comparisons:
         return False, "No significant edge: there were no baselines to compare with."
     if wins == len(comparisons):
-        return True, f"Edge: the model significantly beats every baseline (Diebold-Mariano, {alpha:g} level)."
+        return True, (
+            f"Edge: the model significantly beats every baseline on log-loss (Diebold-Mariano, Holm-adjusted over "
+            f"{len(comparisons)} baselines, {alpha:g} level)."
+        )
     if wins == 0:
         return False, "No significant edge over the baselines."
     return False, f"No significant edge: the model beats {wins} of {len(comparisons)} baselines, not all of them."
@@ -308,9 +325,9 @@ def evaluate_predictions(
         "reliability": reliability_table(y, probs, bins=bins).to_dict(orient="records"),
         "ranking": None,
         "direction": _direction(predictions, y, probs.argmax(axis=1)),
-        "comparisons": {
-            n: _compare(y, probs, p, dates, hard=hard[n], horizon=horizon, alpha=alpha) for n, p in baselines.items()
-        },
+        "comparisons": _holm_flags(
+            {n: _compare(y, probs, p, dates, hard=hard[n], horizon=horizon) for n, p in baselines.items()}, alpha
+        ),
     }
     if "forward_return" in predictions:
         out["ranking"] = information_coefficient(
@@ -323,6 +340,15 @@ def evaluate_predictions(
     out["has_edge"], headline = _headline(out["comparisons"], alpha)
     out["verdict_lines"] = [headline, *(_sentence(n, c) for n, c in out["comparisons"].items())]
     out["verdict"] = " ".join(out["verdict_lines"])
+    directional = directional_evaluation(predictions, probs, baselines, y=y, horizon=horizon, alpha=alpha)
+    out["verdicts"] = {
+        "probabilistic": {
+            "has_edge": out["has_edge"], "verdict": out["verdict"], "verdict_lines": out["verdict_lines"],
+            "loss": "log-loss (0-1 loss for hard baselines)", "test": "Diebold-Mariano (HLN, Newey-West)",
+            "correction": "holm",
+        },
+        "directional": directional,
+    }  # fmt: skip
     return json_ready(out)
 
 
@@ -361,7 +387,22 @@ def metrics_table(evaluation: dict[str, Any], *extra: pd.DataFrame) -> pd.DataFr
             rows += _metric_rows(name, f"year={key}", ym)
     for name, c in evaluation["comparisons"].items():
         rows += [(f"dm_{k}", name, "all", c[k]) for k in ("mean_diff", "statistic", "p_value")]
+        rows.append(("dm_p_holm", name, "all", c.get("p_holm")))
         rows.append(("dm_significant_edge", name, "all", float(c["significant_edge"])))
+    directional = (evaluation.get("verdicts") or {}).get("directional")
+    if directional:
+        rows.append(("dir_hit_rate", "model", "all", directional["model_hit_rate"]))
+        rows.append(("dir_n_calls", "model", "all", directional["n_calls"]))
+        for name, c in directional["comparisons"].items():
+            rows.append(("dir_hit_rate", name, "all", c["hit_rate"]))
+            rows += [(f"dir_dm_{k}", name, "all", c[k]) for k in ("mean_diff", "statistic", "p_value", "p_holm")]
+            rows.append(("dir_significant_edge", name, "all", float(c["significant_edge"])))
+        for name, c in ((directional.get("rank_ic") or {}).get("comparisons") or {}).items():
+            rows.append(("rank_ic_mean", name, "all", c["baseline_mean"]))
+            rows += [(f"rank_ic_dm_{k}", name, "all", c[k]) for k in ("mean_diff", "statistic", "p_value", "p_holm")]
+            rows.append(("rank_ic_significant_edge", name, "all", float(c["significant_edge"])))
+        rows.append(("has_directional_edge", "model", "all", float(directional["has_edge"])))
+        rows.append(("has_ranking_edge", "model", "all", float(directional["ranking_edge"])))
     ranking = evaluation.get("ranking") or {}
     rows += [
         (k, "model", "all", v) for k, v in ranking.items() if isinstance(v, int | float) and not isinstance(v, bool)

@@ -11,31 +11,70 @@ that day (a ticker with no position leaves its slot in cash), so at most ``horiz
 and gross exposure never exceeds 1. Cohort weights are held constant (rebalanced daily), so the
 portfolio weight of a ticker on a day is the sum of its live cohorts' weights.
 
-Variants: ``long_short`` (+1 up, -1 down, 0 flat), ``long_only`` (+1 up, else 0) and the benchmark
-``buy_and_hold`` (+1 for every prediction: equal-weight long in the same universe, same timing).
+Variants: ``long_short``, ``long_only`` (+1 up, else 0) and the benchmark ``buy_and_hold`` (+1 for
+every prediction: equal-weight long in the same universe, same timing). The long/short is
+**dollar-neutral** by default (:attr:`StrategyConfig.neutral` ``"demean"``): the score ``P(up) -
+P(down)`` (or, without probabilities, +1 up / 0 flat / -1 down) is demeaned across the tickers of each
+decision date and scaled so the cohort's gross is its full slot, so a predictor that says "up" for
+everything holds no net position and earns nothing from the market. ``neutral="none"`` restores the
+directional book (+1 up, -1 down, 0 flat), whose net exposure follows the calls.
 
 Turnover on day ``d`` is ``sum_k |w_k,d - w_k,d-1|`` (one-way, fraction of capital; drift between
 rebalances is ignored): the trade made at the close before day ``d`` to hold day ``d``'s weights. Its
-cost, ``cost_bps * 1e-4 * turnover``, is charged to day ``d``. Positions still open on the last price
-date are not liquidated. Returns are simple, fractions; "annualised" means over 252 trading days.
+cost, ``cost_bps * 1e-4 * turnover``, is charged to day ``d``; short positions pay ``borrow_bps`` a year
+on their size (``borrow_bps * 1e-4 / 252 * short exposure`` a day). Positions still open on the last
+price date are not liquidated. Returns are simple, fractions; "annualised" means over 252 trading days.
+
+Each variant is measured against the benchmark's gross return (:mod:`models.evaluation.attribution`):
+alpha, beta, tracking error and information ratio; PSR, DSR and the bootstrap Sharpe interval are
+computed on its **active** (beta-hedged) returns, so market exposure cannot pass for skill.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
+from features.labels import PROB_COLUMNS
+from models.evaluation.attribution import active_returns, attribution, daily_rate
 from models.evaluation.metrics import json_ready
-from models.evaluation.significance import deflated_sharpe_ratio, probabilistic_sharpe_ratio, sharpe_confidence_interval
+from models.evaluation.significance import (
+    deflated_sharpe_ratio,
+    probabilistic_sharpe_ratio,
+    sharpe_confidence_interval,
+    sharpe_ratio,
+)
 
 VARIANTS: tuple[str, ...] = ("long_short", "long_only", "buy_and_hold")
 COST_GRID_BPS: tuple[float, ...] = (0.0, 2.0, 5.0, 10.0, 20.0)
 _SIGNALS = {"long_short": (-1.0, 0.0, 1.0), "long_only": (0.0, 0.0, 1.0), "buy_and_hold": (1.0, 1.0, 1.0)}
+BENCHMARK = "buy_and_hold"
+
+
+class StrategyConfig(BaseModel):
+    """How the predictions are traded: costs, borrow, risk-free rate and the long/short's neutrality.
+
+    Attributes:
+        cost_bps: cost per unit of one-way turnover, basis points (commission, spread, impact).
+        borrow_bps: cost of holding short positions, basis points of their size per year.
+        risk_free: annual risk-free rate, a fraction; Sharpe, Sortino and alpha are measured in
+            excess of it (the P&L credits no interest on cash).
+        neutral: ``"demean"`` (default): the long/short is dollar-neutral, the score demeaned per
+            decision date; ``"none"``: +1 up / -1 down / 0 flat, net exposure follows the calls.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cost_bps: float = Field(default=5.0, ge=0)
+    borrow_bps: float = Field(default=0.0, ge=0)
+    risk_free: float = Field(default=0.0, ge=-0.1, le=1.0)
+    neutral: Literal["demean", "none"] = "demean"
 
 
 @dataclass(frozen=True)
@@ -45,13 +84,15 @@ class StrategyResult:
     Attributes:
         daily: one row per trading day: ``date`` and, for each variant ``v`` in :data:`VARIANTS`,
             ``v_gross`` and ``v_net`` (returns before and after costs), ``v_turnover``,
-            ``v_exposure`` (sum of |weights|) and ``v_net_exposure`` (sum of weights); ``n_tickers``
-            (tickers held by the benchmark).
+            ``v_exposure`` (sum of |weights|), ``v_net_exposure`` (sum of weights) and
+            ``v_short_exposure`` (sum of short weights' sizes); ``n_tickers`` (tickers held by the benchmark).
         positions: ``date, ticker`` and each variant's portfolio weight, rows with any position.
         metrics: variant -> :func:`performance` of its net returns, plus ``gross_*`` figures,
-            ``break_even_cost_bps``, ``psr``, ``dsr`` and the bootstrap ``sharpe_ci``.
+            ``break_even_cost_bps``, the attribution against the benchmark's gross returns
+            (:func:`models.evaluation.attribution.attribution`), and ``psr``, ``dsr`` and the bootstrap
+            ``sharpe_ci`` of its **active** returns.
         cost_sensitivity: ``variant, cost_bps, total_return, annualised_return, sharpe, max_drawdown``.
-        settings: lag, horizon, cost_bps, n_trials and the bootstrap settings used.
+        settings: the :class:`StrategyConfig`, lag, horizon, n_trials and the bootstrap settings used.
     """
 
     daily: pd.DataFrame
@@ -153,13 +194,14 @@ def performance(
     turnover: np.ndarray | None = None,
     exposure: np.ndarray | None = None,
     periods_per_year: int = 252,
+    risk_free: float = 0.0,
 ) -> dict[str, float]:
-    """Summary of a daily return series.
+    """Summary of a daily return series (``risk_free``: per-period rate, for Sharpe and Sortino).
 
     Returns:
         ``n_days``, ``total_return`` (compounded), ``annualised_return``, ``annualised_volatility``,
-        ``sharpe`` and ``sortino`` (annualised, no risk-free rate; Sortino's downside deviation is
-        ``sqrt(mean(min(r, 0)^2))``), ``max_drawdown`` (positive fraction), ``calmar``
+        ``sharpe`` and ``sortino`` (annualised, of the excess returns ``r - risk_free``; Sortino's
+        downside deviation is ``sqrt(mean(min(r - risk_free, 0)^2))``), ``max_drawdown`` (positive fraction), ``calmar``
         (annualised return / max drawdown), ``hit_rate`` (share of days with exposure whose return was
         > 0), ``turnover`` (mean daily), ``annual_turnover``, ``exposure`` (mean gross exposure).
     """
@@ -170,7 +212,8 @@ def performance(
     total = float(np.prod(1 + r) - 1) if n else nan
     ann = float((1 + total) ** (periods_per_year / n) - 1) if n and total > -1 else nan
     sd = float(r.std(ddof=1)) if n > 1 else nan
-    down = float(np.sqrt(np.mean(np.minimum(r, 0.0) ** 2))) if n else nan
+    excess = r - risk_free
+    down = float(np.sqrt(np.mean(np.minimum(excess, 0.0) ** 2))) if n else nan
     mdd = max_drawdown(r)
     active = gross > 0
     root = math.sqrt(periods_per_year)
@@ -180,8 +223,8 @@ def performance(
         "total_return": total,
         "annualised_return": ann,
         "annualised_volatility": sd * root,
-        "sharpe": float(r.mean() / sd * root) if sd > 0 else nan,
-        "sortino": float(r.mean() / down * root) if down > 0 else nan,
+        "sharpe": float(excess.mean() / sd * root) if sd > 0 else nan,
+        "sortino": float(excess.mean() / down * root) if down > 0 else nan,
         "max_drawdown": mdd,
         "calmar": ann / mdd if mdd > 0 else nan,
         "hit_rate": float(np.mean(r[active] > 0)) if active.any() else nan,
@@ -203,14 +246,22 @@ def break_even_cost(gross: np.ndarray, turnover: np.ndarray) -> float | None:
 
 
 def cost_sensitivity(
-    daily: pd.DataFrame, *, costs_bps: Sequence[float] = COST_GRID_BPS, periods_per_year: int = 252
+    daily: pd.DataFrame,
+    *,
+    costs_bps: Sequence[float] = COST_GRID_BPS,
+    borrow_bps: float = 0.0,
+    periods_per_year: int = 252,
+    risk_free: float = 0.0,
 ) -> pd.DataFrame:
-    """Net performance of each variant over a grid of costs (bps per unit of turnover)."""
+    """Net performance of each variant over a grid of costs (bps per unit of turnover), borrow held fixed."""
     rows = []
     for v in VARIANTS:
         gross, turnover = daily[f"{v}_gross"].to_numpy(), daily[f"{v}_turnover"].to_numpy()
+        borrow = borrow_bps * 1e-4 / periods_per_year * daily[f"{v}_short_exposure"].to_numpy()
         for c in costs_bps:
-            p = performance(gross - c * 1e-4 * turnover, periods_per_year=periods_per_year)
+            p = performance(
+                gross - c * 1e-4 * turnover - borrow, periods_per_year=periods_per_year, risk_free=risk_free
+            )
             rows.append((v, float(c), p["total_return"], p["annualised_return"], p["sharpe"], p["max_drawdown"]))
     columns = ["variant", "cost_bps", "total_return", "annualised_return", "sharpe", "max_drawdown"]
     return pd.DataFrame(rows, columns=columns)
@@ -222,11 +273,11 @@ def backtest_strategy(
     *,
     lag: int = 1,
     horizon: int = 5,
-    cost_bps: float = 5.0,
+    config: StrategyConfig | None = None,
     costs_grid_bps: Sequence[float] = COST_GRID_BPS,
     periods_per_year: int = 252,
     n_trials: int = 1,
-    trial_sharpe_variance: float | None = None,
+    trial_sharpe_variance: float | Mapping[str, float] | None = None,
     n_boot: int = 1000,
     seed: int = 0,
 ) -> StrategyResult:
@@ -235,38 +286,73 @@ def backtest_strategy(
     :func:`strategy_returns` then :func:`summarise_strategy`.
 
     Args:
-        predictions: ``date, ticker`` and ``predicted`` (down/flat/up), one row per decision.
+        predictions: ``date, ticker`` and ``predicted`` (down/flat/up), one row per decision; with
+            ``p_down, p_up`` the dollar-neutral long/short is sized by the score ``p_up - p_down``.
         prices: canonical price frame (``date, ticker, adj_close``) covering the holding periods.
         lag: execution lag (trading days), as in the labels.
         horizon: holding period (trading days), as in the labels.
-        cost_bps: cost per unit of turnover, in basis points, for the ``net`` figures.
+        config: costs, borrow, risk-free rate and neutrality (default :class:`StrategyConfig`).
         costs_grid_bps: costs of the sensitivity table.
         periods_per_year: trading days per year, to annualise.
         n_trials: configurations tried to choose this one (for the Deflated Sharpe Ratio).
-        trial_sharpe_variance: variance of their per-day Sharpe ratios; None gives no DSR when
-            ``n_trials > 1``.
+        trial_sharpe_variance: variance of their per-day active Sharpe ratios, one number for every
+            variant or variant -> its own; None gives no DSR when ``n_trials > 1``.
         n_boot: stationary-bootstrap resamples of the Sharpe interval.
         seed: seed of the bootstrap.
 
     Returns:
         :class:`StrategyResult`.
     """
-    daily, positions = strategy_returns(predictions, prices, lag=lag, horizon=horizon, cost_bps=cost_bps)
+    config = config or StrategyConfig()
+    daily, positions = strategy_returns(predictions, prices, lag=lag, horizon=horizon, config=config)
     return summarise_strategy(
-        daily, positions, lag=lag, horizon=horizon, cost_bps=cost_bps, costs_grid_bps=costs_grid_bps,
+        daily, positions, lag=lag, horizon=horizon, config=config, costs_grid_bps=costs_grid_bps,
         periods_per_year=periods_per_year, n_trials=n_trials, trial_sharpe_variance=trial_sharpe_variance,
         n_boot=n_boot, seed=seed,
     )  # fmt: skip
 
 
+def neutral_signal(score: np.ndarray, dates: np.ndarray) -> np.ndarray:
+    """Dollar-neutral signals: ``score`` demeaned across each date's predictions, scaled to gross ``n_date``.
+
+    ``s_i = n_d (x_i - mean_d x) / sum_d |x - mean_d x|``, so that :func:`position_weights` (which
+    divides by ``horizon * n_d``) gives each cohort weights summing to 0 with absolute sum ``1 / horizon``.
+    A date whose scores are all equal gets no position.
+    """
+    x = pd.Series(np.asarray(score, dtype="float64"))
+    groups = pd.Series(np.asarray(dates))
+    dev = x - x.groupby(groups).transform("mean")
+    dev = dev.where(dev.abs() > 1e-12 * max(float(x.abs().max()), 1.0), 0.0)  # equal scores: no position
+    gross = dev.abs().groupby(groups).transform("sum")
+    n = groups.map(groups.value_counts()).astype("float64")
+    return np.asarray(np.where(gross > 0, n * dev / gross.where(gross > 0, 1.0), 0.0), dtype="float64")
+
+
+def _variant_signal(predictions: pd.DataFrame, v: str, config: StrategyConfig) -> np.ndarray:
+    if v != "long_short" or config.neutral == "none":
+        return signals(predictions["predicted"], variant=v)
+    if {PROB_COLUMNS[0], PROB_COLUMNS[2]} <= set(predictions.columns):
+        score = predictions[PROB_COLUMNS[2]].to_numpy(dtype="float64") - predictions[PROB_COLUMNS[0]].to_numpy(
+            dtype="float64"
+        )
+    else:
+        score = signals(predictions["predicted"], variant="long_short")
+    return neutral_signal(score, predictions["date"].to_numpy(dtype="datetime64[ns]"))
+
+
 def strategy_returns(
-    predictions: pd.DataFrame, prices: pd.DataFrame, *, lag: int = 1, horizon: int = 5, cost_bps: float = 5.0
+    predictions: pd.DataFrame,
+    prices: pd.DataFrame,
+    *,
+    lag: int = 1,
+    horizon: int = 5,
+    config: StrategyConfig | None = None,
+    periods_per_year: int = 252,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(daily, positions) of :class:`StrategyResult`: the P&L before any summary (see :func:`backtest_strategy`)."""
+    config = config or StrategyConfig()
     if horizon < 1 or lag < 0:
         raise ValueError(f"horizon must be >= 1 and lag >= 0, got horizon={horizon}, lag={lag}")
-    if cost_bps < 0:
-        raise ValueError(f"cost_bps must be >= 0, got cost_bps={cost_bps}")
     if len(predictions) == 0:
         raise ValueError("predictions must hold at least one row")
     px, rows = _prepare(predictions, prices)
@@ -276,9 +362,7 @@ def strategy_returns(
     ret = np.where(first, 0.0, adj / np.r_[np.nan, adj[:-1]] - 1.0)
     pred_dates = predictions["date"].to_numpy(dtype="datetime64[ns]")
     weights = {
-        v: position_weights(
-            signals(predictions["predicted"], variant=v), rows, pred_dates, ticker, lag=lag, horizon=horizon
-        )
+        v: position_weights(_variant_signal(predictions, v, config), rows, pred_dates, ticker, lag=lag, horizon=horizon)
         for v in VARIANTS
     }
     columns: dict[str, Any] = {"date": px["date"].to_numpy(dtype="datetime64[ns]")}
@@ -288,6 +372,7 @@ def strategy_returns(
         columns[f"{v}_turnover"] = np.abs(w - prev)
         columns[f"{v}_exposure"] = np.abs(w)
         columns[f"{v}_net_exposure"] = w
+        columns[f"{v}_short_exposure"] = np.maximum(-w, 0.0)
     columns["n_tickers"] = (weights["buy_and_hold"] != 0).astype("int64")
     per_row = pd.DataFrame(columns)
     daily = per_row.groupby("date", sort=True).sum()
@@ -296,10 +381,15 @@ def strategy_returns(
         raise ValueError(f"no prediction can be held: prices end before t + lag + 1 (lag={lag})")
     span = live.index[live.to_numpy()]
     daily = daily.loc[span[0] : span[-1]]
+    borrow = config.borrow_bps * 1e-4 / periods_per_year
     for v in VARIANTS:
-        daily[f"{v}_net"] = daily[f"{v}_gross"] - cost_bps * 1e-4 * daily[f"{v}_turnover"]
-    order = [f"{v}_{k}" for v in VARIANTS for k in ("gross", "net", "turnover", "exposure", "net_exposure")]
-    daily = daily.loc[:, [*order, "n_tickers"]].reset_index()
+        daily[f"{v}_net"] = (
+            daily[f"{v}_gross"]
+            - config.cost_bps * 1e-4 * daily[f"{v}_turnover"]
+            - borrow * daily[f"{v}_short_exposure"]
+        )
+    keys = ("gross", "net", "turnover", "exposure", "net_exposure", "short_exposure")
+    daily = daily.loc[:, [*(f"{v}_{k}" for v in VARIANTS for k in keys), "n_tickers"]].reset_index()
     held = per_row.loc[:, ["date"]].assign(ticker=ticker, **weights)
     positions = held[np.any([w != 0 for w in weights.values()], axis=0)].reset_index(drop=True)
     return daily, positions
@@ -311,47 +401,72 @@ def summarise_strategy(
     *,
     lag: int,
     horizon: int,
-    cost_bps: float,
+    config: StrategyConfig | None = None,
     costs_grid_bps: Sequence[float] = COST_GRID_BPS,
     periods_per_year: int = 252,
     n_trials: int = 1,
-    trial_sharpe_variance: float | None = None,
+    trial_sharpe_variance: float | Mapping[str, float] | None = None,
     n_boot: int = 1000,
     seed: int = 0,
 ) -> StrategyResult:
     """Metrics and cost sensitivity of :func:`strategy_returns`'s output (arguments as :func:`backtest_strategy`)."""
+    config = config or StrategyConfig()
+    if isinstance(trial_sharpe_variance, Mapping):
+        variances: dict[str, float | None] = {v: trial_sharpe_variance.get(v) for v in VARIANTS}
+    else:
+        variances = dict.fromkeys(VARIANTS, trial_sharpe_variance)
     settings = {
-        "lag": lag, "horizon": horizon, "cost_bps": cost_bps, "periods_per_year": periods_per_year,
-        "n_trials": n_trials, "trial_sharpe_variance": trial_sharpe_variance, "n_boot": n_boot, "seed": seed,
+        **config.model_dump(), "lag": lag, "horizon": horizon, "periods_per_year": periods_per_year,
+        "benchmark": BENCHMARK, "n_trials": n_trials, "trial_sharpe_variance": variances, "n_boot": n_boot,
+        "seed": seed,
     }  # fmt: skip
-    metrics = {v: _variant_metrics(daily, v, settings) for v in VARIANTS}
-    sensitivity = cost_sensitivity(daily, costs_bps=costs_grid_bps, periods_per_year=periods_per_year)
+    rf = daily_rate(config.risk_free, periods_per_year=periods_per_year)
+    benchmark = daily[f"{BENCHMARK}_gross"].to_numpy()
+    metrics = {
+        v: _variant_metrics(daily, v, benchmark, settings, variance=variances[v], risk_free=rf) for v in VARIANTS
+    }
+    sensitivity = cost_sensitivity(
+        daily, costs_bps=costs_grid_bps, borrow_bps=config.borrow_bps, periods_per_year=periods_per_year, risk_free=rf
+    )
     return StrategyResult(
         daily=daily, positions=positions, metrics=metrics, cost_sensitivity=sensitivity, settings=settings
     )
 
 
-def _variant_metrics(daily: pd.DataFrame, v: str, s: dict[str, Any]) -> dict[str, Any]:
+def active_daily_sharpe(
+    daily: pd.DataFrame, *, risk_free: float = 0.0, periods_per_year: int = 252
+) -> dict[str, float]:
+    """Per-day Sharpe ratio of each variant's active (beta-hedged, net) returns: what the trials ledger records."""
+    rf = daily_rate(risk_free, periods_per_year=periods_per_year)
+    benchmark = daily[f"{BENCHMARK}_gross"].to_numpy()
+    return {v: sharpe_ratio(active_returns(daily[f"{v}_net"].to_numpy(), benchmark, risk_free=rf)[0]) for v in VARIANTS}
+
+
+def _variant_metrics(
+    daily: pd.DataFrame, v: str, benchmark: np.ndarray, s: dict[str, Any], *, variance: float | None, risk_free: float
+) -> dict[str, Any]:
     net, gross, turnover = (daily[f"{v}_{k}"].to_numpy() for k in ("net", "gross", "turnover"))
     ppy = s["periods_per_year"]
     out: dict[str, Any] = performance(
-        net, turnover=turnover, exposure=daily[f"{v}_exposure"].to_numpy(), periods_per_year=ppy
+        net, turnover=turnover, exposure=daily[f"{v}_exposure"].to_numpy(), periods_per_year=ppy, risk_free=risk_free
     )
-    g = performance(gross, periods_per_year=ppy)
+    g = performance(gross, periods_per_year=ppy, risk_free=risk_free)
     out.update(
         gross_total_return=g["total_return"], gross_annualised_return=g["annualised_return"], gross_sharpe=g["sharpe"]
     )
     out["net_exposure"] = float(daily[f"{v}_net_exposure"].mean())
+    out["short_exposure"] = float(daily[f"{v}_short_exposure"].mean())
     out["cost_bps"] = s["cost_bps"]
+    out["borrow_bps"] = s["borrow_bps"]
     out["break_even_cost_bps"] = break_even_cost(gross, turnover)
-    out["psr"] = probabilistic_sharpe_ratio(net)["psr"]
-    if s["n_trials"] == 1 or s["trial_sharpe_variance"] is not None:
-        out["dsr"] = deflated_sharpe_ratio(
-            net, n_trials=s["n_trials"], sharpe_variance=s["trial_sharpe_variance"] or 0.0
-        )["dsr"]
+    out.update(attribution(net, benchmark, risk_free=risk_free, periods_per_year=ppy))
+    active, _ = active_returns(net, benchmark, risk_free=risk_free)
+    out["psr"] = probabilistic_sharpe_ratio(active)["psr"]
+    if s["n_trials"] == 1 or variance is not None:
+        out["dsr"] = deflated_sharpe_ratio(active, n_trials=s["n_trials"], sharpe_variance=variance or 0.0)["dsr"]
     else:
         out["dsr"] = None
-    ci = sharpe_confidence_interval(net, n_boot=s["n_boot"], seed=s["seed"], periods_per_year=ppy)
+    ci = sharpe_confidence_interval(active, n_boot=s["n_boot"], seed=s["seed"], periods_per_year=ppy)
     out["sharpe_ci"] = {k: ci[k] for k in ("lower", "upper", "confidence", "mean_block")}
     return out
 

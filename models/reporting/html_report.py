@@ -1,8 +1,10 @@
 """One self-contained ``report.html`` for a backtest run, readable by a portfolio manager.
 
 The page needs nothing but a browser: styles are inline, charts are PNGs embedded as base64
-``data:`` URIs, there is no JavaScript and no external asset. Sections, top to bottom: the verdict in
-words, the headline table (model against each baseline on the same samples), strategy results and
+``data:`` URIs, there is no JavaScript and no external asset. Sections, top to bottom: the two verdicts
+side by side (probabilistic and directional, each with the number of configurations tried and the
+Reality Check / SPA p-value across them), the headline table (model against each baseline on the
+same samples), the directional table, strategy results and
 their cost sensitivity, ranking and direction tests, per-block and per-year tables, charts and a
 short glossary. Every value printed comes from the dicts the evaluation library returns; every
 string is HTML-escaped.
@@ -28,7 +30,8 @@ th,td{padding:.3rem .6rem;border-bottom:1px solid #eee;text-align:right}
 th:first-child,td:first-child{text-align:left}th{background:#f6f6f6}
 .verdict{padding:.8rem 1rem;border-radius:6px;margin:1rem 0}
 .edge{background:#e8f5e9;border:1px solid #66bb6a}.noedge{background:#fff8e1;border:1px solid #ffb300}
-.muted{color:#666;font-size:.85rem}img{max-width:100%;border:1px solid #eee;margin:.5rem 0}
+.muted{color:#666;font-size:.85rem}.verdicts{display:flex;gap:1rem}.verdicts>div{flex:1}
+.verdict h3{margin:.1rem 0 .4rem;font-size:1rem}img{max-width:100%;border:1px solid #eee;margin:.5rem 0}
 """
 
 _GLOSSARY = (
@@ -38,9 +41,15 @@ _GLOSSARY = (
     ("Brier score", "squared error of the probabilities (lower is better, 0 to 2)."),
     ("ECE", "calibration error: the gap between stated confidence and the share actually right."),
     ("Diebold-Mariano p", "chance of a loss difference this large if model and baseline were equally good."),
+    ("Holm p", "the p-value adjusted for testing against several baselines at once (Holm's step-down)."),
+    ("Probabilistic verdict", "is the model's log-loss better than every baseline's? Can be won by forecasting size."),
+    ("Directional verdict", "are the model's up/down calls right more often than every baseline's?"),
+    ("SPA / Reality Check p", "chance that the best of the configurations tried beats its baseline this much by luck."),
+    ("Alpha / beta", "return not explained by the equal-weight market, and the exposure to it."),
+    ("Active returns", "returns after hedging the market exposure (beta) away; PSR, DSR and the interval use them."),
     ("IC", "correlation, across tickers on each date, between P(up) - P(down) and the realised return."),
     ("Sharpe", "annualised mean daily return divided by its volatility, no risk-free rate."),
-    ("PSR / DSR", "probability the true Sharpe exceeds 0 / exceeds what luck across all tried configurations gives."),
+    ("PSR / DSR", "probability the true active Sharpe exceeds 0 / exceeds what luck across the configurations gives."),
     ("Break-even cost", "trading cost per unit of turnover, in basis points, that would wipe out the profit."),
 )
 
@@ -103,13 +112,20 @@ def _result(c: Mapping[str, Any]) -> str:
 
 
 def _headline_table(ev: Mapping[str, Any]) -> str:
-    header = ["", *(h for h, _, _ in _HEADLINE), "test", "p-value", "result"]
-    rows = [["model", *(fmt(ev["model"].get(k), f) for _, k, f in _HEADLINE), "", "", ""]]
+    header = ["", *(h for h, _, _ in _HEADLINE), "test", "p-value", "Holm p", "result"]
+    rows = [["model", *(fmt(ev["model"].get(k), f) for _, k, f in _HEADLINE), "", "", "", ""]]
     for name, m in ev["baselines"].items():
         c = ev["comparisons"][name]
         test = "DM on accuracy" if c["loss"] == "zero_one" else "DM on log-loss"
         rows.append(
-            [_label(name), *(fmt(m.get(k), f) for _, k, f in _HEADLINE), test, fmt(c["p_value"], "p"), _result(c)]
+            [
+                _label(name),
+                *(fmt(m.get(k), f) for _, k, f in _HEADLINE),
+                test,
+                fmt(c["p_value"], "p"),
+                fmt(c.get("p_holm"), "p"),
+                _result(c),
+            ]
         )
     caption = (
         f"{fmt(ev['n'], 'int')} samples on {fmt(ev['n_dates'], 'int')} dates, identical for every row; "
@@ -120,6 +136,12 @@ def _headline_table(ev: Mapping[str, Any]) -> str:
 
 
 _STRATEGY_ROWS = (
+    ("alpha vs buy and hold (annualised)", "alpha", "pct"),
+    ("beta to buy and hold", "beta", "num"),
+    ("active Sharpe (appraisal ratio)", "active_sharpe", "num"),
+    ("information ratio", "information_ratio", "num"),
+    ("tracking error", "tracking_error", "pct"),
+    ("net exposure", "net_exposure", "pct"),
     ("total return (compounded)", "total_return", "pct"),
     ("annualised return", "annualised_return", "pct"),
     ("annualised volatility", "annualised_volatility", "pct"),
@@ -130,8 +152,8 @@ _STRATEGY_ROWS = (
     ("turnover per year (x capital)", "annual_turnover", "num1"),
     ("hit rate (days)", "hit_rate", "pct"),
     ("average exposure", "exposure", "pct"),
-    ("PSR", "psr", "pct"),
-    ("DSR", "dsr", "pct"),
+    ("PSR (active)", "psr", "pct"),
+    ("DSR (active)", "dsr", "pct"),
     ("break-even cost (bps)", "break_even_cost_bps", "num"),
 )
 
@@ -144,12 +166,16 @@ def _strategy_section(strategy: Mapping[str, Any]) -> str:
     metrics = strategy["metrics"]
     names = list(metrics)
     rows = [[label, *(fmt(metrics[v].get(key), kind) for v in names)] for label, key, kind in _STRATEGY_ROWS]
-    rows.insert(4, ["Sharpe 95% interval (bootstrap)", *(_interval(metrics[v]["sharpe_ci"]) for v in names)])
+    rows.insert(3, ["active Sharpe 95% interval (bootstrap)", *(_interval(metrics[v]["sharpe_ci"]) for v in names)])
     s = strategy.get("settings", {})
+    book = "dollar-neutral (score demeaned per date)" if s.get("neutral", "demean") == "demean" else "+1 up / -1 down"
     caption = (
         f"Decision at the close, entry {s.get('lag', '?')} day(s) later, held {s.get('horizon', '?')} days; "
-        f"equal weight across tickers; net of {fmt(s.get('cost_bps'), digits=1)} bps per unit of turnover. "
-        f"DSR deflates for {s.get('n_trials', 1)} configuration(s) tried. Break-even n/a: no profit before costs."
+        f"long/short {book}; net of {fmt(s.get('cost_bps'), digits=1)} bps per unit of turnover and "
+        f"{fmt(s.get('borrow_bps'), digits=1)} bps a year on shorts; risk-free rate {fmt(s.get('risk_free'), 'pct')}. "
+        "Alpha, beta and active returns against buy and hold's gross returns; PSR, DSR and the interval are on "
+        f"active returns. DSR deflates for {s.get('n_trials', 1)} configuration(s) tried. "
+        "Break-even n/a: no profit before costs."
     )
     out = _table(["", *(_label(v) for v in names)], rows, caption=caption)
     grid = strategy.get("cost_sensitivity") or []
@@ -206,6 +232,46 @@ def _direction(d: Mapping[str, Any]) -> str:
     )
 
 
+def _directional_table(d: Mapping[str, Any]) -> str:
+    ranking = (d.get("rank_ic") or {}).get("comparisons") or {}
+    header = ["", "hit rate", "DM p", "Holm p", "result", "rank IC", "rank IC Holm p", "rank IC result"]
+    model_ic = (d.get("rank_ic") or {}).get("model_mean")
+    rows = [["model", fmt(d["model_hit_rate"], "pct"), "", "", "", fmt(model_ic, digits=4), "", ""]]
+    for name, c in d["comparisons"].items():
+        r = ranking.get(name)
+        ic_cells = [fmt(r["baseline_mean"], digits=4), fmt(r["p_holm"], "p"), _result(r)] if r else ["n/a"] * 3
+        rows.append([_label(name), fmt(c["hit_rate"], "pct"), fmt(c["p_value"], "p"), fmt(c["p_holm"], "p"),
+                     _result(c), *ic_cells])  # fmt: skip
+    caption = (
+        f"Sign of P(up) - P(down) on the model's {fmt(d['n_calls'], 'int')} up/down calls "
+        f"({fmt(d['flat_predictions_excluded'], 'int')} flat calls excluded), against the {d['realised_direction']}; "
+        "a forecaster with P(up) = P(down) scores a coin flip. Diebold-Mariano on the per-date 0-1 loss and on the "
+        "per-date rank IC difference (a constant score ranks nothing: IC 0), Holm-adjusted over the baselines."
+    )
+    return _table(header, rows, caption=caption)
+
+
+def _trials_note(verdict: Mapping[str, Any]) -> str:
+    t = verdict.get("trials")
+    if not t:
+        return ""
+    n = int(t["n_trials"])
+    text = (
+        f"{n} configuration{'s' if n != 1 else ''} tried on this universe over overlapping test periods; "
+        f"across them, SPA p={fmt(t.get('spa_p_value'), 'p')}, "
+        f"Reality Check p={fmt(t.get('reality_check_p_value'), 'p')} "
+        f"({fmt(t.get('spa_dates'), 'int')} shared dates)."
+    )
+    return f'<p class="muted">{html.escape(text)}</p>'
+
+
+def _verdict_box(title: str, verdict: Mapping[str, Any]) -> str:
+    lines = list(verdict.get("verdict_lines") or [verdict["verdict"]])
+    body = f"<p><strong>{html.escape(lines[0])}</strong></p>" + "".join(f"<p>{html.escape(s)}</p>" for s in lines[1:])
+    kind = "edge" if verdict["has_edge"] else "noedge"
+    return f'<div class="verdict {kind}"><h3>{html.escape(title)}</h3>{body}{_trials_note(verdict)}</div>'
+
+
 def render_report(
     evaluation: Mapping[str, Any],
     *,
@@ -225,19 +291,24 @@ def render_report(
         title: page title.
         run_info: label -> value shown under the title (run id, data range, tickers...).
     """
-    edge = bool(evaluation["has_edge"])
-    lines = list(evaluation.get("verdict_lines") or [evaluation["verdict"]])
-    verdict = f"<p><strong>{html.escape(lines[0])}</strong></p>" + "".join(
-        f"<p>{html.escape(s)}</p>" for s in lines[1:]
-    )
+    verdicts = evaluation.get("verdicts") or {}
+    probabilistic = verdicts.get("probabilistic") or {
+        "has_edge": evaluation["has_edge"], "verdict": evaluation["verdict"],
+        "verdict_lines": evaluation.get("verdict_lines"),
+    }  # fmt: skip
+    boxes = [_verdict_box("Probabilistic verdict (log-loss)", probabilistic)]
+    if verdicts.get("directional"):
+        boxes.append(_verdict_box("Directional verdict (sign calls and rank IC)", verdicts["directional"]))
     info = _table(["run", ""], [[str(k), str(v)] for k, v in run_info.items()]) if run_info else ""
     body = [
         f"<h1>{html.escape(title)}</h1>",
         info,
-        f'<div class="verdict {"edge" if edge else "noedge"}">{verdict}</div>',
+        f'<div class="verdicts">{"".join(boxes)}</div>',
         "<h2>Model against baselines, same samples</h2>",
         _headline_table(evaluation),
     ]
+    if verdicts.get("directional"):
+        body += ["<h2>Direction against baselines</h2>", _directional_table(verdicts["directional"])]
     if strategy:
         body += ["<h2>Strategy</h2>", _strategy_section(strategy)]
     body.append("<h2>Ranking and direction</h2>")

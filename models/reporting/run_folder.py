@@ -5,7 +5,9 @@
 ``metrics.parquet`` (the same numbers as a tidy ``metric, subject, scope, value`` table),
 ``equity.parquet`` (daily strategy and benchmark returns, exposure, turnover), four PNG plots and
 one self-contained ``report.html``. ``trials.json`` next to the runs counts the configurations
-tried on the same data, which the Deflated Sharpe Ratio needs.
+tried on the same universe over overlapping test periods (:mod:`models.reporting.trials`), with one
+Parquet file of per-date loss differences per trial under ``trial_losses/``: the Deflated Sharpe Ratio,
+the trial count shown beside the verdicts and the Reality Check / SPA across configurations need them.
 """
 
 from __future__ import annotations
@@ -21,29 +23,66 @@ import pandas as pd
 
 from features.labels import PROB_COLUMNS
 from features.storage.atomic import write_json, write_parquet
-from models.evaluation.metrics import evaluate_predictions, label_codes, metrics_table, reliability_table
-from models.evaluation.strategy import StrategyResult, performance, strategy_returns, strategy_table, summarise_strategy
+from models.evaluation.metrics import evaluate_predictions, json_ready, label_codes, metrics_table, reliability_table
+from models.evaluation.strategy import (
+    StrategyConfig,
+    StrategyResult,
+    active_daily_sharpe,
+    strategy_returns,
+    strategy_table,
+    summarise_strategy,
+)
 from models.reporting import plots
 from models.reporting.html_report import render_report, write_report
+from models.reporting.trials import (
+    family,
+    family_spa,
+    per_date_differences,
+    sharpe_variances,
+    trial_entry,
+    universe_key,
+    update_ledger,
+)
 from models.serving.predictions import BACKTEST_COLUMNS
 
 
-def record_trial(folder: Path, *, data_fingerprint: str, config_key: str, daily_sharpe: float) -> tuple[int, float]:
-    """Remember one configuration's daily Sharpe on this data; return (n_trials, variance of their Sharpes).
+def record_trial(folder: Path, entry: dict[str, Any], losses: pd.DataFrame) -> dict[str, Any]:
+    """Add one trial (:func:`models.reporting.trials.trial_entry`) and its per-date losses; return its search.
 
-    Re-running the same configuration on the same data replaces its entry instead of adding one.
+    Re-running the same configuration on an overlapping test period of the same universe replaces its
+    entry instead of adding one.
+
+    Returns:
+        ``n_trials``, ``daily_sharpe_variance`` (variant -> variance across the search), ``members``
+        (their entries) and ``losses_folder``.
     """
     path = folder / "trials.json"
     try:
         trials = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
     except json.JSONDecodeError:
         trials = []  # a damaged ledger undercounts trials; the run still reports n_trials
-    trials = [t for t in trials if not (t["data"] == data_fingerprint and t["config"] == config_key)]
-    trials.append({"data": data_fingerprint, "config": config_key, "daily_sharpe": daily_sharpe})
+    losses_folder = path.parent / "trial_losses"
+    write_parquet(losses.reset_index(drop=True), losses_folder / entry["losses"])
+    trials, replaced = update_ledger(trials, entry)
     write_json(trials, path)
-    same_data = np.array([t["daily_sharpe"] for t in trials if t["data"] == data_fingerprint], dtype="float64")
-    same_data = same_data[np.isfinite(same_data)]
-    return max(len(same_data), 1), float(same_data.var(ddof=1)) if len(same_data) > 1 else 0.0
+    for name in replaced:
+        (losses_folder / name).unlink(missing_ok=True)
+    members = family(trials, entry)
+    return {
+        "n_trials": len(members), "daily_sharpe_variance": sharpe_variances(members), "members": members,
+        "losses_folder": losses_folder,
+    }  # fmt: skip
+
+
+def search_spa(search: dict[str, Any], *, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Reality Check / SPA over the per-date losses of every member of the search that still has them."""
+    frames = []
+    for member in search["members"]:
+        try:
+            frames.append(pd.read_parquet(search["losses_folder"] / member["losses"]))
+        except (OSError, ValueError):
+            continue  # a lost file leaves that trial out of the test (it still counts in n_trials)
+    return {**family_spa(frames, n_boot=n_boot, seed=seed), "members_with_losses": len(frames)}
 
 
 def write_backtest_report(
@@ -57,7 +96,7 @@ def write_backtest_report(
     lag: int,
     run_info: dict[str, Any],
     trials_folder: Path,
-    cost_bps: float = 5.0,
+    strategy_config: StrategyConfig | None = None,
     seed: int = 0,
     extra: Mapping[str, Any] | None = None,
     started: float | None = None,
@@ -74,7 +113,7 @@ def write_backtest_report(
         lag: execution lag.
         run_info: run id, config, data fingerprint, versions... stored in ``metrics.json``.
         trials_folder: where ``trials.json`` lives (the folder holding all runs).
-        cost_bps: cost per unit of turnover, basis points.
+        strategy_config: costs, borrow, risk-free rate and neutrality of the strategy P&L.
         seed: seed of the bootstrap.
         extra: more top-level entries for ``metrics.json`` (e.g. the seed summary).
         started: ``time.perf_counter()`` when the run began; ``metrics.json`` then records
@@ -84,18 +123,23 @@ def write_backtest_report(
         The ``metrics.json`` content.
     """
     evaluation = evaluate_predictions(predictions, dict(baselines), horizon=horizon)
-    strategy, trials = _strategy(predictions, prices, run_info, lag=lag, horizon=horizon, cost_bps=cost_bps,
-                                 seed=seed, trials_folder=trials_folder)  # fmt: skip
+    strategy, trials = _strategy(predictions, baselines, prices, run_info, lag=lag, horizon=horizon,
+                                 config=strategy_config or StrategyConfig(), seed=seed,
+                                 trials_folder=trials_folder)  # fmt: skip
+    _attach_trials(evaluation, trials)
     write_parquet(predictions.loc[:, list(BACKTEST_COLUMNS)], run_dir / "predictions.parquet", metadata={
         "run_id": str(run_info.get("run_id", "")), "data_fingerprint": str(run_info.get("data_fingerprint", "")),
     })  # fmt: skip
-    write_parquet(metrics_table(evaluation, strategy_table(strategy)), run_dir / "metrics.parquet")
+    write_parquet(
+        metrics_table(evaluation, strategy_table(strategy), trials_table(trials)), run_dir / "metrics.parquet"
+    )
     write_parquet(strategy.daily, run_dir / "equity.parquet")
     images = _plots(run_dir, predictions, baselines, evaluation, strategy)
     html = render_report(evaluation, strategy=strategy.to_json(), folds=folds, images=images, run_info=run_info)
     write_report(html, run_dir / "report.html")
     content = {
-        **run_info, "folds": folds, **evaluation, "strategy": strategy.to_json(), "trials": trials, **(extra or {}),
+        **run_info, "folds": folds, **evaluation, "strategy": strategy.to_json(), "trials": json_ready(trials),
+        **(extra or {}),
     }  # fmt: skip
     if started is not None:
         content["wall_seconds"] = round(time.perf_counter() - started, 1)
@@ -105,32 +149,71 @@ def write_backtest_report(
 
 def _strategy(
     predictions: pd.DataFrame,
+    baselines: Mapping[str, np.ndarray],
     prices: pd.DataFrame,
     run_info: Mapping[str, Any],
     *,
     lag: int,
     horizon: int,
-    cost_bps: float,
+    config: StrategyConfig,
     seed: int,
     trials_folder: Path,
 ) -> tuple[StrategyResult, dict[str, Any]]:
-    """The strategy backtest, its Deflated Sharpe Ratio counting every configuration tried on this data.
+    """The strategy backtest, its Deflated Sharpe Ratio counting every configuration of this search.
 
-    The P&L is computed once: its Sharpe goes into the trials ledger first, then the summary uses the ledger.
+    The P&L is computed once: its active Sharpe ratios go into the trials ledger first, then the summary
+    uses the ledger.
     """
-    daily, positions = strategy_returns(predictions, prices, lag=lag, horizon=horizon, cost_bps=cost_bps)
-    sharpe = performance(daily["long_short_net"].to_numpy())["sharpe"]
-    config_key = json.dumps(run_info.get("config", {}), sort_keys=True)
-    n_trials, variance = record_trial(
-        trials_folder, data_fingerprint=run_info["data_fingerprint"], config_key=config_key,
-        daily_sharpe=float(sharpe) / np.sqrt(252),
+    daily, positions = strategy_returns(predictions, prices, lag=lag, horizon=horizon, config=config)
+    dates = pd.DatetimeIndex(predictions["date"])
+    entry = trial_entry(
+        universe=universe_key(predictions["ticker"]), test_start=str(dates.min().date()),
+        test_end=str(dates.max().date()), config_key=json.dumps(run_info.get("config", {}), sort_keys=True),
+        data_fingerprint=str(run_info.get("data_fingerprint", "")),
+        daily_sharpe=active_daily_sharpe(daily, risk_free=config.risk_free),
     )  # fmt: skip
+    search = record_trial(trials_folder, entry, per_date_differences(predictions, baselines))
+    variances = search["daily_sharpe_variance"]
     strategy = summarise_strategy(
-        daily, positions, lag=lag, horizon=horizon, cost_bps=cost_bps,
-        n_trials=n_trials, trial_sharpe_variance=variance, seed=seed,
+        daily, positions, lag=lag, horizon=horizon, config=config,
+        n_trials=search["n_trials"], trial_sharpe_variance=variances, seed=seed,
     )  # fmt: skip
-    trials = {"n_trials": n_trials, "daily_sharpe_variance": variance, "ledger": str(trials_folder / "trials.json")}
+    trials = {
+        "n_trials": search["n_trials"], "daily_sharpe_variance": variances, "universe": entry["universe"],
+        "test_start": entry["test_start"], "test_end": entry["test_end"],
+        "counted_as": "configurations run on the same universe over overlapping test periods",
+        "spa": search_spa(search, seed=seed), "ledger": str(trials_folder / "trials.json"),
+    }  # fmt: skip
     return strategy, trials
+
+
+_SPA_COLUMN = {"probabilistic": "log_loss_diff", "directional": "sign_loss_diff"}
+
+
+def _attach_trials(evaluation: dict[str, Any], trials: Mapping[str, Any]) -> None:
+    """N and the Reality Check / SPA beside each verdict (in place: ``evaluation`` was just built here)."""
+    for kind, column in _SPA_COLUMN.items():
+        spa = trials["spa"][column]
+        evaluation["verdicts"][kind]["trials"] = json_ready({
+            "n_trials": trials["n_trials"], "spa_p_value": spa["consistent"], "reality_check_p_value": spa["upper"],
+            "spa_dates": spa["T"], "spa_configurations": spa["k"],
+        })  # fmt: skip
+
+
+def trials_table(trials: Mapping[str, Any]) -> pd.DataFrame:
+    """``n_trials`` and the SPA / Reality Check p-values as tidy ``metric, subject, scope, value`` rows."""
+    rows: list[tuple[str, str, str, Any]] = [("n_trials", "model", "all", trials["n_trials"])]
+    for column, kind in (("log_loss_diff", "probabilistic"), ("sign_loss_diff", "directional")):
+        spa = trials["spa"][column]
+        rows += [
+            ("spa_p_value", "model", kind, spa["consistent"]),
+            ("reality_check_p_value", "model", kind, spa["upper"]),
+        ]
+    for variant, var in trials["daily_sharpe_variance"].items():
+        rows.append(("trial_sharpe_variance", variant, "all", var))
+    table = pd.DataFrame(rows, columns=["metric", "subject", "scope", "value"])
+    table["value"] = pd.to_numeric(table["value"], errors="coerce").astype("float64")
+    return table
 
 
 def _plots(

@@ -64,6 +64,12 @@ def test_backtest_outputs_match_the_golden_files(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(predictions, golden_predictions, check_exact=True)
     pd.testing.assert_frame_equal(baselines, pd.read_parquet(GOLDEN / "backtest_baselines.parquet"), check_exact=True)
     assert metrics == json.loads((GOLDEN / "backtest_metrics.json").read_text(encoding="utf-8"))
+    from flows.artifacts import backtest_markdown  # the Prefect artifact reads this very metrics.json
+
+    text = backtest_markdown(metrics)
+    assert f"**{metrics['verdict_lines'][0]}**" in text
+    assert f"**{metrics['verdicts']['directional']['verdict_lines'][0]}**" in text
+    assert f"- trials: {metrics['trials']['n_trials']} configuration(s) on this universe" in text
 
 
 if __name__ == "__main__":  # regenerate the golden files (see the module docstring)

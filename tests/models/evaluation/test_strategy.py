@@ -7,8 +7,10 @@ import pytest
 
 from features.labels import forward_returns
 from features.prices.sources.synthetic import SyntheticMarket
+from models.evaluation.attribution import active_returns, attribution, daily_rate
 from models.evaluation.strategy import (
     VARIANTS,
+    StrategyConfig,
     backtest_strategy,
     break_even_cost,
     drawdown,
@@ -41,7 +43,8 @@ def test_pnl_timing_weights_turnover_and_costs_on_a_hand_built_path():
     # lag 1, horizon 2, two tickers a day -> each prediction is a 1 / (2 * 2) = 0.25 slot.
     # Decision d0: entered at close d1, held d2 and d3 (A long, B flat).
     # Decision d1: entered at close d2, held d3 and d4 (A short, B long).
-    res = backtest_strategy(hand_predictions(), two_tickers(), lag=1, horizon=2, cost_bps=10, n_boot=20)
+    config = StrategyConfig(cost_bps=10, neutral="none")  # the directional book: +1 up, -1 down
+    res = backtest_strategy(hand_predictions(), two_tickers(), lag=1, horizon=2, config=config, n_boot=20)
     daily = res.daily
     assert list(daily["date"]) == list(DAYS[2:6])  # first holding day .. the exit trade after the last
     # Weights long/short: A = (0.25, 0.25 - 0.25, -0.25, 0) on d2..d5; B = (0, 0.25, 0.25, 0).
@@ -76,13 +79,13 @@ def test_held_days_compound_to_the_label_forward_return():
     prices = SyntheticMarket(tickers=1, days=30, seed=3).fetch()
     lag, horizon, t = 2, 3, 10
     pred = pd.DataFrame({"date": [prices["date"].iloc[t]], "ticker": [prices["ticker"].iloc[t]], "predicted": ["up"]})
-    res = backtest_strategy(pred, prices, lag=lag, horizon=horizon, cost_bps=0, n_boot=10)
+    res = backtest_strategy(pred, prices, lag=lag, horizon=horizon, config=StrategyConfig(cost_bps=0), n_boot=10)
     held = res.daily[res.daily["long_only_exposure"] > 0]
     assert list(held["date"]) == list(prices["date"].iloc[t + lag + 1 : t + lag + horizon + 1])
     np.testing.assert_allclose(held["long_only_exposure"], 1 / horizon)
     label = forward_returns(prices, horizon=horizon, lag=lag)["forward_return"].iloc[t]
     assert np.prod(1 + horizon * held["long_only_gross"].to_numpy()) - 1 == pytest.approx(label)
-    assert res.metrics["long_short"]["total_return"] == pytest.approx(res.metrics["long_only"]["total_return"])
+    assert res.metrics["long_short"]["total_return"] == 0.0  # one ticker: a dollar-neutral book holds nothing
 
 
 def test_prediction_without_a_price_is_rejected():
@@ -131,7 +134,7 @@ def test_cost_sensitivity_and_tidy_table():
     rng = np.random.default_rng(0)
     pred = prices.loc[prices["date"] < prices["date"].iloc[100], ["date", "ticker"]].reset_index(drop=True)
     pred["predicted"] = rng.choice(["down", "flat", "up"], len(pred))
-    res = backtest_strategy(pred, prices, lag=1, horizon=5, cost_bps=5, n_boot=50)
+    res = backtest_strategy(pred, prices, lag=1, horizon=5, config=StrategyConfig(cost_bps=5), n_boot=50)
     grid = res.cost_sensitivity
     assert sorted(grid["variant"].unique()) == sorted(VARIANTS)
     ls = grid[grid["variant"] == "long_short"].sort_values("cost_bps")
@@ -146,3 +149,134 @@ def test_cost_sensitivity_and_tidy_table():
     assert row["value"].iloc[0] == pytest.approx(res.metrics["long_only"]["sharpe"])
     assert ((table["scope"] == "cost=20bps") & (table["metric"] == "sharpe")).sum() == 3
     json.dumps(res.to_json(), allow_nan=False)
+
+
+def test_the_default_long_short_is_dollar_neutral_on_a_hand_built_path():
+    # Same decisions as above; without probabilities the signals +1/0/-1 are demeaned per date and scaled to
+    # the cohort's gross: d0 (A up, B flat) -> A +0.25, B -0.25; d1 (A down, B up) -> A -0.25, B +0.25.
+    config = StrategyConfig(cost_bps=10, borrow_bps=252e4 / 1e4)  # 252 bps a year: 1e-4 a day per unit short
+    res = backtest_strategy(hand_predictions(), two_tickers(), lag=1, horizon=2, config=config, n_boot=20)
+    daily = res.daily
+    gross = [0.25 * 0.10 - 0.25 * 0.05, 0.0, -0.25 * 0.10 + 0.25 * -0.04, 0.0]
+    np.testing.assert_allclose(daily["long_short_gross"], gross, atol=1e-15)
+    np.testing.assert_allclose(daily["long_short_net_exposure"], 0.0, atol=1e-15)
+    np.testing.assert_allclose(daily["long_short_exposure"], [0.5, 0.0, 0.5, 0.0], atol=1e-15)
+    np.testing.assert_allclose(daily["long_short_short_exposure"], [0.25, 0.0, 0.25, 0.0], atol=1e-15)
+    turnover = [0.5, 0.5, 0.5, 0.5]
+    np.testing.assert_allclose(daily["long_short_turnover"], turnover, atol=1e-15)
+    borrow = 1e-4 * np.array([0.25, 0.0, 0.25, 0.0])
+    np.testing.assert_allclose(daily["long_short_net"], np.array(gross) - 1e-3 * np.array(turnover) - borrow)
+    assert res.metrics["long_short"]["net_exposure"] == pytest.approx(0.0, abs=1e-15)
+    assert res.settings["borrow_bps"] == 252.0
+    assert res.settings["neutral"] == "demean"
+    with pytest.raises(ValueError, match="cost_bps"):
+        StrategyConfig(cost_bps=-1)
+    with pytest.raises(ValueError, match="extra"):
+        StrategyConfig(costs=5)  # type: ignore[call-arg]
+
+
+def _rising_market(seed: int, *, tickers: int = 20, days: int = 400, drift: float = 0.0015) -> pd.DataFrame:
+    """A market that rises (drift a day) with a common factor: buy-and-hold has a large Sharpe."""
+    rng = np.random.default_rng(seed)
+    market = rng.normal(0, 0.008, (days, 1))
+    log_ret = drift + market + rng.normal(0, 0.01, (days, tickers))
+    dates = pd.bdate_range("2020-01-01", periods=days)
+    adj = 100 * np.exp(np.cumsum(log_ret, axis=0))
+    return pd.DataFrame(
+        {
+            "date": np.tile(dates, tickers),
+            "ticker": np.repeat([f"T{k:02d}" for k in range(tickers)], days),
+            "adj_close": adj.T.ravel(),
+        }
+    )  # fmt: skip  (sorted by ticker, date: the canonical order)
+
+
+def _predictions(prices: pd.DataFrame, score: np.ndarray) -> pd.DataFrame:
+    """Predictions on every (date, ticker) but the last 10 days, with P(up) - P(down) = score (row-aligned with
+    ``prices``; |score| < 2/3)."""
+    keep = (prices["date"] < prices["date"].unique()[-10]).to_numpy()
+    keys = prices.loc[keep, ["date", "ticker"]].reset_index(drop=True)
+    s = np.asarray(score, dtype="float64")[keep]
+    p_up, p_down = 1 / 3 + s / 2, 1 / 3 - s / 2
+    pred = np.where(p_up > 1 / 3, "up", "down")
+    return keys.assign(p_down=p_down, p_flat=1 / 3, p_up=p_up, predicted=pred)
+
+
+def test_an_always_up_predictor_on_a_rising_market_has_no_active_sharpe():
+    psr, old_psr = [], []
+    for seed in range(6):
+        prices = _rising_market(seed)
+        rng = np.random.default_rng(100 + seed)
+        preds = _predictions(prices, rng.uniform(0.01, 0.3, len(prices)))  # always up, confidence at random
+        assert (preds["predicted"] == "up").all()
+        free = StrategyConfig(cost_bps=0)  # before costs: (a random book's costs alone would push PSR to 0)
+        res = backtest_strategy(preds, prices, lag=1, horizon=5, config=free, n_boot=50, seed=seed)
+        m = res.metrics["long_short"]
+        assert abs(m["net_exposure"]) < 1e-12
+        assert abs(m["beta"]) < 0.1
+        assert abs(m["active_sharpe"]) < 2.5  # noise: n = 385 days, sd of an annualised Sharpe ~ 0.8
+        psr.append(m["psr"])
+        assert res.metrics["buy_and_hold"]["sharpe"] > 1.5  # the market did rise
+        assert res.metrics["long_only"]["beta"] == pytest.approx(1.0)  # long only = the market here
+        assert res.metrics["long_only"]["psr"] is None or math.isnan(res.metrics["long_only"]["psr"])
+        old = backtest_strategy(
+            preds, prices, lag=1, horizon=5, config=free.model_copy(update={"neutral": "none"}), n_boot=50
+        )
+        old_psr.append(probabilistic_psr_of_total(old))
+    assert 0.2 < float(np.mean(psr)) < 0.8, psr
+    assert min(old_psr) > 0.98  # what the directional book's total-return PSR used to claim
+
+
+def probabilistic_psr_of_total(result) -> float:
+    from models.evaluation.significance import probabilistic_sharpe_ratio
+
+    return probabilistic_sharpe_ratio(result.daily["long_short_net"].to_numpy())["psr"]
+
+
+def test_a_planted_cross_sectional_signal_earns_alpha_with_no_beta():
+    prices = _rising_market(3)
+    fwd = forward_returns(prices, horizon=5, lag=1)["forward_return"].to_numpy()
+    rng = np.random.default_rng(0)
+    z = np.nan_to_num(fwd) + rng.normal(0, 0.03, len(fwd))  # a noisy view of the next 5 days
+    res = backtest_strategy(_predictions(prices, np.clip(z, -0.3, 0.3)), prices, lag=1, horizon=5, n_boot=200)
+    m = res.metrics["long_short"]
+    assert m["alpha"] > 0.05
+    assert abs(m["beta"]) < 0.05
+    assert m["psr"] > 0.99
+    assert m["sharpe_ci"]["lower"] > 0
+    assert m["dsr"] == m["psr"]  # one trial
+
+
+def test_attribution_of_a_hand_built_series():
+    rng = np.random.default_rng(1)
+    b = rng.normal(0.001, 0.01, 300)
+    noise = rng.normal(0, 0.002, 300)
+    r = 0.0004 + 2.0 * b + noise
+    a = attribution(r, b)
+    beta = np.cov(r, b)[0, 1] / np.var(b, ddof=1)
+    assert a["beta"] == pytest.approx(beta)
+    assert a["beta"] == pytest.approx(2.0, abs=0.05)
+    active = r - beta * b
+    assert a["alpha"] == pytest.approx(252 * active.mean())
+    assert a["active_sharpe"] == pytest.approx(active.mean() / active.std(ddof=1) * math.sqrt(252))
+    assert a["tracking_error"] == pytest.approx(np.std(r - b, ddof=1) * math.sqrt(252))
+    assert a["information_ratio"] == pytest.approx(np.mean(r - b) / np.std(r - b, ddof=1) * math.sqrt(252))
+    rf = daily_rate(0.05)
+    assert (1 + rf) ** 252 == pytest.approx(1.05)
+    excess_active, beta_rf = active_returns(r, b, risk_free=rf)
+    np.testing.assert_allclose(excess_active, (r - rf) - beta_rf * (b - rf))
+    hedged, one = active_returns(b, b)
+    assert one == pytest.approx(1.0)
+    assert np.ptp(hedged) == 0.0
+
+
+def test_the_risk_free_rate_lowers_sharpe_and_alpha():
+    prices = _rising_market(4, tickers=5, days=200)
+    preds = _predictions(prices, np.random.default_rng(2).uniform(-0.3, 0.3, len(prices)))
+    plain = backtest_strategy(preds, prices, lag=1, horizon=5, n_boot=20)
+    rf = backtest_strategy(preds, prices, lag=1, horizon=5, config=StrategyConfig(risk_free=0.05), n_boot=20)
+    r = plain.daily["long_only_net"].to_numpy()
+    daily_rf = daily_rate(0.05)
+    assert rf.metrics["long_only"]["sharpe"] == pytest.approx((r - daily_rf).mean() / r.std(ddof=1) * math.sqrt(252))
+    assert rf.metrics["long_only"]["sharpe"] < plain.metrics["long_only"]["sharpe"]
+    assert rf.metrics["long_short"]["alpha"] != pytest.approx(plain.metrics["long_short"]["alpha"])

@@ -1,4 +1,5 @@
 import base64
+import html
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -132,3 +133,30 @@ def test_format_and_write(tmp_path: Path):
     with pytest.raises(ValueError, match="PNG"):
         png_data_uri(tmp_path / "fake.png")
     assert pd.Series([p.name for p in tmp_path.iterdir()]).isin(["report.html", "fake.png"]).all()
+
+
+def test_report_shows_both_verdicts_side_by_side_with_the_trials(run):
+    evaluation, strategy, _, _ = run
+    verdicts = evaluation["verdicts"]
+    trials = {"n_trials": 7, "spa_p_value": 0.31, "reality_check_p_value": 0.52, "spa_dates": 120,
+              "spa_configurations": 7}  # fmt: skip
+    with_trials = {
+        **evaluation,
+        "verdicts": {k: {**v, "trials": trials} for k, v in verdicts.items()},
+    }
+    html_text = render_report(with_trials, strategy=strategy)
+    parsed = Collector()
+    parsed.feed(html_text)
+    assert html_text.index("Probabilistic verdict (log-loss)") < html_text.index("Directional verdict")
+    assert html_text.count("7 configurations tried on this universe") == 2
+    assert "SPA p=0.310, Reality Check p=0.520 (120 shared dates)" in html_text
+    assert html.escape(verdicts["directional"]["verdict_lines"][0]) in html_text
+    cells = parsed.cells
+    hit = cells.index("hit rate")
+    model_row = cells.index("model", hit)
+    assert cells[model_row + 1] == fmt(verdicts["directional"]["model_hit_rate"], "pct")
+    prior_row = cells.index("class prior", hit)
+    comparison = verdicts["directional"]["comparisons"]["class_prior"]
+    assert cells[prior_row + 2 : prior_row + 4] == [fmt(comparison["p_value"], "p"), fmt(comparison["p_holm"], "p")]
+    assert cells[cells.index("beta to buy and hold") + 1] == fmt(strategy["metrics"]["long_short"]["beta"])
+    assert "DSR deflates for 1 configuration(s)" in html_text

@@ -16,7 +16,8 @@ from features.labels import CLASSES
 from features.prices.sources.synthetic import SyntheticMarket
 from models.evaluation.metrics import evaluate_predictions
 from models.evaluation.strategy import backtest_strategy
-from models.reporting.run_folder import record_trial, write_backtest_report
+from models.reporting.run_folder import record_trial, search_spa, write_backtest_report
+from models.reporting.trials import trial_entry
 
 PRICES = SyntheticMarket(tickers=3, days=200, seed=8).fetch()
 
@@ -92,9 +93,83 @@ def test_without_a_start_time_no_wall_seconds(tmp_path: Path):
     assert "wall_seconds" not in content
 
 
-def test_the_trials_ledger_counts_configurations_on_the_same_data(tmp_path: Path):
-    assert record_trial(tmp_path, data_fingerprint="d", config_key="a", daily_sharpe=0.1) == (1, 0.0)
-    assert record_trial(tmp_path, data_fingerprint="d", config_key="a", daily_sharpe=0.3) == (1, 0.0)  # replaced
-    n, var = record_trial(tmp_path, data_fingerprint="d", config_key="b", daily_sharpe=0.1)
-    assert (n, var) == (2, pytest.approx(np.var([0.3, 0.1], ddof=1)))
-    assert record_trial(tmp_path, data_fingerprint="other", config_key="a", daily_sharpe=0.5) == (1, 0.0)
+def _entry(config: str, start: str, end: str, *, universe: str = "A,B", sharpe: float = 0.1) -> dict[str, Any]:
+    return trial_entry(
+        universe=universe,
+        test_start=start,
+        test_end=end,
+        config_key=config,
+        data_fingerprint=f"{start}-{end}",
+        daily_sharpe={"long_short": sharpe, "long_only": -sharpe},
+    )
+
+
+def _losses(seed: int, days: int = 60) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    dates = pd.bdate_range("2020-01-01", periods=days)
+    return pd.DataFrame(
+        {"date": dates, "log_loss_diff": rng.normal(0, 0.01, days), "sign_loss_diff": rng.normal(0, 0.1, days)}
+    )
+
+
+def test_the_trials_ledger_counts_configurations_by_universe_and_overlapping_period(tmp_path: Path):
+    first = record_trial(tmp_path, _entry("a", "2020-01-01", "2020-06-30"), _losses(0))
+    assert first["n_trials"] == 1
+    assert first["daily_sharpe_variance"] == {"long_only": 0.0, "long_short": 0.0}
+    # --end moved by a day: a new data fingerprint, the same search; the same configuration replaces its trial
+    moved = record_trial(tmp_path, _entry("a", "2020-01-02", "2020-07-01", sharpe=0.3), _losses(1))
+    assert moved["n_trials"] == 1
+    assert sorted(p.name for p in (tmp_path / "trial_losses").iterdir()) == [moved["members"][0]["losses"]]
+    other = record_trial(tmp_path, _entry("b", "2020-03-01", "2020-09-30", sharpe=0.1), _losses(2))
+    assert other["n_trials"] == 2
+    assert other["daily_sharpe_variance"]["long_short"] == pytest.approx(np.var([0.3, 0.1], ddof=1))
+    assert other["daily_sharpe_variance"]["long_only"] == pytest.approx(np.var([-0.3, -0.1], ddof=1))
+    assert record_trial(tmp_path, _entry("c", "2021-01-01", "2021-06-30"), _losses(3))["n_trials"] == 1  # later
+    assert record_trial(tmp_path, _entry("a", "2020-01-01", "2020-06-30", universe="A"), _losses(4))["n_trials"] == 1
+    ledger = json.loads((tmp_path / "trials.json").read_text())
+    assert len(ledger) == 4
+    # an entry of the old format (keyed on the fingerprint only) is kept but not counted
+    (tmp_path / "trials.json").write_text(json.dumps([*ledger, {"data": "x", "config": "z", "daily_sharpe": 0.2}]))
+    again = record_trial(tmp_path, _entry("d", "2020-02-01", "2020-05-01"), _losses(5))
+    assert again["n_trials"] == 3
+    assert len(json.loads((tmp_path / "trials.json").read_text())) == 6
+
+
+def test_the_search_spa_runs_on_the_dates_every_member_shares(tmp_path: Path):
+    record_trial(tmp_path, _entry("a", "2020-01-01", "2020-06-30"), _losses(0))
+    good = _losses(1).assign(log_loss_diff=lambda f: f["log_loss_diff"] - 0.02)  # clearly better than its baseline
+    search = record_trial(tmp_path, _entry("b", "2020-01-01", "2020-06-30"), good.iloc[5:])
+    spa = search_spa(search, n_boot=500, seed=1)
+    assert spa["members_with_losses"] == 2
+    assert spa["log_loss_diff"]["k"] == 2
+    assert spa["log_loss_diff"]["T"] == 55
+    assert spa["log_loss_diff"]["consistent"] < 0.01  # the best of two is far beyond luck
+    assert spa["log_loss_diff"]["best"] == 1
+    assert spa["sign_loss_diff"]["consistent"] > 0.05  # pure noise
+
+
+def test_a_second_configuration_is_counted_beside_the_verdicts(tmp_path: Path):
+    predictions, baselines = _predictions()
+    first = write_backtest_report(
+        tmp_path / "r1", predictions, baselines, PRICES, folds=[], horizon=5, lag=1, run_info=RUN_INFO,
+        trials_folder=tmp_path,
+    )  # fmt: skip
+    assert first["verdicts"]["probabilistic"]["trials"]["n_trials"] == 1
+    info = {**RUN_INFO, "data_fingerprint": "other", "config": {"model": {"units": [16]}}}
+    shifted, other_baselines = _predictions(seed=1)
+    second = write_backtest_report(
+        tmp_path / "r2", shifted, other_baselines, PRICES, folds=[], horizon=5, lag=1, run_info=info,
+        trials_folder=tmp_path,
+    )  # fmt: skip
+    for kind in ("probabilistic", "directional"):
+        trials = second["verdicts"][kind]["trials"]
+        assert trials["n_trials"] == 2
+        assert trials["spa_configurations"] == 2
+        assert 0 <= trials["spa_p_value"] <= trials["reality_check_p_value"] <= 1
+    assert second["trials"]["n_trials"] == 2
+    ls = second["strategy"]["metrics"]["long_short"]
+    assert ls["dsr"] < ls["psr"]  # deflated for two configurations with different active Sharpe ratios
+    html_text = (tmp_path / "r2" / "report.html").read_text()
+    assert "2 configurations" in html_text
+    table = pd.read_parquet(tmp_path / "r2" / "metrics.parquet")
+    assert table.loc[table["metric"] == "n_trials", "value"].tolist() == [2.0]
