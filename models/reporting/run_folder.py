@@ -21,6 +21,7 @@ import pandas as pd
 
 from features.labels import PROB_COLUMNS
 from features.storage.atomic import write_json, write_parquet
+from features.storage.layout import RUN_PREDICTIONS, TRIALS_FILE
 from models.evaluation.metrics import evaluate_predictions, label_codes, metrics_table, reliability_table
 from models.evaluation.strategy import StrategyResult, performance, strategy_returns, strategy_table, summarise_strategy
 from models.reporting import plots
@@ -33,7 +34,7 @@ def record_trial(folder: Path, *, data_fingerprint: str, config_key: str, daily_
 
     Re-running the same configuration on the same data replaces its entry instead of adding one.
     """
-    path = folder / "trials.json"
+    path = folder / TRIALS_FILE
     try:
         trials = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
     except json.JSONDecodeError:
@@ -86,7 +87,7 @@ def write_backtest_report(
     evaluation = evaluate_predictions(predictions, dict(baselines), horizon=horizon)
     strategy, trials = _strategy(predictions, prices, run_info, lag=lag, horizon=horizon, cost_bps=cost_bps,
                                  seed=seed, trials_folder=trials_folder)  # fmt: skip
-    write_parquet(predictions.loc[:, list(BACKTEST_COLUMNS)], run_dir / "predictions.parquet", metadata={
+    write_parquet(predictions.loc[:, list(BACKTEST_COLUMNS)], run_dir / RUN_PREDICTIONS, metadata={
         "run_id": str(run_info.get("run_id", "")), "data_fingerprint": str(run_info.get("data_fingerprint", "")),
     })  # fmt: skip
     write_parquet(metrics_table(evaluation, strategy_table(strategy)), run_dir / "metrics.parquet")
@@ -129,7 +130,7 @@ def _strategy(
         daily, positions, lag=lag, horizon=horizon, cost_bps=cost_bps,
         n_trials=n_trials, trial_sharpe_variance=variance, seed=seed,
     )  # fmt: skip
-    trials = {"n_trials": n_trials, "daily_sharpe_variance": variance, "ledger": str(trials_folder / "trials.json")}
+    trials = {"n_trials": n_trials, "daily_sharpe_variance": variance, "ledger": str(trials_folder / TRIALS_FILE)}
     return strategy, trials
 
 
