@@ -13,7 +13,7 @@ import functools
 import os
 import time
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
@@ -129,7 +129,7 @@ def _check_root_reachable(data_root_dir: str | None) -> None:
     name="backtest",
     flow_run_name=run_name("backtest", clock=True),  # renamed backtest-<run id> once it has one
     log_prints=True,
-    task_runner=SettingsTaskRunner(),  # $UPDOWN_TASK_RUNNER, read when a run starts
+    task_runner=cast(TaskRunner[Any], SettingsTaskRunner()),  # $UPDOWN_TASK_RUNNER, read when a run starts
 )
 def backtest_flow(
     source: str = DEFAULT_SOURCE,
