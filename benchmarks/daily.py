@@ -65,8 +65,8 @@ def plain_daily(root: Path, source: str, tickers: list[str], as_of: str) -> dict
 
     import pandas as pd
 
+    from features.dates import parse_date
     from features.frame import fingerprint
-    from features.prices.sources.base import parse_date
     from features.prices.store import PriceStore
     from flows.common import code_version, update_prices
     from flows.daily import _lookback_days

@@ -13,16 +13,18 @@ import functools
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self, cast
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.states import Completed, State
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 import features
 import models
 from features.dataset import DatasetConfig
+from features.storage.layout import DataRoot
 from features.storage.remote import is_url
 from flows.artifacts import BlockProgress, publish_backtest_artifacts
 from flows.common import (
@@ -39,6 +41,7 @@ from flows.common import (
     working_root,
 )
 from flows.runners import runs_on_other_machines, task_runner_from
+from flows.settings import default_task_runner
 from models.backtest import foldcache
 from models.backtest.engine import Backtest, FoldJob, run_block
 from models.backtest.walkforward import WalkForwardConfig
@@ -78,6 +81,35 @@ def run_fold_task(job: FoldJob) -> str | State[str]:
     return done.stem
 
 
+def configured_task_runner(spec: str | None = None) -> TaskRunner[Any]:
+    """The task runner ``spec`` names, else ``$UPDOWN_TASK_RUNNER``'s, else ``local`` (:mod:`flows.runners`).
+
+    Raises:
+        ValueError: a bad spec, naming ``task_runner`` or, when it came from the environment, the variable.
+    """
+    if spec is not None:
+        return task_runner_from(spec)
+    try:
+        return task_runner_from(default_task_runner())
+    except ValueError as exc:
+        raise ValueError(f"UPDOWN_TASK_RUNNER: {exc}") from exc
+
+
+class SettingsTaskRunner(ThreadPoolTaskRunner[Any]):
+    """The backtest flow's default: the task runner of ``$UPDOWN_TASK_RUNNER``, chosen when a run starts.
+
+    A flow run never uses its flow's ``task_runner`` itself but a :meth:`duplicate` of it, made as the run
+    starts; so the variable is read then (in the process that runs the flow: a worker, ``updown serve``),
+    not when this module is imported. Used directly it is the ``local`` runner (one thread).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+
+    def duplicate(self) -> Self:
+        return configured_task_runner()  # type: ignore[return-value]  # a runner of another class, by design
+
+
 def _task_runner() -> Any:
     """The task runner of the flow run in progress (None outside one, e.g. under ``.fn()``)."""
     context = FlowRunContext.get()
@@ -97,7 +129,7 @@ def _check_root_reachable(data_root_dir: str | None) -> None:
     name="backtest",
     flow_run_name=run_name("backtest", clock=True),  # renamed backtest-<run id> once it has one
     log_prints=True,
-    task_runner=task_runner_from(os.environ.get("UPDOWN_TASK_RUNNER")),
+    task_runner=cast(TaskRunner[Any], SettingsTaskRunner()),  # $UPDOWN_TASK_RUNNER, read when a run starts
 )
 def backtest_flow(
     source: str = DEFAULT_SOURCE,
@@ -135,9 +167,8 @@ def backtest_flow(
             root, names, lo, hi, dataset=dataset, walk_forward=walk_forward, model=model, training=training,
             use_cache=use_cache,
         )  # fmt: skip
-        run_id = new_model_id()
-        final = root / "reports" / "backtest" / run_id
-        partial = final.with_name(f".{run_id}.partial")
+        run_id, layout = new_model_id(), DataRoot(root)
+        final, partial = layout.backtest_run(run_id), layout.backtest_partial(run_id)
         logger.info("backtest %s: %d tickers, %d folds, writing %s", run_id, len(names), len(backtest.folds), final)
         # Blocks go to the flow's task runner (one thread by default; `--task-runner dask` spreads them over a cluster)
         result = backtest.run(
@@ -145,7 +176,9 @@ def backtest_flow(
             on_block_done=BlockProgress(run_id=run_id),  # run name, log and UI: block k of N
         )  # fmt: skip
         run_info = backtest.run_info(run_id, source=source, code_version=code_version())
-        content = backtest.write_report(partial, result, run_info=run_info, trials_folder=final.parent, started=t0)
+        content = backtest.write_report(
+            partial, result, run_info=run_info, trials_folder=layout.backtest_dir, started=t0
+        )
         os.rename(partial, final)
         publish_backtest_artifacts(content, run_id, run_dir=public_path(data_root_dir, root, final))
         for line in content["verdict_lines"] if content.get("verdict_lines") else [content["verdict"]]:

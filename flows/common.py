@@ -18,11 +18,13 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.exceptions import MissingContextError
 
+from features.dates import check_range, parse_date
 from features.frame import fingerprint
 from features.prices.sources import SourceError
-from features.prices.sources.base import SourceUnavailableError, check_range, parse_date
+from features.prices.sources.base import SourceUnavailableError
 from features.prices.store import PriceStore
 from features.prices.update import source_for, update_store
+from features.storage import layout
 from features.storage.remote import RemoteRoot, is_url
 from flows.settings import (
     BACKTEST_STATE,
@@ -278,7 +280,7 @@ def pull_root(url: str, paths: list[str]) -> str:
     remote = RemoteRoot(url)
     report = remote.pull(paths)
     if CHAMPION_POINTER in paths and (champion := champion_id(remote.mirror)) is not None:
-        extra = remote.pull([f"models/{champion}"])
+        extra = remote.pull([layout.model_folder(champion)])
         report.transferred += extra.transferred
         report.unchanged += extra.unchanged
     run_logger().info("%s: %s into %s", url, report.summary("pulled"), remote.mirror)

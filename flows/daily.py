@@ -36,9 +36,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, State
 from pydantic import Field
 
+from features.dates import parse_date
 from features.frame import fingerprint
 from features.indicators import feature_lookback
-from features.prices.sources.base import parse_date
 from features.prices.store import PriceStore
 from flows.artifacts import publish_daily_artifacts
 from flows.common import (
@@ -53,6 +53,7 @@ from flows.common import (
     update_prices,
     working_root,
 )
+from models.learn.classifier import LSTMClassifier
 from models.serving.predictions import daily_path, write_daily
 from models.serving.registry import load_model
 from models.serving.scoring import score
@@ -189,21 +190,12 @@ def daily_flow(
     """
     if not 0 <= min_coverage <= 1:
         raise ValueError(f"min_coverage must be in [0, 1], got min_coverage={min_coverage}")
-    logger = run_logger()
     with flow_retries(RETRY_DELAYS), working_root(data_root_dir, pull=DAILY_STATE) as root:
         loaded = load_model(root)
         names = tickers or list(loaded.card_["tickers"])
         day = parse_date(as_of, name="as_of")
         lookback = pd.Timedelta(days=_lookback_days(loaded.features, loaded.timesteps))
-        start = None if day is None else day - lookback
-        update_prices(source, names, start, day, str(root))
-        store = PriceStore(root)
-        if start is None:  # no as_of: read only the lookback before the latest stored day, not all history
-            latest = [d[-1] for d in store.stored_dates(names).values() if len(d)]
-            start = max(latest) - lookback if latest else None
-        prices = store.read(names, start=start, end=day)
-        if prices.empty:
-            raise ValueError(f"no stored prices for tickers={names} up to as_of={as_of}")
+        prices = _recent_prices(source, names, root, day, lookback, as_of=as_of)
         settlement = settle_predictions(str(root), scorecard_window) if settle else {}
         explicit = day is not None
         day = day or prices["date"].max()
@@ -217,23 +209,58 @@ def daily_flow(
         if len(missing) == len(names):
             return _skipped(f"no ticker has a price on {day:%Y-%m-%d} (market closed or data not yet published)")
         if missing:
-            logger.warning("no price on %s for %s; they are not scored", f"{day:%Y-%m-%d}", missing)
-        window = prices[prices["date"] >= day - lookback]
-        frame = score(loaded, window.reset_index(drop=True), day)
-        if frame.empty:
-            raise ValueError(f"not enough history before {day:%Y-%m-%d} to fill a {loaded.timesteps}-day window")
-        path = write_daily(
-            root, day, frame,
-            metadata={
-                "model_id": loaded.model_id_,
-                "data_fingerprint": fingerprint(window),
-                "code_version": code_version(),
-                "created_at": dt.datetime.now(dt.UTC).isoformat(),
-            },
-        )  # fmt: skip
-        logger.info("published %d predictions for %s to %s", len(frame), f"{day:%Y-%m-%d}", path)
+            run_logger().warning("no price on %s for %s; they are not scored", f"{day:%Y-%m-%d}", missing)
+        frame, path = _publish(root, loaded, prices[prices["date"] >= day - lookback], day)
         publish_daily_artifacts(frame, day, scorecard=settlement.get("scorecard"))
         return public_path(data_root_dir, root, path)
+
+
+def _recent_prices(
+    source: str,
+    names: list[str],
+    root: Path,
+    day: pd.Timestamp | None,
+    lookback: pd.Timedelta,
+    *,
+    as_of: dt.date | None,
+) -> pd.DataFrame:
+    """Update the store, then read ``lookback`` before ``day`` (None: before the latest stored day).
+
+    Raises:
+        ValueError: nothing stored for ``names`` up to ``day``.
+    """
+    start = None if day is None else day - lookback
+    update_prices(source, names, start, day, str(root))
+    store = PriceStore(root)
+    if start is None:  # no as_of: read only the lookback before the latest stored day, not all history
+        latest = [d[-1] for d in store.stored_dates(names).values() if len(d)]
+        start = max(latest) - lookback if latest else None
+    prices = store.read(names, start=start, end=day)
+    if prices.empty:
+        raise ValueError(f"no stored prices for tickers={names} up to as_of={as_of}")
+    return prices
+
+
+def _publish(root: Path, loaded: LSTMClassifier, window: pd.DataFrame, day: pd.Timestamp) -> tuple[pd.DataFrame, Path]:
+    """Score ``day`` from the prices in ``window`` and write its daily partition; return the rows and the file.
+
+    Raises:
+        ValueError: the window is too short to fill the model's timesteps.
+    """
+    frame = score(loaded, window.reset_index(drop=True), day)
+    if frame.empty:
+        raise ValueError(f"not enough history before {day:%Y-%m-%d} to fill a {loaded.timesteps}-day window")
+    path = write_daily(
+        root, day, frame,
+        metadata={
+            "model_id": loaded.model_id_,
+            "data_fingerprint": fingerprint(window),
+            "code_version": code_version(),
+            "created_at": dt.datetime.now(dt.UTC).isoformat(),
+        },
+    )  # fmt: skip
+    run_logger().info("published %d predictions for %s to %s", len(frame), f"{day:%Y-%m-%d}", path)
+    return frame, path
 
 
 def _skipped(reason: str) -> State[None]:

@@ -11,8 +11,9 @@ from typing import Any
 
 from prefect import flow
 
-from features.prices.sources.base import check_range, parse_date
+from features.dates import check_range, parse_date
 from features.prices.store import PriceStore
+from features.storage.layout import DataRoot
 from flows.cli.prices import add_prices_parser, format_update, run_prices_command
 from flows.settings import DEFAULT_SOURCE, PRICES_STATE
 
@@ -57,7 +58,7 @@ def prices_update_flow(
         run_logger().info(
             "prices: %d tickers up to date in %s%s",
             len(result["tickers"]),
-            root / "prices",
+            DataRoot(root).prices_dir,
             f"; failed: {', '.join(sorted(failed))}" if failed else "",
         )
         return result

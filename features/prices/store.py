@@ -1,6 +1,6 @@
 """The price store: one Parquet file per ticker under ``<data root>/prices/``.
 
-Layout::
+Layout (spelled by :class:`features.storage.layout.DataRoot`)::
 
     <root>/prices/<TICKER>.parquet        canonical prices of one ticker (features.frame), by date
     <root>/prices/.locks/<TICKER>.lock    write lock of that ticker (fcntl.flock)
@@ -36,9 +36,11 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from features.frame import COLUMNS, PriceDataError, canonicalize, empty_frame, validate_prices, validate_ticker
-from features.prices.sources.base import DateLike, canonical_events, check_range, empty_events, parse_date
+from features.dates import DateLike, check_range, parse_date
+from features.frame import COLUMNS, PriceDataError, canonicalize, empty_frame, validate_prices
+from features.prices.sources.base import canonical_events, empty_events
 from features.storage.atomic import atomic_path
+from features.storage.layout import DataRoot
 
 # About 16 years of trading days per row group: a recent window (the daily flow's) reads only
 # each file's last group, and a full read decodes few groups (measured in docs/prices.md).
@@ -70,23 +72,24 @@ class PriceStore:
         if not lock_timeout_s >= 0:
             raise ValueError(f"lock_timeout_s must be >= 0 seconds, got lock_timeout_s={lock_timeout_s!r}")
         self.root = Path(root)
-        self.folder = self.root / "prices"
-        self.events_folder = self.root / "events"
+        self.layout = DataRoot(self.root)
+        self.folder = self.layout.prices_dir
+        self.events_folder = self.layout.events_dir
         self.lock_timeout_s = float(lock_timeout_s)
 
     # -- paths ------------------------------------------------------------------------------
 
     def path(self, ticker: str) -> Path:
         """The price file of ``ticker`` (validated)."""
-        return self.folder / f"{validate_ticker(ticker)}.parquet"
+        return self.layout.price_file(ticker)
 
     def events_path(self, ticker: str) -> Path:
         """The events file of ``ticker`` (validated)."""
-        return self.events_folder / f"{validate_ticker(ticker)}.parquet"
+        return self.layout.events_file(ticker)
 
     def lock_path(self, ticker: str) -> Path:
         """The lock file of ``ticker`` (validated)."""
-        return self.folder / ".locks" / f"{validate_ticker(ticker)}.lock"
+        return self.layout.price_lock(ticker)
 
     def tickers(self) -> list[str]:
         """Tickers with a stored price file, sorted."""

@@ -34,18 +34,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from features.dates import DateLike, check_not_future, check_range, parse_date
 from features.frame import PRICE_COLUMNS, PriceDataError, canonicalize, empty_frame, validate_ticker
 from features.prices.sources import PriceSource, get_source
-from features.prices.sources.base import (
-    DateLike,
-    FetchResult,
-    SourceError,
-    SourceUnavailableError,
-    canonical_events,
-    check_not_future,
-    check_range,
-    parse_date,
-)
+from features.prices.sources.base import FetchResult, SourceError, SourceUnavailableError, canonical_events
 from features.prices.store import PriceStore, StoreLockedError
 from features.prices.validation import RowIssue, ValidationPolicy, flag_suspicious, reject_invalid
 

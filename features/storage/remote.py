@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from features.settings import Settings
+from features.storage import layout
 from features.storage.atomic import atomic_path, write_json
 
 MANIFEST = ".updown-mirror.json"
@@ -53,11 +55,11 @@ LOCAL_SCHEMES = ("", "file", "local")
 
 # Pushed after every other file, in this order: each makes other files visible to readers.
 COMMIT_LAST: tuple[str, ...] = (
-    "reports/backtest/*/predictions.parquet",  # a backtest run counts as finished once this exists
-    "models/*/metadata.json",  # the registry lists a model once this exists
-    "models/champion.json",  # the pointer the daily flow follows
+    layout.FINISHED_RUNS,  # a backtest run counts as finished once its predictions.parquet exists
+    layout.MODEL_CARDS,  # the registry lists a model once its metadata.json exists
+    layout.CHAMPION,  # the pointer the daily flow follows
 )
-NOT_SYNCED = ("cache/",)
+NOT_SYNCED = (f"{layout.CACHE}/",)
 FSSPEC_HINT = (
     "a data root URL needs the fsspec filesystem of its scheme: "
     "pip install 'updown[s3]' (s3fs) or 'updown[gcs]' (gcsfs)"
@@ -77,22 +79,16 @@ def is_url(root: str | os.PathLike[str]) -> bool:
 
 def default_mirror(url: str) -> Path:
     """``$UPDOWN_MIRROR_DIR/<hash of url>`` (default ``~/.cache/updown/mirrors/<hash>``)."""
-    base = os.environ.get("UPDOWN_MIRROR_DIR") or Path.home() / ".cache" / "updown" / "mirrors"
-    return Path(base).expanduser() / hashlib.sha256(url.encode()).hexdigest()[:16]
+    return Settings.from_env().mirror_dir / hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
 def storage_options_from_env() -> dict[str, Any]:
-    """``$UPDOWN_STORAGE_OPTIONS`` as a JSON object (e.g. ``{"endpoint_url": "http://minio:9000"}``), or {}."""
-    text = os.environ.get("UPDOWN_STORAGE_OPTIONS", "").strip()
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"UPDOWN_STORAGE_OPTIONS must be a JSON object, got {text!r}: {exc}") from exc
-    if not isinstance(value, dict):
-        raise ValueError(f"UPDOWN_STORAGE_OPTIONS must be a JSON object, got {text!r}")
-    return value
+    """``$UPDOWN_STORAGE_OPTIONS`` as a JSON object (e.g. ``{"endpoint_url": "http://minio:9000"}``), or {}.
+
+    Raises:
+        features.settings.SettingsError: (a ``ValueError``) the variable is not a JSON object.
+    """
+    return dict(Settings.from_env().storage_options)
 
 
 @dataclass

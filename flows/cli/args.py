@@ -10,9 +10,9 @@ import argparse
 from typing import Any
 
 from features.dataset import DatasetConfig
+from features.dates import parse_date
 from features.indicators import DEFAULT_FEATURES, FEATURES
 from features.labels import LabelConfig
-from features.prices.sources.base import parse_date
 from flows.settings import default_source
 from models.learn.config import ARCHITECTURES, ModelConfig, TrainConfig, WalkForwardConfig
 

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from features.dates import check_not_future, check_range, parse_date
 from features.frame import parse_tickers
-from features.prices.sources.base import check_not_future, check_range, parse_date
 from flows.cli.args import (
     DefaultsHelpFormatter,
     build_configs,
@@ -33,13 +33,16 @@ from flows.cli.args import (
 )
 from flows.cli.output import BROKEN_PIPE_STATUS, FORMATS, print_frame, silence_stdout
 from flows.cli.prices import add_prices_parser, run_prices_command
-from flows.settings import default_source, root_spec
+from flows.settings import (
+    MODELS_STATE,
+    SERVER_STARTUP_TIMEOUT_S,
+    SERVER_STARTUP_TIMEOUT_VAR,
+    apply_prefect_defaults,
+    default_source,
+    root_spec,
+)
 
-# Prefect's temporary server (used when PREFECT_API_URL is unset) must answer within this many
-# seconds; Prefect's own default, 20 s, is too short on a busy 2-core machine. A value the user
-# set in the environment wins.
-SERVER_STARTUP_TIMEOUT_VAR = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
-SERVER_STARTUP_TIMEOUT_S = 180
+__all__ = ["SERVER_STARTUP_TIMEOUT_S", "SERVER_STARTUP_TIMEOUT_VAR", "main", "one_line"]
 VALIDATION_NOTE = (
     "val log-loss / val acc: the training run's chronological validation slice, scored with the weights of its best "
     "epoch (early stopping restores them), class weights divided back out and the temperature applied if calibrated, "
@@ -78,7 +81,10 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=fmt,
     )
     walk_forward_options(bt)
-    bt.add_argument("--task-runner", default="local", help="local | threads:N | dask | dask:N | dask:tcp://host:port")
+    bt.add_argument(
+        "--task-runner",
+        help="local | threads:N | dask | dask:N | dask:tcp://host:port (default: $UPDOWN_TASK_RUNNER or local)",
+    )
     bt.add_argument(
         "--no-cache",
         dest="use_cache",
@@ -174,10 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Unix tools end on SIGPIPE).
     """
     args = _parser().parse_args(argv)
-    # The temporary Prefect server would try to send usage telemetry, which fails offline.
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    # Read once, when Prefect is first imported (only by commands that run a flow).
-    os.environ.setdefault(SERVER_STARTUP_TIMEOUT_VAR, str(SERVER_STARTUP_TIMEOUT_S))
+    apply_prefect_defaults()  # a value the user set in the environment wins
     try:
         status = _run(args)
         sys.stdout.flush()  # inside the try: a short output's broken pipe shows only here
@@ -241,11 +244,9 @@ def _run(args: argparse.Namespace) -> int:
 
         print(train_flow(force=args.force, **shared))
         return 0
-    from flows.backtest import backtest_flow
-    from flows.runners import task_runner_from
+    from flows.backtest import backtest_flow, configured_task_runner
 
-    runner = task_runner_from(args.task_runner)
-    bt_flow = backtest_flow.with_options(task_runner=runner)
+    bt_flow = backtest_flow.with_options(task_runner=configured_task_runner(args.task_runner))
     print(bt_flow(walk_forward=walk_forward_config(args), use_cache=args.use_cache, **shared))
     return 0
 
@@ -294,20 +295,20 @@ def _nothing_found(args: argparse.Namespace) -> str:
 
 def _models(args: argparse.Namespace) -> int:
     from features.storage.remote import readable_root
-    from models.serving.registry import champion_id, list_models, load_metadata
+    from models.serving.registry import champion_id, list_models, load_metadata, models_dir
 
-    root = readable_root(root_spec(args.data_root), ["models/*/metadata.json", "models/champion.json"])
+    root = readable_root(root_spec(args.data_root), MODELS_STATE)
     if args.models_command == "show":
         model_id = args.model_id or champion_id(root)
         if model_id is None:
-            raise FileNotFoundError(f"no champion model under {root / 'models'}; run `updown train` first")
+            raise FileNotFoundError(f"no champion model under {models_dir(root)}; run `updown train` first")
         print(json.dumps(load_metadata(root, model_id), indent=2, sort_keys=True))
         print(f"note: {VALIDATION_NOTE.replace('val log-loss / val acc', 'validation.*')}", file=sys.stderr)
         return 0
     champion = champion_id(root)
     rows = list_models(root)
     if not rows:
-        print(f"no models under {root / 'models'}")
+        print(f"no models under {models_dir(root)}")
         return 0
     print(f"  {'model id':<24} {'arch':<22} {'tickers':>7} {'data':<23} {'val log-loss*':>13} {'val acc*':>8}")
     for meta in rows:

@@ -20,6 +20,7 @@ from typing import Any
 
 from features.frame import parse_tickers
 from features.prices.store import PriceStore
+from features.storage.layout import DataRoot
 from features.storage.remote import readable_root
 from flows.cli.args import DefaultsHelpFormatter, date_arg
 from flows.cli.output import FORMATS, print_frame
@@ -102,6 +103,6 @@ def _show(args: argparse.Namespace) -> int:
     frame = PriceStore(root).read(names, args.start, args.end)
     if frame.empty:
         window = f" between {args.start or 'the start'} and {args.end or 'the end'}" if args.start or args.end else ""
-        raise ValueError(f"no stored prices for ticker={args.ticker!r}{window} under {root / 'prices'}")
+        raise ValueError(f"no stored prices for ticker={args.ticker!r}{window} under {DataRoot(root).prices_dir}")
     print_frame(frame, args.format, empty="")
     return 0

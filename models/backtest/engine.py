@@ -37,6 +37,7 @@ from features.dataset import DatasetConfig, Panel, build_panel
 from features.frame import fingerprint
 from features.labels import CLASSES, PROB_COLUMNS, class_balance
 from features.prices.store import PriceStore
+from features.storage.layout import block_stem
 from models.backtest import foldcache
 from models.backtest.foldfiles import Block, read_block, write_block
 from models.backtest.walkforward import Fold, WalkForwardConfig, plan_folds, seed_summary, stitch
@@ -94,7 +95,7 @@ class FoldJob:
     @property
     def stem(self) -> Path:
         """The block's files are ``<stem>.parquet``, ``.baselines.parquet``, ``.json`` and ``.keras``."""
-        return Path(self.out_dir) / "folds" / f"seed={self.seed}" / f"fold={self.fold_index}"
+        return block_stem(self.out_dir, seed=self.seed, fold=self.fold_index)
 
     @property
     def model_id(self) -> str:

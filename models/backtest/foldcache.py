@@ -32,6 +32,7 @@ import keras
 from pydantic import BaseModel
 
 from features.storage.atomic import atomic_path, fsync_dir, write_json
+from features.storage.layout import DataRoot
 from models.versions import library_versions
 
 SUFFIXES = (".parquet", ".baselines.parquet", ".json", ".keras")
@@ -60,14 +61,12 @@ class CorruptEntryError(ValueError):
 
 def cache_dir(root: str | Path) -> Path:
     """The folder of all block entries under the data root ``root``."""
-    return Path(root) / "cache" / "folds"
+    return DataRoot(root).fold_cache_dir
 
 
 def entry_dir(root: str | Path, key: str) -> Path:
-    """Where the entry for ``key`` lives (whether or not it exists)."""
-    if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
-        raise ValueError(f"key must be 64 lowercase hex digits (a sha256), got key={key!r}")
-    return cache_dir(root) / key[:2] / key
+    """Where the entry for ``key`` lives (whether or not it exists); a key that is no sha256 raises ``ValueError``."""
+    return DataRoot(root).fold_cache_entry(key)
 
 
 def file_digest(path: str | Path) -> str:

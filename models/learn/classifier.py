@@ -28,6 +28,7 @@ from features.dataset import DatasetConfig, Panel
 from features.labels import CLASSES, class_balance
 from features.scaling import FeatureScaler
 from features.storage.atomic import write_json
+from features.storage.layout import CARD_FILE, MODEL_FILE
 from features.windows import WindowSet
 from models.learn.backend import seed_everything
 from models.learn.batches import WindowBatches
@@ -40,9 +41,6 @@ from models.learn.training import (
     normalised_data,
     schedule_callbacks,
 )
-
-MODEL_FILE = "model.keras"
-CARD_FILE = "metadata.json"
 
 
 class NotFittedError(RuntimeError):

@@ -23,6 +23,7 @@ import pandas as pd
 
 from features.labels import PROB_COLUMNS
 from features.storage.atomic import write_json, write_parquet
+from features.storage.layout import RUN_PREDICTIONS, TRIALS_FILE
 from models.evaluation.metrics import evaluate_predictions, json_ready, label_codes, metrics_table, reliability_table
 from models.evaluation.strategy import (
     StrategyConfig,
@@ -56,7 +57,7 @@ def record_trial(folder: Path, entry: dict[str, Any], losses: pd.DataFrame) -> d
         ``n_trials``, ``daily_sharpe_variance`` (variant -> variance across the search), ``members``
         (their entries) and ``losses_folder``.
     """
-    path = folder / "trials.json"
+    path = folder / TRIALS_FILE
     try:
         trials = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
     except json.JSONDecodeError:
@@ -127,7 +128,7 @@ def write_backtest_report(
                                  config=strategy_config or StrategyConfig(), seed=seed,
                                  trials_folder=trials_folder)  # fmt: skip
     _attach_trials(evaluation, trials)
-    write_parquet(predictions.loc[:, list(BACKTEST_COLUMNS)], run_dir / "predictions.parquet", metadata={
+    write_parquet(predictions.loc[:, list(BACKTEST_COLUMNS)], run_dir / RUN_PREDICTIONS, metadata={
         "run_id": str(run_info.get("run_id", "")), "data_fingerprint": str(run_info.get("data_fingerprint", "")),
     })  # fmt: skip
     write_parquet(
@@ -182,7 +183,7 @@ def _strategy(
         "n_trials": search["n_trials"], "daily_sharpe_variance": variances, "universe": entry["universe"],
         "test_start": entry["test_start"], "test_end": entry["test_end"],
         "counted_as": "configurations run on the same universe over overlapping test periods",
-        "spa": search_spa(search, seed=seed), "ledger": str(trials_folder / "trials.json"),
+        "spa": search_spa(search, seed=seed), "ledger": str(trials_folder / TRIALS_FILE),
     }  # fmt: skip
     return strategy, trials
 

@@ -44,9 +44,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from features.dates import DateLike, parse_date
 from features.labels import CLASSES, PROB_COLUMNS
-from features.prices.sources.base import DateLike, parse_date
+from features.storage import layout
 from features.storage.atomic import write_parquet
+from features.storage.layout import DataRoot
 from features.storage.remote import readable_root
 
 PREDICTION_COLUMNS: tuple[str, ...] = ("date", "ticker", "horizon", *PROB_COLUMNS, "predicted", "model_id")
@@ -90,7 +92,7 @@ def check_predictions(frame: pd.DataFrame, *, backtest: bool = False) -> pd.Data
 
 def daily_path(root: Path, as_of: pd.Timestamp) -> Path:
     """``<root>/reports/daily/date=YYYY-MM-DD/predictions.parquet``."""
-    return partition_path(root, as_of, kind="daily")
+    return DataRoot(root).partition("daily", as_of)
 
 
 def write_daily(
@@ -127,10 +129,12 @@ def read_daily(root: str | Path, *, date: DateLike | None = None, tickers: list[
         FileNotFoundError: naming the folder when nothing (or nothing for ``date``) is published.
     """
     wanted = parse_date(date, name="date")
-    root = readable_root(root, ["reports/daily"])
+    root = readable_root(root, [layout.DAILY])
     dates = daily_dates(root)
     if not dates:
-        raise FileNotFoundError(f"no daily reports under {Path(root) / 'reports' / 'daily'}; run `updown daily` first")
+        raise FileNotFoundError(
+            f"no daily reports under {DataRoot(root).partitions_dir('daily')}; run `updown daily` first"
+        )
     as_of = dates[-1] if wanted is None else wanted
     path = daily_path(root, as_of)
     if not path.is_file():
@@ -143,25 +147,23 @@ def read_daily(root: str | Path, *, date: DateLike | None = None, tickers: list[
 
 
 ReportKind = Literal["daily", "settled", "backtest"]
-_FILE = {"daily": "predictions.parquet", "settled": "settled.parquet"}
 
 
 def partition_path(root: Path, as_of: pd.Timestamp, *, kind: ReportKind = "daily") -> Path:
     """``<root>/reports/<kind>/date=YYYY-MM-DD/<file>`` for the partitioned kinds (daily, settled)."""
-    if kind not in _FILE:
-        raise ValueError(f"kind must be one of {sorted(_FILE)} for a partition, got kind={kind!r}")
-    return Path(root) / "reports" / kind / f"date={as_of:%Y-%m-%d}" / _FILE[kind]
+    if kind == "backtest":
+        raise ValueError(f"kind must be one of {sorted(layout.PARTITION_FILES)} for a partition, got kind={kind!r}")
+    return DataRoot(root).partition(kind, as_of)
 
 
 def partition_dates(root: Path, *, kind: ReportKind = "daily") -> list[pd.Timestamp]:
     """Dates with a partition of ``kind`` (daily or settled), oldest first."""
-    folder = Path(root) / "reports" / kind
-    if not folder.is_dir():
-        return []
+    if kind == "backtest":
+        raise ValueError(f"kind must be one of {sorted(layout.PARTITION_FILES)} for a partition, got kind={kind!r}")
     out = []
-    for part in folder.glob(f"date=*/{_FILE[kind]}"):
+    for day in DataRoot(root).partition_days(kind):
         try:
-            out.append(pd.Timestamp(part.parent.name.removeprefix("date=")))
+            out.append(pd.Timestamp(day))
         except ValueError:
             continue
     return sorted(out)
@@ -205,12 +207,7 @@ def write_settled(
 
 def backtest_runs(root: Path) -> list[str]:
     """Ids of the finished backtest runs under ``<root>/reports/backtest``, oldest first."""
-    folder = Path(root) / "reports" / "backtest"
-    if not folder.is_dir():
-        return []
-    return sorted(
-        p.name for p in folder.iterdir() if not p.name.startswith(".") and (p / "predictions.parquet").is_file()
-    )
+    return DataRoot(root).finished_runs()
 
 
 def _empty(kind: ReportKind) -> pd.DataFrame:
@@ -268,9 +265,9 @@ def read_predictions(
         raise ValueError(f"run_id is only used with kind='backtest', got kind={kind!r}")
     lo, hi = parse_date(start, name="start"), parse_date(end, name="end")
     if kind != "backtest":
-        root = readable_root(root, [f"reports/{kind}"])
-    else:
-        root = readable_root(root, [f"reports/backtest/{run_id or '*'}/predictions.parquet"])
+        root = readable_root(root, [layout.DAILY if kind == "daily" else layout.SETTLED])
+    else:  # the run id is checked before it becomes a path: ../../x is refused, never read
+        root = readable_root(root, [layout.run_predictions(run_id)])
     columns = {"daily": PREDICTION_COLUMNS, "settled": SETTLED_COLUMNS, "backtest": BACKTEST_COLUMNS}[kind]
     if kind == "backtest":
         frame = _read_backtest(root, run_id)
@@ -294,12 +291,12 @@ def read_predictions(
 
 def _read_backtest(root: Path, run_id: str | None) -> pd.DataFrame:
     runs = backtest_runs(root)
-    folder = Path(root) / "reports" / "backtest"
+    folder = DataRoot(root).backtest_dir
     if run_id is None:
         if not runs:
             raise FileNotFoundError(f"no finished backtest runs under {folder}; run `updown backtest` first")
         run_id = runs[-1]
-    path = folder / run_id / "predictions.parquet"
+    path = DataRoot(root).backtest_predictions(run_id)
     if not path.is_file():
         raise FileNotFoundError(f"no backtest run {run_id!r} under {folder} (finished runs: {runs})")
     return pq.read_table(path).to_pandas()

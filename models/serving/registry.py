@@ -1,4 +1,4 @@
-"""The model registry under ``<data root>/models/``.
+"""The model registry under ``<data root>/models/`` (paths: :class:`features.storage.layout.DataRoot`).
 
 One folder per model id holding ``model.keras`` (Keras 3 format, loaded with ``safe_mode=True``;
 no Lambda layers, no pickle) and ``metadata.json`` (everything needed to use the model on new
@@ -24,10 +24,10 @@ import keras
 from features.indicators import FEATURES
 from features.labels import CLASSES
 from features.storage.atomic import current_umask, fsync_dir, write_json
-from models.learn.classifier import CARD_FILE, MODEL_FILE, LSTMClassifier
+from features.storage.layout import CARD_FILE, MODEL_FILE, DataRoot, validate_id
+from models.learn.classifier import LSTMClassifier
 
 FORMAT_VERSION = 1
-_ID_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
 
 
 class RegistryError(RuntimeError):
@@ -35,7 +35,8 @@ class RegistryError(RuntimeError):
 
 
 def models_dir(root: Path) -> Path:
-    return Path(root) / "models"
+    """``<root>/models`` (:attr:`features.storage.layout.DataRoot.models_dir`)."""
+    return DataRoot(root).models_dir
 
 
 def new_model_id(now: dt.datetime | None = None) -> str:
@@ -45,9 +46,7 @@ def new_model_id(now: dt.datetime | None = None) -> str:
 
 
 def _check_id(model_id: str) -> str:
-    if not model_id or not set(model_id) <= _ID_CHARS or model_id.startswith("-") or len(model_id) > 64:
-        raise ValueError(f"model_id must be lowercase letters, digits and '-', got model_id={model_id!r}")
-    return model_id
+    return validate_id(model_id, name="model_id")
 
 
 def save_model(
@@ -61,7 +60,7 @@ def save_model(
     model_id = _check_id(model_id or new_model_id())
     base = models_dir(root)
     base.mkdir(parents=True, exist_ok=True)
-    final = base / model_id
+    final = DataRoot(root).model_dir(model_id)
     if final.exists():
         raise RegistryError(f"model {model_id} already exists at {final}")
     tmp = Path(tempfile.mkdtemp(prefix=f".{model_id}.", dir=base))
@@ -86,7 +85,7 @@ def list_models(root: Path) -> list[dict[str, Any]]:
     out = []
     base = models_dir(root)
     for folder in sorted(base.iterdir()) if base.is_dir() else []:
-        meta = folder / "metadata.json"
+        meta = folder / CARD_FILE
         if folder.is_dir() and not folder.name.startswith(".") and meta.is_file():
             try:
                 out.append(json.loads(meta.read_text(encoding="utf-8")))
@@ -97,7 +96,7 @@ def list_models(root: Path) -> list[dict[str, Any]]:
 
 def champion_id(root: Path) -> str | None:
     """The id the champion pointer names, or None when there is none yet."""
-    pointer = models_dir(root) / "champion.json"
+    pointer = DataRoot(root).champion
     if not pointer.is_file():
         return None
     try:
@@ -108,11 +107,11 @@ def champion_id(root: Path) -> str | None:
 
 def set_champion(root: Path, model_id: str, *, reason: str) -> None:
     """Point ``champion.json`` at ``model_id`` (atomically), recording why."""
-    if not (models_dir(root) / _check_id(model_id) / "model.keras").is_file():
+    if not DataRoot(root).model_file(model_id).is_file():
         raise RegistryError(f"cannot promote {model_id}: no such model under {models_dir(root)}")
     write_json(
         {"model_id": model_id, "reason": reason, "promoted_at": dt.datetime.now(dt.UTC).isoformat()},
-        models_dir(root) / "champion.json",
+        DataRoot(root).champion,
     )
 
 
@@ -122,7 +121,7 @@ def load_metadata(root: Path, model_id: str) -> dict[str, Any]:
     Raises:
         RegistryError: naming the file when it is missing or not JSON.
     """
-    path = models_dir(root) / _check_id(model_id) / "metadata.json"
+    path = DataRoot(root).model_card(model_id)
     try:
         return dict(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, json.JSONDecodeError) as exc:
@@ -143,7 +142,7 @@ def load_model(root: Path, model_id: str | None = None) -> LSTMClassifier:
     model_id = model_id or champion_id(root)
     if model_id is None:
         raise RegistryError(f"no champion model under {models_dir(root)}; run `updown train` first")
-    folder = models_dir(root) / _check_id(model_id)
+    folder = DataRoot(root).model_dir(model_id)
     _check_metadata(load_metadata(root, model_id), folder / CARD_FILE)
     try:
         model = LSTMClassifier.load(folder)

@@ -25,10 +25,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.dates import DateLike
 from features.labels import UNLABELED, LabelConfig, QuantileBand, make_labels
-from features.prices.sources.base import DateLike
 from features.prices.store import PriceStore
 from features.storage.atomic import read_parquet_metadata, write_parquet
+from features.storage.layout import DataRoot
 from models.evaluation.metrics import label_codes, sample_log_loss
 from models.serving.predictions import (
     PREDICTION_COLUMNS,
@@ -134,45 +135,66 @@ def scorecard(
         raise ValueError(f"window must be >= 1, got window={window}")
     if z <= 0:
         raise ValueError(f"z must be > 0, got z={z}")
-    rows = []
-    for model_id, frame in settled.groupby("model_id", sort=True):
-        y = label_codes(frame["label"])
-        probs = frame.loc[:, list(PROB_COLUMNS)].to_numpy(dtype="float64")
-        hit = probs.argmax(axis=1) == y
-        loss = sample_log_loss(y, probs)
-        dates = np.sort(frame["date"].unique())
-        recent = frame["date"].isin(dates[-window:]).to_numpy()
-        n_win, n_dates_win = int(recent.sum()), min(window, len(dates))
-        horizon = max(int(frame["horizon"].max()), 1)
-        n_eff = min(float(n_win), max(n_dates_win / horizon, 1.0) * n_win / n_dates_win)
-        exp_acc, exp_loss = _expected(metadata.get(str(model_id)))
-        acc_w, loss_w = float(hit[recent].mean()), float(loss[recent].mean())
-        half = z * math.sqrt(exp_acc * (1 - exp_acc) / n_eff) if not math.isnan(exp_acc) else math.nan
-        loss_sd = float(loss[recent].std(ddof=1)) if n_win > 1 else math.nan
-        loss_upper = exp_loss + z * loss_sd / math.sqrt(n_eff)
-        if math.isnan(exp_acc) or math.isnan(exp_loss):
-            status = "no expectation"
-        elif n_win < min_settled:
-            status = "too few"
-        elif acc_w < exp_acc - half or loss_w > loss_upper:
-            status = "below expectation"
-        elif acc_w > exp_acc + half:
-            status = "above expectation"
-        else:
-            status = "ok"
-        rows.append(
-            {
-                "model_id": str(model_id), "n": len(frame), "n_dates": len(dates),
-                "first_date": pd.Timestamp(dates[0]), "last_date": pd.Timestamp(dates[-1]),
-                "accuracy": float(hit.mean()), "log_loss": float(loss.mean()),
-                "window_dates": n_dates_win, "window_n": n_win, "window_accuracy": acc_w, "window_log_loss": loss_w,
-                "expected_accuracy": exp_acc, "expected_log_loss": exp_loss,
-                "accuracy_lower": exp_acc - half, "accuracy_upper": exp_acc + half, "log_loss_upper": loss_upper,
-                "status": status,
-            }
-        )  # fmt: skip
+    rows = [
+        _scorecard_row(str(model_id), frame, metadata.get(str(model_id)), window=window, z=z, min_settled=min_settled)
+        for model_id, frame in settled.groupby("model_id", sort=True)
+    ]
     out = pd.DataFrame(rows, columns=list(SCORECARD_COLUMNS))
     return out.astype({"n": "int64", "n_dates": "int64", "window_dates": "int64", "window_n": "int64"})
+
+
+def _scorecard_row(
+    model_id: str,
+    frame: pd.DataFrame,
+    metadata: Mapping[str, Any] | None,
+    *,
+    window: int,
+    z: float,
+    min_settled: int,
+) -> dict[str, Any]:
+    """One model's scorecard row from its settled rows (see :func:`scorecard`)."""
+    y = label_codes(frame["label"])
+    probs = frame.loc[:, list(PROB_COLUMNS)].to_numpy(dtype="float64")
+    hit = probs.argmax(axis=1) == y
+    loss = sample_log_loss(y, probs)
+    dates = np.sort(frame["date"].unique())
+    recent = frame["date"].isin(dates[-window:]).to_numpy()
+    n_win, n_dates_win = int(recent.sum()), min(window, len(dates))
+    horizon = max(int(frame["horizon"].max()), 1)
+    n_eff = min(float(n_win), max(n_dates_win / horizon, 1.0) * n_win / n_dates_win)
+    exp_acc, exp_loss = _expected(metadata)
+    acc_w, loss_w = float(hit[recent].mean()), float(loss[recent].mean())
+    half = z * math.sqrt(exp_acc * (1 - exp_acc) / n_eff) if not math.isnan(exp_acc) else math.nan
+    loss_sd = float(loss[recent].std(ddof=1)) if n_win > 1 else math.nan
+    loss_upper = exp_loss + z * loss_sd / math.sqrt(n_eff)
+    status = _status(
+        acc_w, loss_w, exp_acc=exp_acc, exp_loss=exp_loss, half=half, loss_upper=loss_upper,
+        enough=n_win >= min_settled,
+    )  # fmt: skip
+    return {
+        "model_id": model_id, "n": len(frame), "n_dates": len(dates),
+        "first_date": pd.Timestamp(dates[0]), "last_date": pd.Timestamp(dates[-1]),
+        "accuracy": float(hit.mean()), "log_loss": float(loss.mean()),
+        "window_dates": n_dates_win, "window_n": n_win, "window_accuracy": acc_w, "window_log_loss": loss_w,
+        "expected_accuracy": exp_acc, "expected_log_loss": exp_loss,
+        "accuracy_lower": exp_acc - half, "accuracy_upper": exp_acc + half, "log_loss_upper": loss_upper,
+        "status": status,
+    }  # fmt: skip
+
+
+def _status(
+    accuracy: float, log_loss: float, *, exp_acc: float, exp_loss: float, half: float, loss_upper: float, enough: bool
+) -> str:
+    """The drift verdict of a model's live window against its expectation."""
+    if math.isnan(exp_acc) or math.isnan(exp_loss):
+        return "no expectation"
+    if not enough:
+        return "too few"
+    if accuracy < exp_acc - half or log_loss > loss_upper:
+        return "below expectation"
+    if accuracy > exp_acc + half:
+        return "above expectation"
+    return "ok"
 
 
 def drift_messages(card: pd.DataFrame) -> list[str]:
@@ -205,7 +227,7 @@ def unsettled(
 
 def scorecard_path(root: Path) -> Path:
     """``<root>/reports/scorecard.parquet``: one row per model, rewritten by every settlement."""
-    return Path(root) / "reports" / "scorecard.parquet"
+    return DataRoot(root).scorecard
 
 
 @dataclass

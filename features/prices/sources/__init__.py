@@ -18,7 +18,8 @@ from typing import Protocol
 
 import pandas as pd
 
-from features.prices.sources.base import DateLike, SourceError, SourceUnavailableError
+from features.dates import DateLike
+from features.prices.sources.base import SourceError, SourceUnavailableError
 
 
 class PriceSource(Protocol):

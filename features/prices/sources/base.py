@@ -1,18 +1,16 @@
-"""Shared pieces of the price sources: date handling, errors, range filtering, fetch results."""
+"""Shared pieces of the price sources: errors, range filtering, fetch results (dates: :mod:`features.dates`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
 
+from features import dates
 from features.frame import canonicalize, validate_prices
-
-DateLike: TypeAlias = str | dt.date | pd.Timestamp
 
 # Corporate actions as sources report them, one row per (ticker, date) with an event:
 # ``dividend`` in the price's currency per share (0.0 = none), ``split_ratio`` new shares per
@@ -32,34 +30,11 @@ class SourceUnavailableError(SourceError):
     """The source cannot be reached at all (e.g. no network); nothing was written."""
 
 
-def parse_date(value: DateLike | None, *, name: str) -> pd.Timestamp | None:
-    """Parse a date argument; ``None`` passes through.
-
-    Raises:
-        ValueError: naming the argument and echoing the value when it cannot be parsed.
-    """
-    if value is None or value == "":
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{name} must be a date like 2020-01-31, got {name}={value!r}") from exc
-    if ts is pd.NaT:
-        raise ValueError(f"{name} must be a date like 2020-01-31, got {name}={value!r}")
-    return ts.tz_localize(None).normalize() if ts.tzinfo else ts.normalize()
-
-
-def check_range(start: pd.Timestamp | None, end: pd.Timestamp | None) -> None:
-    """Raise ``ValueError`` if ``start`` is after ``end``."""
-    if start is not None and end is not None and start > end:
-        raise ValueError(f"start must not be after end, got start={start:%Y-%m-%d} end={end:%Y-%m-%d}")
-
-
 def select(
     frame: pd.DataFrame,
     tickers: list[str] | None,
-    start: DateLike | None,
-    end: DateLike | None,
+    start: dates.DateLike | None,
+    end: dates.DateLike | None,
     *,
     name: str,
     validate: bool = True,
@@ -72,8 +47,8 @@ def select(
     Raises:
         SourceError: when a requested ticker is not in the frame.
     """
-    lo, hi = parse_date(start, name="start"), parse_date(end, name="end")
-    check_range(lo, hi)
+    lo, hi = dates.parse_date(start, name="start"), dates.parse_date(end, name="end")
+    dates.check_range(lo, hi)
     out = canonicalize(frame)
     if validate:
         validate_prices(out, name=name)
@@ -88,12 +63,6 @@ def select(
     if hi is not None:
         out = out[out["date"] <= hi]
     return out.reset_index(drop=True)
-
-
-def check_not_future(value: pd.Timestamp | None, *, name: str, today: dt.date) -> None:
-    """Raise ``ValueError`` if ``value`` is after ``today``, naming the argument and both dates."""
-    if value is not None and value.date() > today:
-        raise ValueError(f"{name} must not be in the future (today is {today:%Y-%m-%d}), got {name}={value:%Y-%m-%d}")
 
 
 def still_forming(

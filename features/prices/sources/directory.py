@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.dates import DateLike
 from features.frame import validate_ticker
-from features.prices.sources.base import DateLike, SourceError, select
+from features.prices.sources.base import SourceError, select
 
 _SUFFIXES = (".csv", ".parquet")
 _ALIASES = {"adjclose": "adj_close", "adjustedclose": "adj_close", "timestamp": "date", "datetime": "date"}

@@ -6,14 +6,13 @@ Provenance and licence: ``data/sample/README.md``. The file is found next to the
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 
-from features.prices.sources.base import DateLike, SourceError, select
-
-DEFAULT_SAMPLE_PATH = Path(__file__).resolve().parents[3] / "data" / "sample" / "prices.parquet"
+from features.dates import DateLike
+from features.prices.sources.base import SourceError, select
+from features.settings import Settings
 
 
 class SampleSource:
@@ -22,8 +21,7 @@ class SampleSource:
     name = "sample"
 
     def __init__(self, path: Path | None = None) -> None:
-        env = os.environ.get("UPDOWN_SAMPLE_PATH")
-        self.path = Path(path) if path is not None else Path(env) if env else DEFAULT_SAMPLE_PATH
+        self.path = Path(path) if path is not None else Settings.from_env().sample_path
 
     def fetch(
         self,

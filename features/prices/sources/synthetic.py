@@ -52,7 +52,8 @@ from math import erf, sqrt
 import numpy as np
 import pandas as pd
 
-from features.prices.sources.base import DateLike, select
+from features.dates import DateLike
+from features.prices.sources.base import select
 
 ORACLE_PATHS = 80_000
 ORACLE_GRID = 41

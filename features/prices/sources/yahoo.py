@@ -46,16 +46,14 @@ from yfinance.exceptions import (
     YFTzMissingError,
 )
 
+from features.dates import DateLike, check_range, parse_date
 from features.frame import canonicalize, empty_frame, validate_ticker
 from features.prices.sources.base import (
-    DateLike,
     FetchResult,
     SourceError,
     SourceUnavailableError,
     canonical_events,
-    check_range,
     empty_events,
-    parse_date,
     select,
     still_forming,
 )

@@ -11,9 +11,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from features.dates import parse_date
 from features.frame import canonicalize, empty_frame
 from features.prices.sources import SourceError, SourceUnavailableError, get_source
-from features.prices.sources.base import FetchResult, canonical_events, parse_date, select
+from features.prices.sources.base import FetchResult, canonical_events, select
 from features.prices.store import PriceStore
 from features.prices.update import plan_fetch, update_store
 from tests.support import make_prices

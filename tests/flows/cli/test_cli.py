@@ -290,3 +290,18 @@ def test_prices_show_prints_plain_dates_in_json_too(tmp_path, capsys):
     assert main(["prices", "show", "AAPL", "--format", "json", "--data-root", str(tmp_path)]) == 0
     records = json.loads(capsys.readouterr().out)
     assert [(r["date"], r["close"]) for r in records] == [("2020-01-01", 10.0), ("2020-01-02", 11.0)]
+
+
+def test_a_run_id_that_would_leave_the_data_root_is_refused_by_name(tmp_path, capsys):
+    from models.serving.predictions import _empty
+
+    root = tmp_path / "root"
+    outside = root / "x" / "predictions.parquet"  # where reports/backtest/../../x/predictions.parquet points
+    outside.parent.mkdir(parents=True)
+    _empty("backtest").to_parquet(outside)
+    argv = ["report", "--kind", "backtest", "--data-root", str(root), "--run-id", "../../x"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "updown report: error: run_id must be lowercase letters, digits and '-', got run_id='../../x'"
+    )
