@@ -69,9 +69,7 @@ class LabelConfig(BaseModel):
     vol_window: int = Field(
         20, ge=2, le=1000, description="days of daily log returns in sigma_t (volatility, triple_barrier)"
     )
-    k: float = Field(
-        0.5, gt=0, le=20, description="half-width of the volatility band, in horizon standard deviations"
-    )
+    k: float = Field(0.5, gt=0, le=20, description="half-width of the volatility band, in horizon standard deviations")
     quantiles: tuple[float, float] = Field(
         (1 / 3, 2 / 3), description="lower and upper cut points of the quantile scheme, as probabilities"
     )

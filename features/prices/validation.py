@@ -134,10 +134,8 @@ class _Marks:
     def issues(self, frame: pd.DataFrame, action: Action, *, rows: np.ndarray) -> list[RowIssue]:
         """One :class:`RowIssue` per marked row of ``frame`` among ``rows`` (a boolean mask)."""
         hit = ~self.free & rows
-        return [
-            RowIssue(str(t), d.date(), str(r), action, str(x))
-            for t, d, r, x in zip(frame["ticker"][hit], frame["date"][hit], self.rule[hit], self.detail[hit], strict=True)
-        ]
+        found = zip(frame["ticker"][hit], frame["date"][hit], self.rule[hit], self.detail[hit], strict=True)
+        return [RowIssue(str(t), d.date(), str(r), action, str(x)) for t, d, r, x in found]
 
 
 def reject_invalid(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[RowIssue]]:
@@ -161,7 +159,8 @@ def reject_invalid(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[RowIssue]]:
     alive = np.flatnonzero(marks.free)
     rows = work.iloc[alive]
     prior = rows.groupby("ticker")["date"].cummax().groupby(rows["ticker"]).shift()
-    marks.mark(alive[(rows["date"] < prior).to_numpy()], "unsorted", lambda i: "dated before an earlier row of its ticker")
+    earlier = alive[(rows["date"] < prior).to_numpy()]
+    marks.mark(earlier, "unsorted", lambda i: "dated before an earlier row of its ticker")
 
     issues = marks.issues(work, "rejected", rows=np.ones(len(work), dtype=bool))
     issues.sort(key=lambda issue: (issue.ticker, issue.date, issue.rule))

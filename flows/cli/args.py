@@ -78,9 +78,7 @@ NOT_OPTIONS: dict[type[Any], tuple[str, ...]] = {
     WalkForwardConfig: ("test_fraction", "test_start", "embargo"),
 }
 LABEL_OPTIONS = field_options(LabelConfig, exclude=NOT_OPTIONS[LabelConfig], flags={"scheme": "--label-scheme"})
-DATASET_OPTIONS = field_options(
-    DatasetConfig, exclude=NOT_OPTIONS[DatasetConfig], types_={"features": features_arg}
-)
+DATASET_OPTIONS = field_options(DatasetConfig, exclude=NOT_OPTIONS[DatasetConfig], types_={"features": features_arg})
 MODEL_OPTIONS = field_options(
     ModelConfig,
     exclude=NOT_OPTIONS[ModelConfig],
