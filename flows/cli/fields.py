@@ -60,13 +60,14 @@ class Bounds:
                     found[kind] = getattr(item, kind)
         return cls(**found)
 
-    def problem(self, value: float, *, interval: bool) -> str | None:
+    def problem(self, value: float, *, interval: bool, side: str = "both") -> str | None:
         """What is wrong with ``value`` (``"must be >= 2"``), or None when it is in bounds.
 
-        ``interval`` names both ends at once (``"must be in (0, 1)"``), as fractions read best.
+        ``interval`` names both ends at once (``"must be in (0, 1)"``), as fractions read best;
+        ``side`` ``"low"`` or ``"high"`` checks one end only.
         """
-        low_ok = (self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
-        high_ok = (self.le is None or value <= self.le) and (self.lt is None or value < self.lt)
+        low_ok = side == "high" or ((self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt))
+        high_ok = side == "low" or ((self.le is None or value <= self.le) and (self.lt is None or value < self.lt))
         if low_ok and high_ok:
             return None
         low = f"[{self.ge:g}" if self.ge is not None else (f"({self.gt:g}" if self.gt is not None else None)
@@ -121,8 +122,8 @@ def field_options(
         unset: field -> words for a default that comes from elsewhere (the option defaults to
             None and the config gets no value: ``{"units": "the --arch preset's"}``).
         types_: field -> converter replacing the generated one (a check against a registry).
-        reasons: field -> why its bounds are what they are, added to the error
-            (``{"blocks": "a walk-forward needs two blocks"}``).
+        reasons: field -> why its lower bound is what it is, added to the error for a value
+            below it (``{"blocks": "a walk-forward needs two blocks"}``).
 
     Raises:
         TypeError: naming a field without a description or with an annotation this module
@@ -251,8 +252,9 @@ class _Number:
             raise argparse.ArgumentTypeError(f"must be {what}{like}, got {text!r}") from None
         problem = self.bounds.problem(value, interval=self.kind is float)
         if problem:
+            why = self.why if self.bounds.problem(value, interval=False, side="low") else ""
             eg = f", e.g. {self.example}" if self.kind is float and self.example is not None else ""
-            raise argparse.ArgumentTypeError(f"{problem}{self.why}{eg}, got {value:g}")
+            raise argparse.ArgumentTypeError(f"{problem}{why}{eg}, got {value:g}")
         return value
 
 
