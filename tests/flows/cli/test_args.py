@@ -51,7 +51,8 @@ def test_each_generated_option_has_the_fields_default_bounds_and_help(command: s
         action = actions[option.flag]
         field = option.config.model_fields[option.field]
         assert field.description is not None
-        assert action.help is not None and action.help.startswith(field.description.replace("%", "%%")), option.flag
+        assert action.help is not None
+        assert action.help.startswith(field.description.replace("%", "%%")), option.flag
         if option.field in ("units", "optimizer", "learning_rate", "seeds"):  # from --arch / --seed
             assert action.default is None
             assert "(default: " in action.help

@@ -63,10 +63,8 @@ def test_parsed_values_build_the_config() -> None:
     parser = argparse.ArgumentParser()
     add_options(parser, options)
 
-    args = parser.parse_args(
-        ["--count", "4", "--rate", "0.25", "--mode", "b", "--loud", "--no-quiet-default-on", "--sizes", "8, 4,2"]
-        + ["--limit", "7", "--day", "2020/01/31"]
-    )
+    argv = ["--count", "4", "--rate", "0.25", "--mode", "b", "--loud", "--no-quiet-default-on"]
+    args = parser.parse_args([*argv, "--sizes", "8, 4,2", "--limit", "7", "--day", "2020/01/31"])
     assert Knobs(**config_values(args, options)) == Knobs(
         count=4, rate=0.25, mode="b", loud=True, quiet_default_on=False, sizes=(8, 4, 2), limit=7, day="2020-01-31"
     )
@@ -113,7 +111,8 @@ def test_exclude_rename_unset_and_custom_type() -> None:
     by_field = {o.field: o for o in options}
 
     assert list(by_field) == ["count", "rate", "mode"]
-    assert by_field["mode"].flag == "--knob-mode" and by_field["mode"].dest == "knob_mode"
+    assert by_field["mode"].flag == "--knob-mode"
+    assert by_field["mode"].dest == "knob_mode"
     assert by_field["count"].kwargs["default"] is None
     assert by_field["count"].kwargs["help"] == "how many (default: the preset's)"
     assert by_field["rate"].kwargs["type"] is upper
