@@ -53,7 +53,7 @@ def test_an_empty_frame_is_the_sentence_a_header_or_an_empty_list(capsys) -> Non
 
 
 def test_an_unknown_format_is_refused() -> None:
-    with pytest.raises(ValueError, match="format must be one of .*, got format='xml'"):
+    with pytest.raises(ValueError, match=r"format must be one of .*, got format='xml'"):
         print_frame(FRAME, "xml", empty="")
 
 
