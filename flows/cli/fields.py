@@ -254,7 +254,8 @@ class _Number:
         if problem:
             why = self.why if self.bounds.problem(value, interval=False, side="low") else ""
             eg = f", e.g. {self.example}" if self.kind is float and self.example is not None else ""
-            raise argparse.ArgumentTypeError(f"{problem}{why}{eg}, got {value:g}")
+            shown = f"{value:g}" if self.kind is float else str(value)
+            raise argparse.ArgumentTypeError(f"{problem}{why}{eg}, got {shown}")
         return value
 
 

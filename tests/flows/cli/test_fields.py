@@ -76,6 +76,7 @@ def test_parsed_values_build_the_config() -> None:
     [
         (["--count", "1"], "argument --count: must be >= 2, got 1"),
         (["--count", "11"], "argument --count: must be <= 10, got 11"),
+        (["--count", "1000000"], "argument --count: must be <= 10, got 1000000"),
         (["--count", "2.5"], "argument --count: must be a whole number, got '2.5'"),
         (["--rate", "1"], "argument --rate: must be in (0, 1), e.g. 0.5, got 1"),
         (["--rate", "half"], "argument --rate: must be a number like 0.5, got 'half'"),
