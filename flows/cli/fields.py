@@ -60,14 +60,17 @@ class Bounds:
                     found[kind] = getattr(item, kind)
         return cls(**found)
 
-    def problem(self, value: float, *, interval: bool, side: str = "both") -> str | None:
+    def below(self, value: float) -> bool:
+        """Whether ``value`` breaks the lower bound."""
+        return (self.ge is not None and value < self.ge) or (self.gt is not None and value <= self.gt)
+
+    def problem(self, value: float, *, interval: bool) -> str | None:
         """What is wrong with ``value`` (``"must be >= 2"``), or None when it is in bounds.
 
-        ``interval`` names both ends at once (``"must be in (0, 1)"``), as fractions read best;
-        ``side`` ``"low"`` or ``"high"`` checks one end only.
+        ``interval`` names both ends at once (``"must be in (0, 1)"``), as fractions read best.
         """
-        low_ok = side == "high" or ((self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt))
-        high_ok = side == "low" or ((self.le is None or value <= self.le) and (self.lt is None or value < self.lt))
+        low_ok = not self.below(value)
+        high_ok = (self.le is None or value <= self.le) and (self.lt is None or value < self.lt)
         if low_ok and high_ok:
             return None
         low = f"[{self.ge:g}" if self.ge is not None else (f"({self.gt:g}" if self.gt is not None else None)
@@ -252,7 +255,7 @@ class _Number:
             raise argparse.ArgumentTypeError(f"must be {what}{like}, got {text!r}") from None
         problem = self.bounds.problem(value, interval=self.kind is float)
         if problem:
-            why = self.why if self.bounds.problem(value, interval=False, side="low") else ""
+            why = self.why if self.bounds.below(value) else ""
             eg = f", e.g. {self.example}" if self.kind is float and self.example is not None else ""
             shown = f"{value:g}" if self.kind is float else str(value)
             raise argparse.ArgumentTypeError(f"{problem}{why}{eg}, got {shown}")
