@@ -26,20 +26,24 @@ from features.windows import window_end_mask
 class DatasetConfig(BaseModel):
     """What a model sees and what it predicts.
 
-    Attributes:
-        features: names from :data:`features.indicators.FEATURES`.
-        timesteps: rows per window.
-        label: label timing and scheme.
-        max_gap: business days between two rows of a ticker beyond which its history is cut in
-            two: features, labels and windows never reach across the cut (:mod:`features.segments`).
+    Each field's description is its documentation, ``updown backtest --help``'s text and Prefect's.
+    ``max_gap`` cuts a history in segments (:mod:`features.segments`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    features: tuple[str, ...] = DEFAULT_FEATURES
-    timesteps: int = Field(30, ge=1, le=1000)
-    label: LabelConfig = LabelConfig()
-    max_gap: int = Field(DEFAULT_MAX_GAP, ge=1, le=260)
+    features: tuple[str, ...] = Field(
+        DEFAULT_FEATURES, description="names from the feature table, see docs/features.md"
+    )
+    timesteps: int = Field(30, ge=1, le=1000, description="trading days per input window")
+    label: LabelConfig = Field(LabelConfig(), description="label timing and scheme")
+    max_gap: int = Field(
+        DEFAULT_MAX_GAP,
+        ge=1,
+        le=260,
+        description="business days between two rows of a ticker beyond which its history is cut in two: "
+        "features, labels and windows never reach across the cut",
+    )
 
     @field_validator("features")
     @classmethod

@@ -51,31 +51,34 @@ LabelScheme = Literal["fixed", "volatility", "quantile", "triple_barrier"]
 
 
 class LabelConfig(BaseModel):
-    """Label timing and the down/flat/up thresholds.
+    """Label timing and the down/flat/up thresholds (the module docstring has the timing and schemes).
 
-    Attributes:
-        horizon: trading days the forward return spans.
-        lag: trading days between the decision close and the entry close.
-        band: half-width of the flat band of the ``fixed`` scheme, as a fraction (0.01 = ±1%).
-        scheme: how the thresholds are set (see the module docstring).
-        vol_window: days of daily log returns in ``sigma_t`` (``volatility``, ``triple_barrier``).
-        k: half-width of the ``volatility`` band, in horizon standard deviations ``sigma_t * sqrt(horizon)``.
-        quantiles: lower and upper cut points of the ``quantile`` scheme, as probabilities.
-        profit_take: upper barrier of ``triple_barrier``, in horizon standard deviations.
-        stop_loss: lower barrier of ``triple_barrier``, in horizon standard deviations.
+    Each field's description is its documentation, ``updown backtest --help``'s text and Prefect's.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    horizon: int = Field(5, ge=1, le=250)
-    lag: int = Field(1, ge=0, le=20)
-    band: float = Field(0.01, gt=0, lt=1)
-    scheme: LabelScheme = "fixed"
-    vol_window: int = Field(20, ge=2, le=1000)
-    k: float = Field(0.5, gt=0, le=20)
-    quantiles: tuple[float, float] = (1 / 3, 2 / 3)
-    profit_take: float = Field(1.0, gt=0, le=20)
-    stop_loss: float = Field(1.0, gt=0, le=20)
+    horizon: int = Field(5, ge=1, le=250, description="label horizon in trading days: the forward return spans them")
+    lag: int = Field(1, ge=0, le=20, description="trading days between the decision close and the entry close")
+    band: float = Field(
+        0.01, gt=0, lt=1, description="half-width of the fixed scheme's flat band, as a fraction (0.01 = ±1%)"
+    )
+    scheme: LabelScheme = Field(
+        "fixed", description="how returns become down/flat/up, see docs/features.md (fixed: ±band)"
+    )
+    vol_window: int = Field(
+        20, ge=2, le=1000, description="days of daily log returns in sigma_t (volatility, triple_barrier)"
+    )
+    k: float = Field(0.5, gt=0, le=20, description="half-width of the volatility band, in horizon standard deviations")
+    quantiles: tuple[float, float] = Field(
+        (1 / 3, 2 / 3), description="lower and upper cut points of the quantile scheme, as probabilities"
+    )
+    profit_take: float = Field(
+        1.0, gt=0, le=20, description="upper barrier of triple_barrier, in horizon standard deviations"
+    )
+    stop_loss: float = Field(
+        1.0, gt=0, le=20, description="lower barrier of triple_barrier, in horizon standard deviations"
+    )
 
     @field_validator("quantiles")
     @classmethod

@@ -39,7 +39,8 @@ from features.frame import PRICE_COLUMNS, PriceDataError, canonicalize, empty_fr
 from features.prices.sources import PriceSource, get_source
 from features.prices.sources.base import FetchResult, SourceError, SourceUnavailableError, canonical_events
 from features.prices.store import PriceStore, StoreLockedError
-from features.prices.validation import RowIssue, ValidationPolicy, flag_suspicious, reject_invalid
+from features.prices.validation import RowIssue, ValidationPolicy, flag_with_history, reject_invalid
+from features.storage.layout import DataRoot
 
 Status = Literal["updated", "unchanged", "failed"]
 _VALUES = [*PRICE_COLUMNS, "volume"]
@@ -161,7 +162,7 @@ def source_for(spec: str, *, root: str | Path) -> PriceSource:
     if spec.strip().lower() == "yahoo":
         from features.prices.sources.yahoo import YahooSource
 
-        return YahooSource(cache_dir=Path(root) / "cache" / "yfinance")
+        return YahooSource(cache_dir=DataRoot(root).yfinance_cache)
     return get_source(spec)
 
 
@@ -302,43 +303,21 @@ def update_store(
         names = list(dict.fromkeys(canonical(t) for t in names))
 
     # 1-2: plan and fetch everything before writing anything.
-    windows: dict[str, tuple[pd.Timestamp | None, pd.Timestamp | None] | None] = {}
-    fetched: dict[str, FetchResult] = {}
     if names is None:
         result = _fetch(source, None, lo, hi)
         names = sorted(set(result.prices["ticker"]) | set(result.failures))
-        windows = dict.fromkeys(names, (lo, hi))
+        windows: dict[str, _Window | None] = dict.fromkeys(names, (lo, hi))
         fetched = dict.fromkeys(names, result)
     else:
-        stored_dates = store.stored_dates(names)
-        groups: dict[tuple[pd.Timestamp | None, pd.Timestamp | None], list[str]] = defaultdict(list)
-        for name in names:
-            window = plan_fetch(stored_dates[name], start=lo, end=hi, overlap_days=overlap_days)
-            windows[name] = window
-            if window is not None:
-                groups[window].append(name)
-        for (a, b), group in groups.items():
-            result = _fetch(source, group, a, b)
-            fetched.update(dict.fromkeys(group, result))
+        windows, fetched = _plan_and_fetch(source, store, names, lo, hi, overlap_days=overlap_days)
 
     # 3-5: per ticker, under its lock.
+    settings = _Settings(lo, hi, rel_tolerance, policy or ValidationPolicy())
     outcomes: list[TickerUpdate] = []
     rejected: list[RowIssue] = []
     flagged: list[RowIssue] = []
-    settings = _Settings(lo, hi, rel_tolerance, policy or ValidationPolicy())
     for name in names:
-        window, got = windows[name], fetched.get(name)
-        if window is None or got is None:
-            outcomes.append(TickerUpdate(name, "unchanged"))
-            continue
-        asked = _window_text(*window)
-        if name in got.failures:
-            outcomes.append(TickerUpdate(name, "failed", fetched=asked, reason=got.failures[name]))
-            continue
-        try:
-            outcome, bad, odd = _apply(source, store, name, got, asked=asked, settings=settings)
-        except (SourceError, StoreLockedError, PriceDataError) as exc:
-            outcome, bad, odd = TickerUpdate(name, "failed", fetched=asked, reason=str(exc)), [], []
+        outcome, bad, odd = _update_ticker(source, store, name, windows[name], fetched.get(name), settings=settings)
         outcomes.append(outcome)
         rejected += bad
         flagged += odd
@@ -352,12 +331,60 @@ def update_store(
     )
 
 
+_Window = tuple[pd.Timestamp | None, pd.Timestamp | None]
+
+
 @dataclass(frozen=True)
 class _Settings:
     start: pd.Timestamp | None
     end: pd.Timestamp | None
     rel_tolerance: float
     policy: ValidationPolicy
+
+
+def _plan_and_fetch(
+    source: PriceSource,
+    store: PriceStore,
+    names: list[str],
+    lo: pd.Timestamp | None,
+    hi: pd.Timestamp | None,
+    *,
+    overlap_days: int,
+) -> tuple[dict[str, _Window | None], dict[str, FetchResult]]:
+    """Steps 1-2: each ticker's window (None: nothing to fetch), and one fetch per distinct window."""
+    stored_dates = store.stored_dates(names)
+    windows: dict[str, _Window | None] = {}
+    groups: dict[_Window, list[str]] = defaultdict(list)
+    for name in names:
+        window = plan_fetch(stored_dates[name], start=lo, end=hi, overlap_days=overlap_days)
+        windows[name] = window
+        if window is not None:
+            groups[window].append(name)
+    fetched: dict[str, FetchResult] = {}
+    for (a, b), group in groups.items():
+        fetched.update(dict.fromkeys(group, _fetch(source, group, a, b)))
+    return windows, fetched
+
+
+def _update_ticker(
+    source: PriceSource,
+    store: PriceStore,
+    name: str,
+    window: _Window | None,
+    got: FetchResult | None,
+    *,
+    settings: _Settings,
+) -> tuple[TickerUpdate, list[RowIssue], list[RowIssue]]:
+    """Steps 3-5 for one ticker, or why there is nothing to do; a failure is an outcome, not an error."""
+    if window is None or got is None:
+        return TickerUpdate(name, "unchanged"), [], []
+    asked = _window_text(*window)
+    if name in got.failures:
+        return TickerUpdate(name, "failed", fetched=asked, reason=got.failures[name]), [], []
+    try:
+        return _apply(source, store, name, got, asked=asked, settings=settings)
+    except (SourceError, StoreLockedError, PriceDataError) as exc:
+        return TickerUpdate(name, "failed", fetched=asked, reason=str(exc)), [], []
 
 
 def _apply(
@@ -374,38 +401,26 @@ def _apply(
             reason = overlap_disagreement(stored, clean, rel_tolerance=settings.rel_tolerance)
             reason = reason or unseen_events(stored, stored_events, events)
         if reason:
-            first, last = stored["date"].iloc[0], stored["date"].iloc[-1]
-            lo = first if settings.start is None else min(first, settings.start)
-            hi = None if settings.end is None else max(settings.end, last)
-            asked = _window_text(lo, hi)
-            again = _fetch(source, [name], lo, hi)
-            if name in again.failures:
-                raise SourceError(
-                    f"history was re-adjusted ({reason}) and the full refetch failed: {again.failures[name]}"
-                )
-            rows, events = _rows_of(again, name)
-            clean, rejected = reject_invalid(rows)
-            if clean.empty:
-                raise SourceError(f"history was re-adjusted ({reason}) but the full refetch has no valid rows")
+            asked, events, clean, rejected = _refetch_full(source, name, stored, reason=reason, settings=settings)
         if clean.empty and stored.empty:
             why = f"all {len(rejected)} fetched rows were rejected" if rejected else "the source returned no rows"
             return TickerUpdate(name, "failed", rows_rejected=len(rejected), fetched=asked, reason=why), rejected, []
 
         added, changed = _compare(stored, clean)
         removed = int((~stored["date"].isin(clean["date"])).sum()) if reason else 0
-        merged = clean if reason else _merge(stored, clean)
-        touched = clean.loc[added | changed, "date"]
         known = None if events is None else canonical_events(pd.concat([stored_events, events], ignore_index=True))
-        flagged = flag_suspicious(merged, report=merged["date"].isin(touched), events=known, policy=settings.policy)
+        flagged = flag_with_history(
+            clean, history=None if reason else stored, report=added | changed, events=known, policy=settings.policy
+        )
         if reason:
             store.replace(name, clean)
-        elif touched.size:
+        elif (added | changed).any():
             store.write(clean.loc[added | changed])
         if events is not None:
             store.write_events(name, events, replace=bool(reason))
     outcome = TickerUpdate(
         ticker=name,
-        status="updated" if touched.size or removed else "unchanged",
+        status="updated" if (added | changed).any() or removed else "unchanged",
         rows_added=int(added.sum()),
         rows_changed=int(changed.sum()),
         rows_removed=removed,
@@ -416,6 +431,30 @@ def _apply(
         reason=reason,
     )
     return outcome, rejected, flagged
+
+
+def _refetch_full(
+    source: PriceSource, name: str, stored: pd.DataFrame, *, reason: str, settings: _Settings
+) -> tuple[str, pd.DataFrame | None, pd.DataFrame, list[RowIssue]]:
+    """Fetch a re-adjusted ticker's whole stored range again (and what was asked beyond it).
+
+    Returns:
+        The window asked, the events, the valid rows and the rejected ones.
+
+    Raises:
+        SourceError: the refetch failed or has no valid rows.
+    """
+    first, last = stored["date"].iloc[0], stored["date"].iloc[-1]
+    lo = first if settings.start is None else min(first, settings.start)
+    hi = None if settings.end is None else max(settings.end, last)
+    again = _fetch(source, [name], lo, hi)
+    if name in again.failures:
+        raise SourceError(f"history was re-adjusted ({reason}) and the full refetch failed: {again.failures[name]}")
+    rows, events = _rows_of(again, name)
+    clean, rejected = reject_invalid(rows)
+    if clean.empty:
+        raise SourceError(f"history was re-adjusted ({reason}) but the full refetch has no valid rows")
+    return _window_text(lo, hi), events, clean, rejected
 
 
 def _fetch(
@@ -457,11 +496,6 @@ def _compare(stored: pd.DataFrame, clean: pd.DataFrame) -> tuple[np.ndarray, np.
         same = (new.to_numpy() == before.to_numpy()) | (new.isna().to_numpy() & before.isna().to_numpy())
         changed[np.flatnonzero(~added)] = ~same.all(axis=1)
     return added, changed
-
-
-def _merge(stored: pd.DataFrame, clean: pd.DataFrame) -> pd.DataFrame:
-    merged = pd.concat([stored, clean], ignore_index=True).drop_duplicates(["ticker", "date"], keep="last")
-    return canonicalize(merged)
 
 
 def _window_text(lo: pd.Timestamp | None, hi: pd.Timestamp | None) -> str:

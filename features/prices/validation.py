@@ -112,6 +112,32 @@ class ValidationResult:
     flagged: tuple[RowIssue, ...]
 
 
+class _Marks:
+    """The first rule each row of a frame breaks, and what it saw ("" = none yet)."""
+
+    def __init__(self, n_rows: int) -> None:
+        self.rule = np.full(n_rows, "", dtype=object)
+        self.detail = np.full(n_rows, "", dtype=object)
+
+    @property
+    def free(self) -> np.ndarray:
+        """Rows that broke no rule so far (boolean mask)."""
+        return np.asarray(self.rule == "", dtype=bool)
+
+    def mark(self, rows: np.ndarray, name: str, describe: Callable[[int], str]) -> None:
+        """Give rule ``name`` to the rows (a boolean mask or positions) that have none yet."""
+        positions = np.flatnonzero(rows) if rows.dtype == bool else rows
+        for i in positions:
+            if self.rule[i] == "":
+                self.rule[i], self.detail[i] = name, describe(int(i))
+
+    def issues(self, frame: pd.DataFrame, action: Action, *, rows: np.ndarray) -> list[RowIssue]:
+        """One :class:`RowIssue` per marked row of ``frame`` among ``rows`` (a boolean mask)."""
+        hit = ~self.free & rows
+        found = zip(frame["ticker"][hit], frame["date"][hit], self.rule[hit], self.detail[hit], strict=True)
+        return [RowIssue(str(t), d.date(), str(r), action, str(x)) for t, d, r, x in found]
+
+
 def reject_invalid(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[RowIssue]]:
     """Drop the rows that break the canonical contract and say which and why.
 
@@ -127,16 +153,22 @@ def reject_invalid(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[RowIssue]]:
         PriceDataError: when a canonical column is missing.
     """
     work = coerce(frame).reset_index(drop=True)
-    rule = np.full(len(work), "", dtype=object)
-    detail = np.full(len(work), "", dtype=object)
+    marks = _Marks(len(work))
+    _mark_bad_values(work, marks)
+    _mark_duplicates(work, marks)
+    alive = np.flatnonzero(marks.free)
+    rows = work.iloc[alive]
+    prior = rows.groupby("ticker")["date"].cummax().groupby(rows["ticker"]).shift()
+    earlier = alive[(rows["date"] < prior).to_numpy()]
+    marks.mark(earlier, "unsorted", lambda i: "dated before an earlier row of its ticker")
 
-    def mark(rows: np.ndarray, name: str, describe: Callable[[int], str]) -> None:
-        """Give ``rule`` to the rows (a boolean mask or positions) that have none yet."""
-        positions = np.flatnonzero(rows) if rows.dtype == bool else rows
-        for i in positions:
-            if rule[i] == "":
-                rule[i], detail[i] = name, describe(int(i))
+    issues = marks.issues(work, "rejected", rows=np.ones(len(work), dtype=bool))
+    issues.sort(key=lambda issue: (issue.ticker, issue.date, issue.rule))
+    return canonicalize(work.loc[marks.free]), issues
 
+
+def _mark_bad_values(work: pd.DataFrame, marks: _Marks) -> None:
+    """The rules about one row's values: missing, infinite, non-positive prices, high/low, volume."""
     prices = work.loc[:, list(PRICE_COLUMNS)].to_numpy(dtype="float64")
     op, hi, lo, cl, _ = prices.T
     volume = work["volume"].to_numpy(dtype="float64")
@@ -146,49 +178,35 @@ def reject_invalid(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[RowIssue]]:
             (np.isinf(prices), "non_finite_price", "infinite"),
             (prices <= 0, "non_positive_price", "<= 0"),
         ):
-            mark(mask.any(axis=1), name, functools.partial(_describe_columns, mask, what))
+            marks.mark(mask.any(axis=1), name, functools.partial(_describe_columns, mask, what))
         tol = 1e-9 * np.abs(hi)
         inside = (lo <= op + tol) & (lo <= cl + tol) & (op <= hi + tol) & (cl <= hi + tol)
-        mark(
+        marks.mark(
             ~inside,
             "high_low",
             lambda i: f"need low <= open, close <= high; got {op[i]:g}/{hi[i]:g}/{lo[i]:g}/{cl[i]:g} (o/h/l/c)",
         )
-        mark(volume < 0, "negative_volume", lambda i: f"volume {volume[i]:g} < 0")
+        marks.mark(volume < 0, "negative_volume", lambda i: f"volume {volume[i]:g} < 0")
 
-    alive = np.flatnonzero(rule == "")
+
+def _mark_duplicates(work: pd.DataFrame, marks: _Marks) -> None:
+    """Rows sharing a (ticker, date) among those still alive: extra exact copies, or every conflicting one."""
+    alive = np.flatnonzero(marks.free)
     rows = work.iloc[alive]
     copies = rows.duplicated(["ticker", "date"], keep=False).to_numpy()
-    if copies.any():
-        dup = rows.loc[copies]
-        distinct = dup.drop_duplicates(list(COLUMNS)).groupby(["ticker", "date"]).size()
-        conflict = pd.MultiIndex.from_frame(dup[["ticker", "date"]]).map(distinct).to_numpy() > 1
-        extra = dup.duplicated(list(COLUMNS), keep="first").to_numpy()
-        where = alive[copies]
-        mark(
-            where[conflict],
-            "duplicate_date",
-            lambda i: "another row of this date has different values; every copy is rejected",
-        )
-        mark(
-            where[extra],
-            "duplicate_date",
-            lambda i: "exact copy of an earlier row; the first copy is kept",
-        )
-
-    alive = np.flatnonzero(rule == "")
-    rows = work.iloc[alive]
-    prior = rows.groupby("ticker")["date"].cummax().groupby(rows["ticker"]).shift()
-    earlier = alive[(rows["date"] < prior).to_numpy()]
-    mark(earlier, "unsorted", lambda i: "dated before an earlier row of its ticker")
-
-    bad = rule != ""
-    issues = [
-        RowIssue(str(t), d.date(), str(r), "rejected", str(x))
-        for t, d, r, x in zip(work["ticker"][bad], work["date"][bad], rule[bad], detail[bad], strict=True)
-    ]
-    issues.sort(key=lambda issue: (issue.ticker, issue.date, issue.rule))
-    return canonicalize(work.loc[~bad]), issues
+    if not copies.any():
+        return
+    dup = rows.loc[copies]
+    distinct = dup.drop_duplicates(list(COLUMNS)).groupby(["ticker", "date"]).size()
+    conflict = pd.MultiIndex.from_frame(dup[["ticker", "date"]]).map(distinct).to_numpy() > 1
+    extra = dup.duplicated(list(COLUMNS), keep="first").to_numpy()
+    where = alive[copies]
+    marks.mark(
+        where[conflict],
+        "duplicate_date",
+        lambda i: "another row of this date has different values; every copy is rejected",
+    )
+    marks.mark(where[extra], "duplicate_date", lambda i: "exact copy of an earlier row; the first copy is kept")
 
 
 def flag_suspicious(
@@ -218,54 +236,91 @@ def flag_suspicious(
     if frame.empty:
         return []
     wanted = np.ones(len(frame), dtype=bool) if report is None else np.asarray(report, dtype=bool)
-    ticker, date = frame["ticker"], frame["date"]
-    same_ticker = (ticker == ticker.shift()).to_numpy()
-    prev_date = date.shift()
-    rule = np.full(len(frame), "", dtype=object)
-    detail = np.full(len(frame), "", dtype=object)
+    same_ticker = (frame["ticker"] == frame["ticker"].shift()).to_numpy()
+    marks = _Marks(len(frame))
+    _mark_jumps(frame, marks, same_ticker=same_ticker, events=events, max_move=policy.max_move)
 
+    close = frame["close"].to_numpy()
+    repeat = same_ticker & (close == np.roll(close, 1))
+    run_id = np.cumsum(~repeat)
+    run_len = pd.Series(run_id).map(pd.Series(run_id).value_counts()).to_numpy()
+    stale = repeat & (run_len >= policy.stale_days)
+    marks.mark(stale, "stale", lambda i: f"close {close[i]:g} unchanged for {run_len[i]} rows in a row")
+
+    days = frame["date"].to_numpy().astype("datetime64[D]")
+    between = np.zeros(len(frame), dtype=np.int64)
+    if len(frame) > 1:
+        between[1:] = np.busday_count(days[:-1], days[1:]) - 1
+    prev_date = frame["date"].shift()
+    marks.mark(
+        same_ticker & (between > policy.max_gap_days),
+        "gap",
+        lambda i: f"{between[i]} weekdays without a price since {prev_date.iloc[i]:%Y-%m-%d}",
+    )
+    return marks.issues(frame, "flagged", rows=wanted)
+
+
+def _mark_jumps(
+    frame: pd.DataFrame, marks: _Marks, *, same_ticker: np.ndarray, events: pd.DataFrame | None, max_move: float
+) -> None:
+    """One-row moves above ``max_move`` that no split of that day explains."""
     ratio = np.ones(len(frame))
     if events is not None and not events.empty:
         splits = events.loc[events["split_ratio"] != 1.0, ["ticker", "date", "split_ratio"]]
         splits = splits.drop_duplicates(["ticker", "date"], keep="last")
         joined = frame[["ticker", "date"]].merge(splits, on=["ticker", "date"], how="left")
         ratio = joined["split_ratio"].fillna(1.0).to_numpy()
-    columns = ("adj_close", "close") if events is not None else ("adj_close",)
-    for col in columns:
+    prev_date = frame["date"].shift()
+    for col in ("adj_close", "close") if events is not None else ("adj_close",):
         price = frame[col].to_numpy()
         prev = np.roll(price, 1)
         move = price / prev - 1.0
         after_split = price * ratio / prev - 1.0
-        jump = same_ticker & (np.abs(move) > policy.max_move) & (np.abs(after_split) > policy.max_move)
-        new = jump & (rule == "")
-        for i in np.flatnonzero(new):
-            rule[i] = "jump"
+        jump = same_ticker & (np.abs(move) > max_move) & (np.abs(after_split) > max_move)
+
+        def describe(i: int, col: str = col, move: np.ndarray = move) -> str:
             split = f" (a {ratio[i]:g}:1 split that day does not explain it)" if ratio[i] != 1.0 else ""
-            detail[i] = f"{col} moved {move[i]:+.1%} from {prev_date.iloc[i]:%Y-%m-%d}{split}"
+            return f"{col} moved {move[i]:+.1%} from {prev_date.iloc[i]:%Y-%m-%d}{split}"
 
-    close = frame["close"].to_numpy()
-    repeat = same_ticker & (close == np.roll(close, 1))
-    run_id = np.cumsum(~repeat)
-    run_len = pd.Series(run_id).map(pd.Series(run_id).value_counts()).to_numpy()
-    stale = repeat & (run_len >= policy.stale_days) & (rule == "")
-    for i in np.flatnonzero(stale):
-        rule[i] = "stale"
-        detail[i] = f"close {close[i]:g} unchanged for {run_len[i]} rows in a row"
+        marks.mark(jump, "jump", describe)
 
-    days = frame["date"].to_numpy().astype("datetime64[D]")
-    between = np.zeros(len(frame), dtype=np.int64)
-    if len(frame) > 1:
-        between[1:] = np.busday_count(days[:-1], days[1:]) - 1
-    gap = same_ticker & (between > policy.max_gap_days) & (rule == "")
-    for i in np.flatnonzero(gap):
-        rule[i] = "gap"
-        detail[i] = f"{between[i]} weekdays without a price since {prev_date.iloc[i]:%Y-%m-%d}"
 
-    hit = (rule != "") & wanted
-    return [
-        RowIssue(str(t), d.date(), str(r), "flagged", str(x))
-        for t, d, r, x in zip(ticker[hit], date[hit], rule[hit], detail[hit], strict=True)
-    ]
+def flag_with_history(
+    clean: pd.DataFrame,
+    *,
+    history: pd.DataFrame | None = None,
+    report: np.ndarray | None = None,
+    events: pd.DataFrame | None = None,
+    policy: ValidationPolicy | None = None,
+) -> list[RowIssue]:
+    """Flag suspicious rows of ``clean`` seen after the stored ``history`` they join.
+
+    The suspicious rules need the context before a row (a jump from the last stored close, a
+    gap since it), so ``clean`` is merged into ``history`` (on the same (ticker, date) the row
+    of ``clean`` wins) and :func:`flag_suspicious` runs over the result, reporting only rows of
+    ``clean``.
+
+    Args:
+        clean: Valid canonical rows (:func:`reject_invalid`'s first result).
+        history: Already stored canonical prices of the same tickers; None or empty: none.
+        report: Boolean mask over ``clean``'s rows: report only these (the rows being written:
+            new or changed). None: every row of ``clean``.
+        events: Corporate actions that explain jumps; see :func:`flag_suspicious`.
+        policy: Thresholds; None = defaults.
+
+    Returns:
+        One :class:`RowIssue` per flagged row of ``clean``, by ticker and date.
+    """
+    new = np.ones(len(clean), dtype=bool) if report is None else np.asarray(report, dtype=bool)
+    if history is None or history.empty:
+        merged = clean
+    else:
+        tagged = pd.concat(
+            [canonicalize(history).assign(_new=False), clean.assign(_new=new)], ignore_index=True
+        ).drop_duplicates(["ticker", "date"], keep="last")
+        tagged = tagged.sort_values(["ticker", "date"], kind="stable").reset_index(drop=True)
+        merged, new = tagged.drop(columns="_new"), tagged["_new"].to_numpy(dtype=bool)
+    return flag_suspicious(merged, report=new, events=events, policy=policy)
 
 
 def validate(
@@ -276,6 +331,9 @@ def validate(
     policy: ValidationPolicy | None = None,
 ) -> ValidationResult:
     """Apply the whole policy to ``frame``: reject invalid rows, flag suspicious new ones.
+
+    :func:`features.prices.update.update_store` takes the same two steps with an overlap check
+    between them (:func:`reject_invalid`, then :func:`flag_with_history`).
 
     Args:
         frame: New prices with the canonical columns, in the source's order.
@@ -289,15 +347,7 @@ def validate(
         ``clean`` (the valid rows of ``frame``, canonical), ``rejected`` and ``flagged``.
     """
     clean, rejected = reject_invalid(frame)
-    if history is None or history.empty:
-        merged, new = clean, np.ones(len(clean), dtype=bool)
-    else:
-        tagged = pd.concat(
-            [canonicalize(history).assign(_new=False), clean.assign(_new=True)], ignore_index=True
-        ).drop_duplicates(["ticker", "date"], keep="last")
-        tagged = tagged.sort_values(["ticker", "date"], kind="stable").reset_index(drop=True)
-        merged, new = tagged.drop(columns="_new"), tagged["_new"].to_numpy(dtype=bool)
-    flagged = flag_suspicious(merged, report=new, events=events, policy=policy)
+    flagged = flag_with_history(clean, history=history, events=events, policy=policy)
     return ValidationResult(clean=clean, rejected=tuple(rejected), flagged=tuple(flagged))
 
 

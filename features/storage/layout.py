@@ -49,6 +49,7 @@ SETTLED = "reports/settled"
 SCORECARD = "reports/scorecard.parquet"
 BACKTEST = "reports/backtest"
 TRIALS_FILE = "trials.json"
+TRIAL_LOSSES_DIR = "trial_losses"  # beside the ledger: per-date loss differences of each trial
 TRIALS = f"{BACKTEST}/{TRIALS_FILE}"
 FINISHED_RUNS = "reports/backtest/*/predictions.parquet"
 CACHE = "cache"

@@ -1,7 +1,12 @@
-"""Argument types and option groups of the ``updown`` CLI, and the configs they build.
+"""The options of ``updown backtest`` / ``train``, generated from the configs they build.
 
-Each type converter turns bad input into an ``argparse`` error that names the value, so the CLI
-exits with status 2 and one line before any work (or any Prefect start-up) happens.
+Each option is a config field (:mod:`flows.cli.fields`): its default, bounds and help text are the
+field's, so they are written once, in the config. Three options are small adapters: ``--arch``
+picks an :data:`~models.learn.config.ARCHITECTURES` preset whose fields ``--units``,
+``--optimizer`` and ``--learning-rate`` override; ``--features`` is checked against the feature
+registry; ``--seeds`` defaults to ``--seed``. Bad input is an ``argparse`` error that names the
+option and the value, so the CLI exits with status 2 and one line before any work (or any
+Prefect start-up) happens.
 """
 
 from __future__ import annotations
@@ -10,22 +15,26 @@ import argparse
 from typing import Any
 
 from features.dataset import DatasetConfig
-from features.dates import parse_date
-from features.indicators import DEFAULT_FEATURES, FEATURES
+from features.indicators import FEATURES
 from features.labels import LabelConfig
+from flows.cli.fields import add_options, config_values, date_arg, field_options
 from flows.settings import default_source
 from models.learn.config import ARCHITECTURES, ModelConfig, TrainConfig, WalkForwardConfig
 
-
-def date_arg(text: str) -> str:
-    """A date in any form pandas parses, normalised to ``YYYY-MM-DD`` (what the flows accept)."""
-    try:
-        day = parse_date(text, name="date")
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-    if day is None:
-        raise argparse.ArgumentTypeError(f"must be a date like 2020-01-31, got {text!r}")
-    return day.date().isoformat()
+__all__ = [
+    "DATASET_OPTIONS",
+    "LABEL_OPTIONS",
+    "MODEL_OPTIONS",
+    "TRAIN_OPTIONS",
+    "WALK_FORWARD_OPTIONS",
+    "DefaultsHelpFormatter",
+    "build_configs",
+    "data_options",
+    "date_arg",
+    "model_options",
+    "walk_forward_config",
+    "walk_forward_options",
+]
 
 
 class DefaultsHelpFormatter(argparse.HelpFormatter):
@@ -43,59 +52,46 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
         return f"{text} (default: %(default)s)" if text else "default: %(default)s"
 
 
-def _integer(text: str, *, minimum: int, why: str = "") -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"must be >= {minimum}{why}, got {value}")
-    return value
-
-
-def positive(text: str) -> int:
-    return _integer(text, minimum=1)
-
-
-def seed_arg(text: str) -> int:
-    return _integer(text, minimum=0)
-
-
-def blocks_arg(text: str) -> int:
-    return _integer(text, minimum=2, why=" (a walk-forward needs two blocks)")
-
-
-def units_arg(text: str) -> tuple[int, ...]:
-    units = tuple(positive(p) for p in text.split(",") if p.strip())
-    if not units:
-        raise argparse.ArgumentTypeError(f"must list LSTM sizes like 128,64, got {text!r}")
-    return units
-
-
-def _fraction(text: str, *, example: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number like {example}, got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1), e.g. {example}, got {value}")
-    return value
-
-
-def band_arg(text: str) -> float:
-    return _fraction(text, example="0.01 for ±1%")
-
-
-def learning_rate_arg(text: str) -> float:
-    return _fraction(text, example="0.001")
-
-
 def features_arg(text: str) -> tuple[str, ...]:
     names = tuple(p.strip() for p in text.split(",") if p.strip())
     unknown = [n for n in names if n not in FEATURES]
     if unknown or not names:
         raise argparse.ArgumentTypeError(f"unknown features {unknown or text!r}; known: {', '.join(FEATURES)}")
     return names
+
+
+def _preset_values(field: str) -> str:
+    """``"single 64, stacked 128,64, ..."``: each preset's value of a ModelConfig field."""
+    shown = {name: getattr(preset, field) for name, preset in ARCHITECTURES.items()}
+    return ", ".join(
+        f"{name} {','.join(map(str, v)) if isinstance(v, tuple) else f'{v:g}' if isinstance(v, float) else v}"
+        for name, v in shown.items()
+    )
+
+
+# The fields not offered on the command line (set them through a flow's parameters).
+NOT_OPTIONS: dict[type[Any], tuple[str, ...]] = {
+    LabelConfig: ("lag", "vol_window", "k", "quantiles", "profit_take", "stop_loss"),
+    DatasetConfig: ("label", "max_gap"),  # label: LABEL_OPTIONS
+    ModelConfig: ("dropout", "bidirectional"),  # from --arch
+    TrainConfig: ("batch_size", "patience", "val_fraction", "class_weight"),
+    WalkForwardConfig: ("test_fraction", "test_start", "embargo"),
+}
+LABEL_OPTIONS = field_options(LabelConfig, exclude=NOT_OPTIONS[LabelConfig], flags={"scheme": "--label-scheme"})
+DATASET_OPTIONS = field_options(DatasetConfig, exclude=NOT_OPTIONS[DatasetConfig], types_={"features": features_arg})
+MODEL_OPTIONS = field_options(
+    ModelConfig,
+    exclude=NOT_OPTIONS[ModelConfig],
+    unset={name: f"the --arch preset's: {_preset_values(name)}" for name in ("units", "optimizer", "learning_rate")},
+)
+TRAIN_OPTIONS = field_options(TrainConfig, exclude=NOT_OPTIONS[TrainConfig])
+WALK_FORWARD_OPTIONS = field_options(
+    WalkForwardConfig,
+    exclude=NOT_OPTIONS[WalkForwardConfig],
+    unset={"seeds": "--seed"},
+    reasons={"blocks": "a walk-forward needs two blocks"},
+)
+DEFAULT_ARCH = next(name for name, preset in ARCHITECTURES.items() if preset == ModelConfig())
 
 
 def data_options() -> argparse.ArgumentParser:
@@ -113,90 +109,35 @@ def data_options() -> argparse.ArgumentParser:
 
 
 def model_options() -> argparse.ArgumentParser:
-    """Dataset, architecture and training options shared by ``backtest`` and ``train``."""
+    """Dataset, label, architecture and training options shared by ``backtest`` and ``train``."""
     m = argparse.ArgumentParser(add_help=False)
-    m.add_argument("--epochs", type=positive, default=8, help="cap on training epochs; early stopping may end sooner")
-    m.add_argument("--timesteps", type=positive, default=30, help="trading days per input window")
-    m.add_argument("--horizon", type=positive, default=5, help="label horizon in trading days")
-    m.add_argument("--band", type=band_arg, default=0.01, help="flat band half-width (default: 0.01 = ±1%%)")
+    add_options(m, (*DATASET_OPTIONS, *LABEL_OPTIONS))
     m.add_argument(
-        "--label-scheme",
-        choices=("fixed", "volatility", "quantile", "triple_barrier"),
-        default="fixed",
-        help="how returns become down/flat/up, see docs/features.md (default: fixed ±band)",
+        "--arch",
+        choices=sorted(ARCHITECTURES),
+        default=DEFAULT_ARCH,
+        help="architecture preset; --units, --optimizer and --learning-rate override its fields",
     )
-    m.add_argument(
-        "--features",
-        type=features_arg,
-        help=f"comma-separated feature names (default: {','.join(DEFAULT_FEATURES)})",
-    )
-    m.add_argument("--arch", choices=sorted(ARCHITECTURES), default="stacked", help="architecture preset")
-    m.add_argument("--units", type=units_arg, help="LSTM sizes, e.g. 128,64 (default: the architecture's)")
-    m.add_argument(
-        "--optimizer",
-        choices=("adam", "rmsprop"),
-        help="optimiser (default: the architecture's, rmsprop for bidirectional)",
-    )
-    m.add_argument("--learning-rate", type=learning_rate_arg, help="optimiser step size (default: 0.001)")
-    m.add_argument(
-        "--lr-schedule",
-        choices=("constant", "plateau", "cosine"),
-        default="constant",
-        help="plateau halves the rate when validation loss stalls; cosine decays it over the epochs",
-    )
-    m.add_argument("--calibrate", action="store_true", help="temperature-scale probabilities on the validation slice")
-    m.add_argument("--seed", type=seed_arg, default=0, help="random seed")
+    add_options(m, (*MODEL_OPTIONS, *TRAIN_OPTIONS))
     return m
 
 
 def build_configs(args: argparse.Namespace) -> dict[str, Any]:
     """The flow parameters ``dataset``, ``model`` and ``training`` from parsed options."""
     preset = ARCHITECTURES[args.arch]
-    overrides = {
-        k: v
-        for k, v in (("units", args.units), ("optimizer", args.optimizer), ("learning_rate", args.learning_rate))
-        if v is not None
-    }
+    label = LabelConfig(**config_values(args, LABEL_OPTIONS))
     return {
-        "dataset": DatasetConfig(
-            timesteps=args.timesteps,
-            label=LabelConfig(horizon=args.horizon, band=args.band, scheme=args.label_scheme),
-            **({"features": args.features} if args.features else {}),
-        ),
-        "model": ModelConfig.model_validate({**preset.model_dump(), **overrides}),
-        "training": TrainConfig(
-            epochs=args.epochs, seed=args.seed, lr_schedule=args.lr_schedule, calibrate=args.calibrate
-        ),
+        "dataset": DatasetConfig(label=label, **config_values(args, DATASET_OPTIONS)),
+        "model": ModelConfig.model_validate({**preset.model_dump(), **config_values(args, MODEL_OPTIONS)}),
+        "training": TrainConfig(**config_values(args, TRAIN_OPTIONS)),
     }
-
-
-def seeds_arg(text: str) -> tuple[int, ...]:
-    seeds = tuple(seed_arg(p) for p in text.split(",") if p.strip())
-    if not seeds:
-        raise argparse.ArgumentTypeError(f"must list seeds like 0,1,2, got {text!r}")
-    return seeds
 
 
 def walk_forward_options(parser: argparse.ArgumentParser) -> None:
     """Options of ``backtest`` only."""
-    parser.add_argument("--blocks", type=blocks_arg, default=3, help="walk-forward blocks, >= 2")
-    parser.add_argument(
-        "--retrain-every", type=positive, help="retrain every N trading days, overriding --blocks (default: off)"
-    )
-    parser.add_argument("--window", choices=("expanding", "rolling"), default="expanding", help="training window")
-    parser.add_argument(
-        "--train-days", type=positive, help="trading days of a rolling window (default: none, rolling needs it)"
-    )
-    parser.add_argument("--warm-start", action="store_true", help="start each block from the previous block's model")
-    parser.add_argument("--seeds", type=seeds_arg, help="repeat with these seeds, e.g. 0,1,2 (default: --seed)")
+    add_options(parser, WALK_FORWARD_OPTIONS)
 
 
 def walk_forward_config(args: argparse.Namespace) -> WalkForwardConfig:
-    return WalkForwardConfig(
-        blocks=args.blocks,
-        retrain_every=args.retrain_every,
-        window=args.window,
-        train_days=args.train_days,
-        warm_start=args.warm_start,
-        seeds=args.seeds or (args.seed,),
-    )
+    values = config_values(args, WALK_FORWARD_OPTIONS)
+    return WalkForwardConfig(**{**values, "seeds": values.get("seeds") or (args.seed,)})

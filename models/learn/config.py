@@ -9,7 +9,7 @@ homes still export them: ``models.learn.lstm.ModelConfig``, ``models.learn.train
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -19,21 +19,18 @@ OptimizerName = Literal["adam", "rmsprop"]
 class ModelConfig(BaseModel):
     """Architecture and optimiser of an LSTM classifier (every size is a setting).
 
-    Attributes:
-        units: units of each stacked LSTM layer, first to last.
-        dropout: dropout rate after each LSTM layer (0 = none).
-        bidirectional: wrap each LSTM layer in ``Bidirectional``.
-        optimizer: ``adam`` or ``rmsprop``.
-        learning_rate: optimiser step size.
+    Each field's description is its documentation, ``updown backtest --help``'s text and Prefect's.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    units: tuple[int, ...] = Field((128, 64), min_length=1, max_length=8)
-    dropout: float = Field(0.2, ge=0, lt=1)
-    bidirectional: bool = False
-    optimizer: OptimizerName = "adam"
-    learning_rate: float = Field(1e-3, gt=0, le=1)
+    units: tuple[Annotated[int, Field(ge=1)], ...] = Field(
+        (128, 64), min_length=1, max_length=8, description="LSTM sizes, first layer to last"
+    )
+    dropout: float = Field(0.2, ge=0, lt=1, description="dropout rate after each LSTM layer (0 = none)")
+    bidirectional: bool = Field(False, description="wrap each LSTM layer in Bidirectional")
+    optimizer: OptimizerName = Field("adam", description="optimiser")
+    learning_rate: float = Field(1e-3, gt=0, le=1, description="optimiser step size")
 
 
 ARCHITECTURES: dict[str, ModelConfig] = {
@@ -46,59 +43,78 @@ ARCHITECTURES: dict[str, ModelConfig] = {
 class TrainConfig(BaseModel):
     """How to fit.
 
-    Attributes:
-        epochs: cap on epochs (early stopping may end sooner).
-        batch_size: samples per gradient step.
-        patience: epochs without a better validation loss before stopping.
-        val_fraction: share of the training dates, at the end, used for validation.
-        class_weight: weight classes inversely to their training frequency.
-        seed: seeds weights, dropout and shuffling.
-        lr_schedule: ``constant``; ``plateau`` halves the learning rate when validation loss
-            stalls for an epoch; ``cosine`` decays it along a half cosine over ``epochs``.
-        calibrate: fit a temperature on the validation slice (:mod:`models.learn.calibration`) and
-            apply it to every prediction of this model.
+    Each field's description is its documentation, ``updown train --help``'s text and Prefect's.
+    ``calibrate`` fits the temperature of :mod:`models.learn.calibration`.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    epochs: int = Field(8, ge=1, le=1000)
-    batch_size: int = Field(256, ge=1, le=65536)
-    patience: int = Field(2, ge=0, le=100)
-    val_fraction: float = Field(0.15, gt=0, lt=0.5)
-    class_weight: bool = True
-    seed: int = Field(0, ge=0)
-    lr_schedule: Literal["constant", "plateau", "cosine"] = "constant"
-    calibrate: bool = False
+    epochs: int = Field(8, ge=1, le=1000, description="cap on training epochs; early stopping may end sooner")
+    batch_size: int = Field(256, ge=1, le=65536, description="samples per gradient step")
+    patience: int = Field(2, ge=0, le=100, description="epochs without a better validation loss before stopping")
+    val_fraction: float = Field(
+        0.15, gt=0, lt=0.5, description="share of the training dates, at the end, used for validation"
+    )
+    class_weight: bool = Field(True, description="weight classes inversely to their training frequency")
+    # seeds the weights, dropout and shuffling
+    seed: int = Field(0, ge=0, description="random seed")
+    lr_schedule: Literal["constant", "plateau", "cosine"] = Field(
+        "constant",
+        description="plateau halves the rate when validation loss stalls; cosine decays it over the epochs",
+    )
+    calibrate: bool = Field(
+        False, description="temperature-scale probabilities on the validation slice (applied to every prediction)"
+    )
 
 
 class WalkForwardConfig(BaseModel):
     """How the test region is cut and separated from training.
 
-    Attributes:
-        blocks: retrain/test blocks (>= 2), of equal length in trading days.
-        retrain_every: if set, blocks of this many trading days instead (the last may be shorter);
-            overrides ``blocks`` and must still give at least two.
-        test_fraction: share of the samples (counted over all tickers) in the test region when
-            ``test_start`` is None; the region starts on the date that leaves this share after it.
-        test_start: first test decision date (overrides ``test_fraction``).
-        embargo: trading days between the last training label and a block; None = horizon.
-        window: ``expanding`` trains on all the past; ``rolling`` on the last ``train_days``.
-        train_days: trading days of decision dates in a rolling training window.
-        warm_start: start each block's model from the previous block's trained weights.
-        seeds: seeds to repeat the whole walk-forward with (metrics reported as mean ± std).
+    Each field's description is its documentation, ``updown backtest --help``'s text and Prefect's.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    blocks: int = Field(3, ge=2, le=500)
-    retrain_every: int | None = Field(None, ge=5, le=10_000)
-    test_fraction: float = Field(0.3, gt=0, lt=1)
-    test_start: dt.date | None = None
-    embargo: int | None = Field(None, ge=0, le=1000)
-    window: Literal["expanding", "rolling"] = "expanding"
-    train_days: int | None = Field(None, ge=20, le=100_000)
-    warm_start: bool = False
-    seeds: tuple[int, ...] = Field((0,), min_length=1, max_length=20)
+    blocks: int = Field(3, ge=2, le=500, description="walk-forward blocks of equal length in trading days")
+    retrain_every: int | None = Field(
+        None,
+        ge=5,
+        le=10_000,
+        description="retrain every N trading days (the last block may be shorter), overriding blocks; "
+        "it must still give two blocks (default: off)",
+    )
+    test_fraction: float = Field(
+        0.3,
+        gt=0,
+        lt=1,
+        description="share of the samples (over all tickers) after the test region's first date, "
+        "when test_start is not set",
+    )
+    test_start: dt.date | None = Field(
+        None, description="first test decision date, overriding test_fraction (default: from test_fraction)"
+    )
+    embargo: int | None = Field(
+        None,
+        ge=0,
+        le=1000,
+        description="trading days between the last training label and a block (default: the label horizon)",
+    )
+    window: Literal["expanding", "rolling"] = Field(
+        "expanding", description="training window: expanding trains on all the past, rolling on the last train_days"
+    )
+    train_days: int | None = Field(
+        None,
+        ge=20,
+        le=100_000,
+        description="trading days of decision dates in a rolling window (default: none, rolling needs it)",
+    )
+    warm_start: bool = Field(False, description="start each block from the previous block's trained weights")
+    seeds: tuple[Annotated[int, Field(ge=0)], ...] = Field(
+        (0,),
+        min_length=1,
+        max_length=20,
+        description="seeds to repeat the whole walk-forward with (metrics as mean ± std)",
+    )
 
     @model_validator(mode="after")
     def _rolling_needs_length(self) -> WalkForwardConfig:

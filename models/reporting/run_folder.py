@@ -23,7 +23,7 @@ import pandas as pd
 
 from features.labels import PROB_COLUMNS
 from features.storage.atomic import write_json, write_parquet
-from features.storage.layout import RUN_PREDICTIONS, TRIALS_FILE
+from features.storage.layout import RUN_PREDICTIONS, TRIAL_LOSSES_DIR, TRIALS_FILE
 from models.evaluation.metrics import evaluate_predictions, json_ready, label_codes, metrics_table, reliability_table
 from models.evaluation.strategy import (
     StrategyConfig,
@@ -62,7 +62,7 @@ def record_trial(folder: Path, entry: dict[str, Any], losses: pd.DataFrame) -> d
         trials = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
     except json.JSONDecodeError:
         trials = []  # a damaged ledger undercounts trials; the run still reports n_trials
-    losses_folder = path.parent / "trial_losses"
+    losses_folder = path.parent / TRIAL_LOSSES_DIR
     write_parquet(losses.reset_index(drop=True), losses_folder / entry["losses"])
     trials, replaced = update_ledger(trials, entry)
     write_json(trials, path)

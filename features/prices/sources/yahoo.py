@@ -258,38 +258,7 @@ class YahooSource:
             reason = f"not tried: Yahoo rate limited this process; quiet for another {wait:.0f}s"
             return FetchResult(prices=empty_frame(), events=empty_events(), failures=dict.fromkeys(symbols, reason))
 
-        deadline = began + self.max_wait_s
-        prices: list[pd.DataFrame] = []
-        events: list[pd.DataFrame] = []
-        failures: dict[str, _Failure] = {}
-        with self._yfinance_configured() as session:
-            for i, symbol in enumerate(symbols):
-                result = self._fetch_one(symbol, lo, hi, session=session, deadline=deadline)
-                if isinstance(result, _Failure):
-                    failures[symbol] = result
-                    if result.kind in ("unreachable", "rate_limited"):
-                        if result.kind == "rate_limited":
-                            self._quiet_until = self._clock() + self.rate_limit_cooldown_s
-                        wall = "unreachable" if result.kind == "unreachable" else "rate limited"
-                        for rest in symbols[i + 1 :]:
-                            failures[rest] = _Failure(result.kind, f"not tried: Yahoo was {wall} for {symbol}")
-                        break
-                    continue
-                try:
-                    bars, actions = self._to_canonical(*result, symbol)
-                except SourceError as exc:  # an answer we cannot map: this ticker's problem only
-                    failures[symbol] = _Failure("error", str(exc))
-                    continue
-                if lo is not None:
-                    bars = bars[bars["date"] >= lo]
-                if hi is not None:
-                    bars = bars[bars["date"] <= hi]
-                if bars.empty:
-                    failures[symbol] = _Failure("missing", "no rows in the date range")
-                else:
-                    prices.append(bars)
-                    events.append(actions)
-
+        prices, events, failures = self._fetch_each(symbols, lo, hi, deadline=began + self.max_wait_s)
         first = failures.get(symbols[0])
         if first is not None and first.kind == "unreachable":
             raise SourceUnavailableError(
@@ -302,6 +271,53 @@ class YahooSource:
             events=canonical_events(pd.concat(events, ignore_index=True)) if events else empty_events(),
             failures={symbol: failure.reason for symbol, failure in failures.items()},
         )
+
+    def _fetch_each(
+        self, symbols: list[str], lo: pd.Timestamp | None, hi: pd.Timestamp | None, *, deadline: float
+    ) -> tuple[list[pd.DataFrame], list[pd.DataFrame], dict[str, _Failure]]:
+        """Bars and events of each symbol in turn, and the failures; after a symbol that found
+        Yahoo unreachable or rate limited, the rest are not tried."""
+        prices: list[pd.DataFrame] = []
+        events: list[pd.DataFrame] = []
+        failures: dict[str, _Failure] = {}
+        with self._yfinance_configured() as session:
+            for i, symbol in enumerate(symbols):
+                got = self._bars_of(symbol, lo, hi, session=session, deadline=deadline)
+                if not isinstance(got, _Failure):
+                    prices.append(got[0])
+                    events.append(got[1])
+                    continue
+                failures[symbol] = got
+                if got.kind in ("unreachable", "rate_limited"):
+                    failures.update(self._give_up(symbol, got, symbols[i + 1 :]))
+                    break
+        return prices, events, failures
+
+    def _bars_of(
+        self, symbol: str, lo: pd.Timestamp | None, hi: pd.Timestamp | None, *, session: Any, deadline: float
+    ) -> tuple[pd.DataFrame, pd.DataFrame] | _Failure:
+        """One symbol's canonical bars in ``[lo, hi]`` and its events, or why there are none."""
+        result = self._fetch_one(symbol, lo, hi, session=session, deadline=deadline)
+        if isinstance(result, _Failure):
+            return result
+        try:
+            bars, actions = self._to_canonical(*result, symbol)
+        except SourceError as exc:  # an answer we cannot map: this ticker's problem only
+            return _Failure("error", str(exc))
+        if lo is not None:
+            bars = bars[bars["date"] >= lo]
+        if hi is not None:
+            bars = bars[bars["date"] <= hi]
+        if bars.empty:
+            return _Failure("missing", "no rows in the date range")
+        return bars, actions
+
+    def _give_up(self, symbol: str, failure: _Failure, rest: list[str]) -> dict[str, _Failure]:
+        """The symbols after one that met a wall, each "not tried"; a rate limit starts the quiet time."""
+        if failure.kind == "rate_limited":
+            self._quiet_until = self._clock() + self.rate_limit_cooldown_s
+        wall = "unreachable" if failure.kind == "unreachable" else "rate limited"
+        return {other: _Failure(failure.kind, f"not tried: Yahoo was {wall} for {symbol}") for other in rest}
 
     # -- one ticker -------------------------------------------------------------------------
 

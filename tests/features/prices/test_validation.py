@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 
 from features.frame import COLUMNS, canonicalize, validate_prices
-from features.prices.validation import ValidationPolicy, flag_suspicious, reject_invalid, validate
+from features.prices.validation import (
+    ValidationPolicy,
+    flag_suspicious,
+    flag_with_history,
+    reject_invalid,
+    validate,
+)
 from tests.support import make_prices
 
 NAN, INF = float("nan"), float("inf")
@@ -214,6 +220,18 @@ def test_validate_compares_the_first_new_row_with_the_stored_history() -> None:
     assert issues(list(result.flagged)) == [("A", "2020-01-03", "jump", "flagged")]
     assert result.rejected == ()
     pd.testing.assert_frame_equal(result.clean, canonicalize(new))
+
+
+def test_flag_with_history_reports_only_the_asked_rows_of_the_new_frame() -> None:
+    history = canonicalize(make_prices({"A": [10.0, 20.0, 20.2]}))  # 10 -> 20 is a stored jump: not reported
+    new = canonicalize(make_prices({"A": [20.2, 40.0, 40.1]}, start="2020-01-03"))  # overlaps the last stored day
+
+    assert issues(flag_with_history(new, history=history)) == [("A", "2020-01-06", "jump", "flagged")]
+    assert flag_with_history(new, history=history, report=np.array([True, False, True])) == []
+    # the first new row is compared with the last stored one, which only the history knows
+    after = new.iloc[1:]
+    assert issues(flag_with_history(after, history=history)) == [("A", "2020-01-06", "jump", "flagged")]
+    assert flag_with_history(after) == []
 
 
 @pytest.mark.parametrize(

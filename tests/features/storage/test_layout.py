@@ -129,7 +129,7 @@ ROOT_FOLDERS = {"prices", "events", "models", "reports", "cache"}
 ROOT_FILES = ("champion.json", "scorecard.parquet", "trials.json")  # as a name or at the end of a path
 ROOT_PARTS = (("date=", str.startswith), (".partial", str.endswith))  # a partition folder, a run being written
 # A path code change another branch makes (issue 14): remove the entry once it has merged.
-PENDING = {Path("features/prices/update.py"): "the yfinance cache: source_for should use DataRoot(root).yfinance_cache"}
+PENDING: dict[Path, str] = {}  # modules known to spell a root path, with what they should use instead
 
 
 def _docstrings(tree: ast.AST) -> set[int]:

@@ -1,4 +1,4 @@
-import json
+"""Purge and embargo: no training label reaches into a test period."""
 
 import numpy as np
 import pandas as pd
@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.scaling import FeatureScaler
 from features.split import embargo_cutoff, purged_train_mask, purged_train_mask_around
 
 
@@ -74,24 +73,3 @@ def test_unlabeled_samples_are_never_training_samples():
     cal = pd.bdate_range("2021-01-04", periods=10)
     ends = np.array([cal[1], np.datetime64("NaT")], dtype="datetime64[ns]")
     assert list(purged_train_mask(ends, cal, cal[5], embargo=0)) == [True, False]
-
-
-def test_scaler_fits_train_only_and_round_trips_through_json():
-    X = np.array([[1.0, 10.0], [3.0, 10.0], [np.nan, 10.0], [100.0, 10.0]])
-    scaler = FeatureScaler(clip=3.0).fit(X[:3], ["a", "b"])
-    assert scaler.mean_.tolist() == [2.0, 10.0]
-    assert scaler.scale_.tolist() == [1.0, 1.0]  # constant column keeps scale 1
-    z = scaler.transform(X)
-    assert z.dtype == np.float32
-    assert z[0, 0] == -1.0
-    assert z[3, 0] == 3.0
-    assert np.isnan(z[2, 0])
-    again = FeatureScaler.from_dict(json.loads(json.dumps(scaler.to_dict())))
-    np.testing.assert_array_equal(again.transform(X), z)
-
-
-def test_unfitted_scaler_refuses():
-    with pytest.raises(RuntimeError, match="not fitted"):
-        FeatureScaler().transform(np.zeros((1, 1)))
-    with pytest.raises(ValueError, match="no finite training value"):
-        FeatureScaler().fit(np.full((2, 1), np.nan), ["a"])
