@@ -44,9 +44,8 @@ from flows.runners import runs_on_other_machines, task_runner_from
 from flows.settings import default_task_runner
 from models.backtest import foldcache
 from models.backtest.engine import Backtest, FoldJob, run_block
-from models.backtest.walkforward import WalkForwardConfig
-from models.learn.lstm import ModelConfig
-from models.learn.training import TrainConfig
+from models.evaluation.config import StrategyConfig
+from models.learn.config import ModelConfig, TrainConfig, WalkForwardConfig
 from models.serving.registry import new_model_id
 
 # The code a block runs: any edit to it, committed or not, keys new fold cache entries.
@@ -140,6 +139,7 @@ def backtest_flow(
     model: ModelConfig = ModelConfig(),
     training: TrainConfig = TrainConfig(),
     walk_forward: WalkForwardConfig = WalkForwardConfig(),
+    strategy: StrategyConfig = StrategyConfig(),
     data_root_dir: str | None = None,
     use_cache: bool = True,
 ) -> str:
@@ -154,6 +154,7 @@ def backtest_flow(
         model: architecture and optimiser.
         training: epochs, batch size, validation share, seed, schedule, calibration.
         walk_forward: blocks, test region and embargo.
+        strategy: how the predictions are traded: costs, borrow, risk-free rate, neutrality.
         data_root_dir: data root (default ``$UPDOWN_DATA_ROOT`` or ``./data``).
         use_cache: reuse blocks trained before on the same data, configs, code and library versions
             from ``<data root>/cache/folds`` and store new ones there (``updown backtest --no-cache``
@@ -165,7 +166,7 @@ def backtest_flow(
         names = update_prices(source, tickers, lo, hi, str(root))["tickers"]
         backtest = Backtest.prepare(
             root, names, lo, hi, dataset=dataset, walk_forward=walk_forward, model=model, training=training,
-            use_cache=use_cache,
+            strategy=strategy, use_cache=use_cache,
         )  # fmt: skip
         run_id, layout = new_model_id(), DataRoot(root)
         final, partial = layout.backtest_run(run_id), layout.backtest_partial(run_id)

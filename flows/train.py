@@ -20,8 +20,7 @@ from flows.common import (
     update_prices,
     working_root,
 )
-from models.learn.lstm import ModelConfig
-from models.learn.training import TrainConfig
+from models.learn.config import ModelConfig, TrainConfig
 from models.serving.promotion import decide_promotion
 from models.serving.registry import new_model_id, save_model, set_champion
 from models.serving.scoring import train_production_model

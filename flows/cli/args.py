@@ -19,12 +19,14 @@ from features.indicators import FEATURES
 from features.labels import LabelConfig
 from flows.cli.fields import add_options, config_values, date_arg, field_options
 from flows.settings import default_source
+from models.evaluation.config import StrategyConfig
 from models.learn.config import ARCHITECTURES, ModelConfig, TrainConfig, WalkForwardConfig
 
 __all__ = [
     "DATASET_OPTIONS",
     "LABEL_OPTIONS",
     "MODEL_OPTIONS",
+    "STRATEGY_OPTIONS",
     "TRAIN_OPTIONS",
     "WALK_FORWARD_OPTIONS",
     "DefaultsHelpFormatter",
@@ -32,6 +34,7 @@ __all__ = [
     "data_options",
     "date_arg",
     "model_options",
+    "strategy_config",
     "walk_forward_config",
     "walk_forward_options",
 ]
@@ -91,6 +94,7 @@ WALK_FORWARD_OPTIONS = field_options(
     unset={"seeds": "--seed"},
     reasons={"blocks": "a walk-forward needs two blocks"},
 )
+STRATEGY_OPTIONS = field_options(StrategyConfig)
 DEFAULT_ARCH = next(name for name, preset in ARCHITECTURES.items() if preset == ModelConfig())
 
 
@@ -134,8 +138,12 @@ def build_configs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def walk_forward_options(parser: argparse.ArgumentParser) -> None:
-    """Options of ``backtest`` only."""
-    add_options(parser, WALK_FORWARD_OPTIONS)
+    """Options of ``backtest`` only: the walk-forward and how its predictions are traded."""
+    add_options(parser, (*WALK_FORWARD_OPTIONS, *STRATEGY_OPTIONS))
+
+
+def strategy_config(args: argparse.Namespace) -> StrategyConfig:
+    return StrategyConfig(**config_values(args, STRATEGY_OPTIONS))
 
 
 def walk_forward_config(args: argparse.Namespace) -> WalkForwardConfig:

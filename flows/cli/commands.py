@@ -28,6 +28,7 @@ from flows.cli.args import (
     data_options,
     date_arg,
     model_options,
+    strategy_config,
     walk_forward_config,
     walk_forward_options,
 )
@@ -247,7 +248,8 @@ def _run(args: argparse.Namespace) -> int:
     from flows.backtest import backtest_flow, configured_task_runner
 
     bt_flow = backtest_flow.with_options(task_runner=configured_task_runner(args.task_runner))
-    print(bt_flow(walk_forward=walk_forward_config(args), use_cache=args.use_cache, **shared))
+    walk_forward, strategy = walk_forward_config(args), strategy_config(args)
+    print(bt_flow(walk_forward=walk_forward, strategy=strategy, use_cache=args.use_cache, **shared))
     return 0
 
 

@@ -40,13 +40,12 @@ from features.prices.store import PriceStore
 from features.storage.layout import block_stem
 from models.backtest import foldcache
 from models.backtest.foldfiles import Block, read_block, write_block
-from models.backtest.walkforward import Fold, WalkForwardConfig, plan_folds, seed_summary, stitch
+from models.backtest.walkforward import Fold, plan_folds, seed_summary, stitch
+from models.evaluation.config import StrategyConfig
 from models.evaluation.metrics import evaluate_predictions, prior_probs
-from models.evaluation.strategy import StrategyConfig
 from models.learn.baselines import BaselineData, fit_baselines
 from models.learn.classifier import LSTMClassifier
-from models.learn.lstm import ModelConfig
-from models.learn.training import TrainConfig
+from models.learn.config import ModelConfig, TrainConfig, WalkForwardConfig
 from models.reporting.run_folder import write_backtest_report
 from models.serving.predictions import prediction_frame
 from models.versions import library_versions
@@ -435,6 +434,7 @@ class Backtest:
                 "walk_forward": self.walk_forward.model_dump(mode="json"),
                 "model": self.model.model_dump(mode="json"),
                 "training": self.training.model_dump(mode="json"),
+                "strategy": self.strategy.model_dump(mode="json"),
             },
         }
 

@@ -35,14 +35,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
 from features.labels import PROB_COLUMNS
 from models.evaluation.attribution import active_returns, attribution, daily_rate
+from models.evaluation.config import StrategyConfig
 from models.evaluation.metrics import json_ready
 from models.evaluation.significance import (
     deflated_sharpe_ratio,
@@ -55,26 +55,6 @@ VARIANTS: tuple[str, ...] = ("long_short", "long_only", "buy_and_hold")
 COST_GRID_BPS: tuple[float, ...] = (0.0, 2.0, 5.0, 10.0, 20.0)
 _SIGNALS = {"long_short": (-1.0, 0.0, 1.0), "long_only": (0.0, 0.0, 1.0), "buy_and_hold": (1.0, 1.0, 1.0)}
 BENCHMARK = "buy_and_hold"
-
-
-class StrategyConfig(BaseModel):
-    """How the predictions are traded: costs, borrow, risk-free rate and the long/short's neutrality.
-
-    Attributes:
-        cost_bps: cost per unit of one-way turnover, basis points (commission, spread, impact).
-        borrow_bps: cost of holding short positions, basis points of their size per year.
-        risk_free: annual risk-free rate, a fraction; Sharpe, Sortino and alpha are measured in
-            excess of it (the P&L credits no interest on cash).
-        neutral: ``"demean"`` (default): the long/short is dollar-neutral, the score demeaned per
-            decision date; ``"none"``: +1 up / -1 down / 0 flat, net exposure follows the calls.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    cost_bps: float = Field(default=5.0, ge=0)
-    borrow_bps: float = Field(default=0.0, ge=0)
-    risk_free: float = Field(default=0.0, ge=-0.1, le=1.0)
-    neutral: Literal["demean", "none"] = "demean"
 
 
 @dataclass(frozen=True)

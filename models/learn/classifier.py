@@ -33,14 +33,9 @@ from features.windows import WindowSet
 from models.learn.backend import seed_everything
 from models.learn.batches import WindowBatches
 from models.learn.calibration import apply_temperature, fit_temperature, undo_class_weights
-from models.learn.lstm import ModelConfig, build_from_config
-from models.learn.training import (
-    TrainConfig,
-    balanced_class_weight,
-    chronological_validation,
-    normalised_data,
-    schedule_callbacks,
-)
+from models.learn.config import ModelConfig, TrainConfig
+from models.learn.lstm import build_from_config
+from models.learn.training import balanced_class_weight, chronological_validation, normalised_data, schedule_callbacks
 
 
 class NotFittedError(RuntimeError):

@@ -13,8 +13,7 @@ from features.frame import fingerprint
 from features.labels import class_balance
 from models.evaluation.metrics import classification_metrics
 from models.learn.classifier import LSTMClassifier
-from models.learn.lstm import ModelConfig
-from models.learn.training import TrainConfig
+from models.learn.config import ModelConfig, TrainConfig
 from models.serving.predictions import prediction_frame
 from models.versions import library_versions
 

@@ -14,7 +14,8 @@ from features.dataset import DatasetConfig, build_panel
 from features.prices.sources import get_source
 from features.prices.store import PriceStore
 from features.prices.update import update_store
-from models.backtest.walkforward import WalkForwardConfig, plan_folds
+from models.backtest.walkforward import plan_folds
+from models.learn.config import WalkForwardConfig
 
 TODAY = pd.Timestamp("2024-06-28").date()
 

@@ -206,8 +206,8 @@ def test_documented_commands_and_python_examples_run(
         monkeypatch.delenv(var, raising=False)
     import flows.backtest
     from features.dataset import DatasetConfig
-    from models.learn.lstm import ModelConfig
-    from models.learn.training import TrainConfig
+    from features.storage.layout import DataRoot
+    from models.learn.config import ModelConfig, TrainConfig
 
     tiny_flow = {
         "dataset": DatasetConfig(timesteps=8),
@@ -225,7 +225,7 @@ def test_documented_commands_and_python_examples_run(
         for fence in fences:
             language, body = fence.group(1), fence.group(2)
             if language == "python":
-                latest = sorted(p.name for p in (tmp_path / "data/reports/backtest").iterdir() if p.is_dir())[-1]
+                latest = DataRoot(tmp_path / "data").finished_runs()[-1]  # not the ledger's trial_losses/
                 for placeholder, value in PYTHON_SUBSTITUTIONS.items():
                     body = body.replace(placeholder, value.format(latest_backtest_run=latest))
                 namespace: dict[str, Any] = {}

@@ -27,7 +27,7 @@ from flows.cli.commands import main
 from models.backtest.engine import FoldJob, fit_block
 from models.backtest.foldcache import cache_dir, lookup
 from models.backtest.foldfiles import read_block
-from models.backtest.walkforward import WalkForwardConfig
+from models.learn.config import WalkForwardConfig
 from models.serving.predictions import BACKTEST_COLUMNS
 from tests.support import TINY_MODEL, TINY_TRAIN
 

@@ -21,9 +21,7 @@ from features.prices.store import PriceStore
 from flows.backtest import run_fold_task
 from flows.runners import runs_on_other_machines, task_runner_from
 from models.backtest.engine import Backtest, FoldJob
-from models.backtest.walkforward import WalkForwardConfig
-from models.learn.lstm import ModelConfig
-from models.learn.training import TrainConfig
+from models.learn.config import ModelConfig, TrainConfig, WalkForwardConfig
 
 SOURCE = "synthetic:tickers=4,days=450,seed=2,signal=1.0"
 

@@ -20,7 +20,8 @@ from features.prices.sources.synthetic import SyntheticMarket
 from features.prices.store import PriceStore
 from models.backtest.engine import Backtest, FoldJob, ensemble, fit_block
 from models.backtest.foldfiles import Block, read_block, write_block
-from models.backtest.walkforward import WalkForwardConfig, plan_folds
+from models.backtest.walkforward import plan_folds
+from models.learn.config import WalkForwardConfig
 from models.serving.predictions import BACKTEST_COLUMNS
 from tests.support import TINY_MODEL, TINY_TRAIN
 

@@ -28,9 +28,7 @@ from models.backtest.foldcache import (
     source_digest,
     store,
 )
-from models.backtest.walkforward import WalkForwardConfig
-from models.learn.lstm import ModelConfig
-from models.learn.training import TrainConfig
+from models.learn.config import ModelConfig, TrainConfig, WalkForwardConfig
 
 ENV = {"keras": "3.0.0", "tensorflow": "2.0.0", "numpy": "2.0.0", "keras_backend": "tensorflow"}
 

@@ -11,12 +11,10 @@ from features.dataset import DatasetConfig
 from features.prices.sources.synthetic import SyntheticMarket
 from features.prices.store import PriceStore
 from models.backtest.engine import Backtest
-from models.backtest.walkforward import WalkForwardConfig
 from models.evaluation.metrics import evaluate_predictions, label_codes
 from models.evaluation.strategy import backtest_strategy
 from models.learn.baselines import BASELINES
-from models.learn.lstm import ModelConfig
-from models.learn.training import TrainConfig
+from models.learn.config import ModelConfig, TrainConfig, WalkForwardConfig
 
 MODEL = ModelConfig(units=(16,), dropout=0.0, learning_rate=3e-3)
 TRAIN = TrainConfig(epochs=6, batch_size=128, patience=2, seed=5)

@@ -10,7 +10,8 @@ import pytest
 
 from features.dataset import DatasetConfig, build_panel
 from features.prices.sources.synthetic import SyntheticMarket
-from models.backtest.walkforward import WalkForwardConfig, plan_folds, seed_summary, stitch
+from models.backtest.walkforward import plan_folds, seed_summary, stitch
+from models.learn.config import WalkForwardConfig
 
 PANEL = build_panel(SyntheticMarket(tickers=2, days=300, seed=4).fetch(), DatasetConfig(timesteps=8))
 

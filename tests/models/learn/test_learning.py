@@ -18,8 +18,7 @@ from features.prices.sources.synthetic import SyntheticMarket
 from features.split import purged_train_mask
 from models.evaluation.metrics import prior_probs, sample_log_loss
 from models.learn.classifier import LSTMClassifier
-from models.learn.lstm import ModelConfig
-from models.learn.training import TrainConfig
+from models.learn.config import ModelConfig, TrainConfig
 
 MODEL = ModelConfig(units=(16,), dropout=0.0, learning_rate=3e-3)
 TRAIN = TrainConfig(epochs=6, batch_size=128, patience=2, seed=5)

@@ -2,7 +2,8 @@ import keras
 import numpy as np
 import pytest
 
-from models.learn.lstm import ARCHITECTURES, ModelConfig, build_from_config, build_lstm_classifier
+from models.learn.config import ARCHITECTURES, ModelConfig
+from models.learn.lstm import build_from_config, build_lstm_classifier
 
 
 def _layer_kinds(model: keras.Model) -> list[str]:

@@ -7,7 +7,8 @@ recurrent kernels (units, 4*units), bias (4*units,). Activation tanh, recurrent 
 import numpy as np
 import pytest
 
-from models.learn.lstm import ARCHITECTURES, build_from_config
+from models.learn.config import ARCHITECTURES
+from models.learn.lstm import build_from_config
 
 X = (np.arange(2 * 5 * 3, dtype="float32").reshape(2, 5, 3) / 30.0) - 0.4  # (batch, timesteps, features)
 

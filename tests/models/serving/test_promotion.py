@@ -4,7 +4,7 @@ import pytest
 from features.dataset import DatasetConfig
 from features.labels import LabelConfig
 from features.prices.sources.synthetic import SyntheticMarket
-from models.learn.lstm import ModelConfig
+from models.learn.config import ModelConfig
 from models.serving.promotion import decide_promotion
 from models.serving.registry import load_model, save_model, set_champion
 from models.serving.scoring import score_keys, train_production_model
