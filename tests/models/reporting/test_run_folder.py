@@ -66,7 +66,8 @@ def test_the_run_folder_holds_every_artefact_and_metrics_json_once(tmp_path: Pat
     assert calls == {"returns": 1, "metrics.json": 1}
     assert sorted(p.name for p in run.iterdir()) == sorted([
         "predictions.parquet", "metrics.json", "metrics.parquet", "equity.parquet", "equity.png", "confusion.png",
-        "reliability.png", "rolling_accuracy.png", "report.html",
+        "reliability.png", "rolling_accuracy.png", "report.html", "monthly.png", "rolling_risk.png",
+        "distribution.png", "exposure.png", "cost.png", "ic.png", "quintiles.png", "autocorrelation.png",
     ])  # fmt: skip
     assert json.loads((run / "metrics.json").read_text()) == json.loads(json.dumps(content))
     assert content["wall_seconds"] >= 2.0
