@@ -126,7 +126,9 @@ def setup_rows(run_info: Mapping[str, Any], folds: Sequence[Mapping[str, Any]] |
 def _setup(run_info: Mapping[str, Any] | None, folds: Sequence[Mapping[str, Any]] | None) -> str:
     if not run_info:
         return ""
-    out = table(["setup", ""], setup_rows(run_info, folds), cls="text")
+    rows = setup_rows(run_info, folds)
+    half = (len(rows) + 1) // 2  # two short columns keep the glance on the first screen
+    out = sheet.side_by_side(table(["setup", ""], rows[:half], cls="text"), table(["", ""], rows[half:], cls="text"))
     full = {k: v for k, v in run_info.items() if k in ("config", "versions", "code_version", "data_fingerprint")}
     if full:
         text = html.escape(json.dumps(full, indent=1, sort_keys=True, default=str))
@@ -217,7 +219,7 @@ def render_report(
             "<h2>Strategy</h2>",
             _scroll(strategy_table_html(strategy)),
             "<h3>Cost sensitivity</h3>",
-            sheet.side_by_side(cost_table(strategy), _figure(images, "cost")),
+            sheet.side_by_side(_scroll(cost_table(strategy)), _figure(images, "cost")),
         ]
     body += _returns(ts, images) + _trading(ts, images) + _signal(evaluation, ts, images)
     body.append("<h2>Classification</h2>")
