@@ -20,10 +20,12 @@ def test_a_score_equal_to_the_return_has_ic_one_and_sorted_quintiles():
     dates, _, scores = _panel()
     returns = scores / 100
     series = ic_series(dates, scores, returns, window=2)
-    assert np.allclose(series["ic"], 1.0) and np.allclose(series["rank_ic_rolling"], 1.0)
+    assert np.allclose(series["ic"], 1.0)
+    assert np.allclose(series["rank_ic_rolling"], 1.0)
     years = ic_by_year(dates, scores, returns)
     assert list(years.index) == [2019, 2020]
-    assert years.loc[2019, "n_dates"] == 2 and years.loc[2020, "ic"] == pytest.approx(1.0)
+    assert years.loc[2019, "n_dates"] == 2
+    assert years.loc[2020, "ic"] == pytest.approx(1.0)
     q = quantile_returns(dates, scores, returns)
     assert q["mean_return"].tolist() == pytest.approx([0.0, 0.01, 0.02, 0.03, 0.04])
     assert q["n"].tolist() == [6] * 5
@@ -33,7 +35,8 @@ def test_quantiles_spread_few_tickers_and_leave_empty_ones_nan():
     dates = np.array(["2020-01-01"] * 2, dtype="datetime64[ns]")
     q = quantile_returns(dates, np.array([1.0, 2.0]), np.array([-0.01, 0.03]))
     assert q["n"].tolist() == [0, 0, 1, 0, 1]  # ranks 1, 2 of 2 -> ceil(2.5), ceil(5)
-    assert q.loc[5, "mean_return"] == pytest.approx(0.03) and np.isnan(q.loc[1, "mean_return"])
+    assert q.loc[5, "mean_return"] == pytest.approx(0.03)
+    assert np.isnan(q.loc[1, "mean_return"])
 
 
 def test_rank_autocorrelation_is_one_for_a_fixed_ranking_and_minus_one_when_it_reverses():
@@ -41,6 +44,7 @@ def test_rank_autocorrelation_is_one_for_a_fixed_ranking_and_minus_one_when_it_r
     assert score_autocorrelation(dates, tickers, scores, lags=(1, 2)).tolist() == pytest.approx([1.0, 1.0])
     flipping = np.where(np.repeat(np.arange(6) % 2, 5) == 1, -scores, scores)
     auto = score_autocorrelation(dates, tickers, flipping, lags=(1, 2))
-    assert auto.loc[1] == pytest.approx(-1.0) and auto.loc[2] == pytest.approx(1.0)
+    assert auto.loc[1] == pytest.approx(-1.0)
+    assert auto.loc[2] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="lags"):
         score_autocorrelation(dates, tickers, scores, lags=(0,))

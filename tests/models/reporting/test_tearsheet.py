@@ -43,7 +43,9 @@ def test_drawdown_periods_find_start_trough_recovery_depth_and_length():
     assert first["length"] == 3
     second = d.iloc[1]
     assert second["depth"] == pytest.approx(-0.1)
-    assert second["start"] == dates[4] and pd.isna(second["recovery"]) and second["length"] == 1
+    assert second["start"] == dates[4]
+    assert pd.isna(second["recovery"])
+    assert second["length"] == 1
     assert len(drawdown_periods(r, top=1)) == 1
     with pytest.raises(ValueError, match="top"):
         drawdown_periods(r, top=0)
@@ -59,7 +61,8 @@ def test_rolling_risk_and_distribution():
     dist = return_distribution(_returns([-0.02, -0.01, 0.0, 0.01, 0.02]))
     assert dist["skew"] == pytest.approx(0.0)
     assert dist["excess_kurtosis"] == pytest.approx(np.mean(np.array([-2, -1, 0, 1, 2]) ** 4) / 2**2 - 3)
-    assert dist["worst_day"] == -0.02 and dist["best_day"] == 0.02
+    assert dist["worst_day"] == -0.02
+    assert dist["best_day"] == 0.02
 
 
 def test_trading_stats_count_changes_holding_periods_and_profit_factor():
