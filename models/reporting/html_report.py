@@ -178,8 +178,8 @@ def _glance(ev: Mapping[str, Any], strategy: Mapping[str, Any] | None, images: M
         money = table(["net of costs", "return/yr", "Sharpe", "max DD", "alpha", "DSR"], rows)
     trials = f'<p class="muted">N = {fmt(n_trials, "int")} configuration(s) tried on this universe.</p>'
     return (
-        "<h2>At a glance</h2>" + sheet.side_by_side(*boxes) + sheet.side_by_side(forecast, money + trials)
-        + _figure(images, "equity")
+        "<h2>At a glance</h2>" + sheet.side_by_side(*boxes)
+        + sheet.side_by_side(_scroll(forecast), _scroll(money) + trials) + _figure(images, "equity")
     )  # fmt: skip
 
 
