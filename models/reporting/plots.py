@@ -8,13 +8,15 @@ functions (:func:`equity_curves`, :func:`rolling_accuracy`) that are tested on t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import StrMethodFormatter
+from matplotlib.ticker import FixedLocator, MaxNLocator, NullFormatter, StrMethodFormatter
 
 from features.labels import CLASSES, PROB_COLUMNS
 from features.storage.atomic import atomic_path
@@ -24,11 +26,32 @@ _DPI = 100
 _NAMES = {"long_short": "long/short", "long_only": "long only", "buy_and_hold": "buy and hold (equal weight)"}
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save_figure(fig: Figure, path: Path) -> Path:
+    """Write ``fig`` as a PNG to ``path`` atomically, without a timestamp (the same figure gives the same bytes)."""
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=_DPI, metadata={"Software": None})
     return path
+
+
+def log_axis_ticks(low: float, high: float, *, n: int = 7) -> np.ndarray:
+    """About ``n`` round tick values covering ``[low, high]`` (> 0), for a log axis whose range spans less than a
+    decade, where matplotlib's own locator labels only one or two values."""
+    if not (0 < low <= high and math.isfinite(high)):
+        raise ValueError(f"need 0 < low <= high, got low={low}, high={high}")
+    values = np.asarray(MaxNLocator(nbins=n, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high), dtype="float64")
+    values = values[(values > 0) & (values >= low * 0.98) & (values <= high * 1.02)]
+    return values if len(values) >= 2 else np.array([low, high], dtype="float64")
+
+
+def label_log_axis(ax: Axes, low: float, high: float) -> None:
+    """Round labelled ticks on the y log axis of ``ax`` over ``[low, high]`` (no minor labels)."""
+    if high / low > 10:  # a decade or more: matplotlib's log locator labels it well
+        return
+    ticks = log_axis_ticks(low, high)
+    ax.yaxis.set_major_locator(FixedLocator(ticks.tolist()))
+    ax.yaxis.set_major_formatter(StrMethodFormatter("{x:.2f}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def equity_curves(daily: pd.DataFrame, *, variants: Sequence[str] = VARIANTS, net: bool = True) -> pd.DataFrame:
@@ -62,15 +85,15 @@ def plot_equity(daily: pd.DataFrame, path: Path, *, title: str = "Equity after c
         top.plot(x, curves[f"{v}_equity"].to_numpy(), label=_NAMES[v], linewidth=1.2, **style)
         bottom.plot(x, 100 * curves[f"{v}_drawdown"].to_numpy(), linewidth=1.0, **style)
     top.set_yscale("log")
-    top.yaxis.set_major_formatter(StrMethodFormatter("{x:.2f}"))
-    top.yaxis.set_minor_formatter(StrMethodFormatter("{x:.2f}"))
+    equity = curves[[f"{v}_equity" for v in VARIANTS]].to_numpy(dtype="float64")
+    label_log_axis(top, min(float(np.nanmin(equity)), 1.0), max(float(np.nanmax(equity)), 1.0))
     top.set_ylabel("growth of 1 (log scale)")
     top.set_title(title)
     top.legend(loc="upper left")
     top.grid(alpha=0.3)
     bottom.set_ylabel("drawdown (%)")
     bottom.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_confusion_matrix(matrix: Sequence[Sequence[int]] | np.ndarray, path: Path, *, title: str = "") -> Path:
@@ -93,7 +116,7 @@ def plot_confusion_matrix(matrix: Sequence[Sequence[int]] | np.ndarray, path: Pa
     ax.set_ylabel("realised")
     ax.set_title(title or "Confusion matrix (share of each realised class)")
     fig.colorbar(image, ax=ax, fraction=0.046)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_reliability(table: pd.DataFrame, path: Path, *, title: str = "Reliability of the top probability") -> Path:
@@ -115,7 +138,7 @@ def plot_reliability(table: pd.DataFrame, path: Path, *, title: str = "Reliabili
     ax.set_ylabel("share correct")
     ax.set_title(title)
     ax.legend(loc="upper left", fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def rolling_accuracy(
@@ -148,6 +171,12 @@ def rolling_accuracy(
     return rolled.drop(columns="n").div(rolled["n"], axis=0)
 
 
+def chart_baselines(acc: pd.DataFrame, *, prior: str = "class_prior", best: int = 2) -> list[str]:
+    """Columns to draw from :func:`rolling_accuracy`: ``model``, the ``best`` baselines by mean accuracy, the prior."""
+    others = acc.drop(columns=["model", prior], errors="ignore").mean().sort_values(ascending=False, kind="stable")
+    return ["model", *list(others.index[:best]), *([prior] if prior in acc.columns else [])]
+
+
 def plot_rolling_accuracy(
     predictions: pd.DataFrame,
     path: Path,
@@ -156,16 +185,20 @@ def plot_rolling_accuracy(
     baselines: Mapping[str, np.ndarray] | None = None,
     title: str = "",
 ) -> Path:
-    """Rolling accuracy of the model (and of the given baselines) over ``window`` decision dates."""
+    """Rolling accuracy of the model, its two most accurate baselines and the class prior over ``window`` dates."""
     acc = rolling_accuracy(predictions, window=window, baselines=baselines)
+    acc = acc.loc[:, chart_baselines(acc)]
     fig = Figure(figsize=(10, 4), layout="constrained")
     ax = fig.subplots()
     x = acc.index.to_numpy()
     for i, name in enumerate(acc.columns):
-        width, colour = (1.6, "C0") if name == "model" else (0.9, f"C{i}")
-        ax.plot(x, 100 * acc[name].to_numpy(), label=str(name).replace("_", " "), linewidth=width, color=colour)
+        width, colour, dash = (1.8, "C0", "-") if name == "model" else (1.0, f"C{i}", "-")
+        if name == "class_prior":
+            colour, dash = "0.35", "--"
+        ax.plot(x, 100 * acc[name].to_numpy(), label=str(name).replace("_", " "), linewidth=width, color=colour,
+                linestyle=dash)  # fmt: skip
     ax.set_ylabel("accuracy (%)")
     ax.set_title(title or f"Rolling accuracy over {window} decision dates")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)

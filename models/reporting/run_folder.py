@@ -25,6 +25,8 @@ from features.labels import PROB_COLUMNS
 from features.storage.atomic import write_json, write_parquet
 from features.storage.layout import RUN_PREDICTIONS, TRIAL_LOSSES_DIR, TRIALS_FILE
 from models.evaluation.metrics import evaluate_predictions, json_ready, label_codes, metrics_table, reliability_table
+from models.evaluation.ranking import score
+from models.evaluation.signal import ic_series, quantile_returns, score_autocorrelation
 from models.evaluation.strategy import (
     StrategyConfig,
     StrategyResult,
@@ -33,8 +35,10 @@ from models.evaluation.strategy import (
     strategy_table,
     summarise_strategy,
 )
-from models.reporting import plots
+from models.reporting import plots, sheet_plots
 from models.reporting.html_report import render_report, write_report
+from models.reporting.sheet import bayes_figures, build_tearsheet, net_returns, tearsheet_table
+from models.reporting.tearsheet import monthly_returns
 from models.reporting.trials import (
     family,
     family_spa,
@@ -128,18 +132,25 @@ def write_backtest_report(
                                  config=strategy_config or StrategyConfig(), seed=seed,
                                  trials_folder=trials_folder)  # fmt: skip
     _attach_trials(evaluation, trials)
+    tearsheet = build_tearsheet(strategy.daily, strategy.positions, predictions)
+    bayes = _bayes(predictions, run_info, evaluation, horizon=horizon, lag=lag)
+    if bayes:
+        tearsheet["bayes"] = bayes
     write_parquet(predictions.loc[:, list(BACKTEST_COLUMNS)], run_dir / RUN_PREDICTIONS, metadata={
         "run_id": str(run_info.get("run_id", "")), "data_fingerprint": str(run_info.get("data_fingerprint", "")),
     })  # fmt: skip
     write_parquet(
-        metrics_table(evaluation, strategy_table(strategy), trials_table(trials)), run_dir / "metrics.parquet"
+        metrics_table(evaluation, strategy_table(strategy), trials_table(trials), tearsheet_table(tearsheet)),
+        run_dir / "metrics.parquet",
     )
     write_parquet(strategy.daily, run_dir / "equity.parquet")
     images = _plots(run_dir, predictions, baselines, evaluation, strategy)
-    html = render_report(evaluation, strategy=strategy.to_json(), folds=folds, images=images, run_info=run_info)
+    html = render_report(evaluation, strategy=strategy.to_json(), folds=folds, images=images, run_info=run_info,
+                         tearsheet=tearsheet)  # fmt: skip
     write_report(html, run_dir / "report.html")
     content = {
-        **run_info, "folds": folds, **evaluation, "strategy": strategy.to_json(), "trials": json_ready(trials),
+        **run_info, "folds": folds, **evaluation, "strategy": strategy.to_json(), "tearsheet": tearsheet,
+        "trials": json_ready(trials),
         **(extra or {}),
     }  # fmt: skip
     if started is not None:
@@ -217,6 +228,25 @@ def trials_table(trials: Mapping[str, Any]) -> pd.DataFrame:
     return table
 
 
+def _bayes(
+    predictions: pd.DataFrame, run_info: Mapping[str, Any], evaluation: Mapping[str, Any], *, horizon: int, lag: int
+) -> dict[str, Any]:
+    """The Bayes-optimal figures of a synthetic source with the fixed label band; {} otherwise."""
+    source = str(run_info.get("source", ""))
+    label = ((run_info.get("config") or {}).get("dataset") or {}).get("label") or {}
+    if not source.startswith("synthetic:") or label.get("scheme", "fixed") != "fixed" or "band" not in label:
+        return {}
+    from features.prices.sources.synthetic import SyntheticMarket  # only synthetic runs need it
+
+    try:
+        market = SyntheticMarket.from_spec(source.split(":", 1)[1])
+        oracle = market.class_probabilities(horizon=horizon, lag=lag, band=float(label["band"]))
+    except (ValueError, TypeError):
+        return {}  # a spec this version cannot rebuild: no oracle figures
+    model = evaluation["model"]
+    return bayes_figures(predictions, oracle, model_accuracy=model["accuracy"], model_log_loss=model["log_loss"])
+
+
 def _plots(
     run_dir: Path,
     predictions: pd.DataFrame,
@@ -224,18 +254,28 @@ def _plots(
     evaluation: dict[str, Any],
     strategy: StrategyResult,
 ) -> dict[str, Path]:
-    """The four PNG plots, by caption."""
+    """Every PNG chart, by key of :data:`models.reporting.html_report.CAPTIONS`."""
     y = label_codes(predictions["label"])
     probs = predictions.loc[:, list(PROB_COLUMNS)].to_numpy(dtype="float64")
-    return {
-        "Equity and drawdown after costs, against buy-and-hold": plots.plot_equity(
-            strategy.daily, run_dir / "equity.png"
-        ),
-        "Confusion matrix (rows realised, columns predicted)": plots.plot_confusion_matrix(
-            evaluation["model"]["confusion_matrix"], run_dir / "confusion.png"
-        ),
-        "Reliability diagram": plots.plot_reliability(reliability_table(y, probs), run_dir / "reliability.png"),
-        "Rolling accuracy": plots.plot_rolling_accuracy(
+    ls = net_returns(strategy.daily, "long_short")
+    images = {
+        "equity": plots.plot_equity(strategy.daily, run_dir / "equity.png"),
+        "monthly": sheet_plots.plot_monthly_heatmap(monthly_returns(ls), run_dir / "monthly.png"),
+        "rolling_risk": sheet_plots.plot_rolling_risk(ls, run_dir / "rolling_risk.png"),
+        "distribution": sheet_plots.plot_distribution(ls, run_dir / "distribution.png"),
+        "exposure": sheet_plots.plot_exposure(strategy.daily, run_dir / "exposure.png"),
+        "cost": sheet_plots.plot_cost_sensitivity(strategy.cost_sensitivity, run_dir / "cost.png"),
+        "rolling_accuracy": plots.plot_rolling_accuracy(
             predictions, run_dir / "rolling_accuracy.png", baselines=dict(baselines)
         ),
+        "confusion": plots.plot_confusion_matrix(evaluation["model"]["confusion_matrix"], run_dir / "confusion.png"),
+        "reliability": plots.plot_reliability(reliability_table(y, probs), run_dir / "reliability.png"),
     }
+    if "forward_return" in predictions:
+        dates = predictions["date"].to_numpy(dtype="datetime64[ns]")
+        s, fwd = score(probs), predictions["forward_return"].to_numpy(dtype="float64")
+        images["ic"] = sheet_plots.plot_ic(ic_series(dates, s, fwd), run_dir / "ic.png")
+        images["quintiles"] = sheet_plots.plot_quintiles(quantile_returns(dates, s, fwd), run_dir / "quintiles.png")
+        auto = score_autocorrelation(dates, predictions["ticker"].to_numpy(), s)
+        images["autocorrelation"] = sheet_plots.plot_autocorrelation(auto, run_dir / "autocorrelation.png")
+    return images

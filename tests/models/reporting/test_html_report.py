@@ -70,9 +70,9 @@ def run(tmp_path_factory: pytest.TempPathFactory):
         evaluation,
         strategy=strategy,
         folds=folds,
-        images={"Confusion matrix": png},
+        images={"confusion": png},
         title="Backtest <run 1>",
-        run_info={"run id": "abc", "tickers": "SYN00, SYN01, SYN02"},
+        run_info={"run_id": "abc", "tickers": ["SYN00", "SYN01", "SYN02"], "versions": {"numpy": "9.9"}},
     )
     return evaluation, strategy, png, html_text
 
@@ -104,7 +104,7 @@ def test_report_shows_the_verdict_headline_strategy_and_folds(run):
     assert 'class="verdict noedge"' in html_text
     assert "No significant edge" in html_text
     cells = parsed.cells
-    model_row = cells.index("model")
+    model_row = cells.index("model", cells.index("balanced acc."))
     assert cells[model_row + 1] == f"{100 * evaluation['model']['accuracy']:.1f}%"
     assert cells[model_row + 5] == f"{evaluation['model']['log_loss']:.3f}"
     hard_row = cells.index("<script>alert(1)</script>")
@@ -115,7 +115,9 @@ def test_report_shows_the_verdict_headline_strategy_and_folds(run):
     assert cells[sharpe_row + 1] == f"{strategy['metrics']['long_short']['sharpe']:.3f}"
     assert cells[cells.index("cost (bps)") :].count("20.0") == 1
     assert "Too few tickers for a meaningful IC" in html_text
-    assert cells[cells.index("run id") + 1] == "abc"
+    assert cells[cells.index("run") + 1] == "abc"
+    assert cells[cells.index("universe") + 1] == "3 tickers: SYN00, SYN01, SYN02"
+    assert "<details><summary>full configuration and versions</summary>" in html_text
     assert cells[cells.index("class prior") + 9] == fmt(evaluation["comparisons"]["class_prior"]["p_value"], "p")
 
 
@@ -152,7 +154,7 @@ def test_report_shows_both_verdicts_side_by_side_with_the_trials(run):
     assert "SPA p=0.310, Reality Check p=0.520 (120 shared dates)" in html_text
     assert html.escape(verdicts["directional"]["verdict_lines"][0]) in html_text
     cells = parsed.cells
-    hit = cells.index("hit rate")
+    hit = cells.index("DM p") - 1
     model_row = cells.index("model", hit)
     assert cells[model_row + 1] == fmt(verdicts["directional"]["model_hit_rate"], "pct")
     prior_row = cells.index("class prior", hit)

@@ -16,6 +16,7 @@ from features.labels import CLASSES
 from features.prices.sources.synthetic import SyntheticMarket
 from models.evaluation.metrics import evaluate_predictions
 from models.evaluation.strategy import backtest_strategy
+from models.reporting.html_report import fmt
 from models.reporting.run_folder import record_trial, search_spa, write_backtest_report
 from models.reporting.trials import trial_entry
 
@@ -66,7 +67,8 @@ def test_the_run_folder_holds_every_artefact_and_metrics_json_once(tmp_path: Pat
     assert calls == {"returns": 1, "metrics.json": 1}
     assert sorted(p.name for p in run.iterdir()) == sorted([
         "predictions.parquet", "metrics.json", "metrics.parquet", "equity.parquet", "equity.png", "confusion.png",
-        "reliability.png", "rolling_accuracy.png", "report.html",
+        "reliability.png", "rolling_accuracy.png", "report.html", "monthly.png", "rolling_risk.png",
+        "distribution.png", "exposure.png", "cost.png", "ic.png", "quintiles.png", "autocorrelation.png",
     ])  # fmt: skip
     assert json.loads((run / "metrics.json").read_text()) == json.loads(json.dumps(content))
     assert content["wall_seconds"] >= 2.0
@@ -173,3 +175,48 @@ def test_a_second_configuration_is_counted_beside_the_verdicts(tmp_path: Path):
     assert "2 configurations" in html_text
     table = pd.read_parquet(tmp_path / "r2" / "metrics.parquet")
     assert table.loc[table["metric"] == "n_trials", "value"].tolist() == [2.0]
+
+
+def test_report_html_shows_every_section_with_the_numbers_of_metrics_json(tmp_path: Path):
+    predictions, baselines = _predictions()
+    content = write_backtest_report(
+        tmp_path, predictions, baselines, PRICES, folds=[{"fold": 0}, {"fold": 1}], horizon=5, lag=1,
+        run_info={**RUN_INFO, "source": "synthetic:tickers=3,days=200,seed=8",
+                  "config": {"dataset": {"label": {"scheme": "fixed", "band": 0.01, "horizon": 5, "lag": 1}}}},
+        trials_folder=tmp_path,
+    )  # fmt: skip
+    text = (tmp_path / "report.html").read_text(encoding="utf-8")
+    sections = ("At a glance", "Model against baselines, same samples", "Strategy", "Cost sensitivity", "Returns",
+                "Trading", "Signal", "Against the Bayes-optimal forecaster", "Classification",
+                "Per walk-forward block", "Glossary")  # fmt: skip
+    for section in sections:
+        assert f">{section}</h" in text, section
+    assert "http://" not in text
+    assert "https://" not in text
+    assert "<script" not in text
+    assert "<link" not in text
+    assert text.count('src="data:image/png;base64,') == 12
+    sheet = content["tearsheet"]
+    ls = sheet["returns"]["long_short"]
+    for year, value in ls["yearly"].items():
+        assert f"<td>{year}</td><td>{fmt(value, 'pct')}</td>" in text
+    worst = ls["drawdowns"][0]
+    assert f"<td>1</td><td>{worst['start']}</td><td>{worst['trough']}</td>" in text
+    assert f"<td>{fmt(worst['depth'], 'pct')}</td><td>{fmt(worst['length'], 'int')}</td>" in text
+    trading = sheet["trading"]
+    assert f"<td>profit factor</td><td>{fmt(trading['long_short']['profit_factor'])}</td>" in text
+    quintile = sheet["signal"]["quintile_returns"]["5"]
+    assert f"<td>5</td><td>{fmt(quintile['mean_return'], 'pct', 4)}</td>" in text
+    bayes = sheet["bayes"]
+    assert 0.3 < bayes["accuracy"] < 1
+    assert bayes["rows"] == len(predictions)
+    assert f"<td>{fmt(bayes['accuracy'], 'pct')}</td>" in text
+    assert f"<td>{fmt(content['model']['log_loss'])}</td>" in text
+    # the same numbers, tidy, in metrics.parquet
+    table = pd.read_parquet(tmp_path / "metrics.parquet")
+    row = table[(table["metric"] == "profit_factor") & (table["subject"] == "long_short")]
+    assert row["value"].iloc[0] == pytest.approx(trading["long_short"]["profit_factor"])
+    first_year = next(iter(ls["yearly"]))
+    row = table[(table["metric"] == "yearly_return") & (table["scope"] == f"year={first_year}")
+                & (table["subject"] == "long_short")]  # fmt: skip
+    assert row["value"].iloc[0] == pytest.approx(ls["yearly"][first_year])
