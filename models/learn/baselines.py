@@ -30,9 +30,9 @@ after a gap in a ticker's history gets NaN lags, as the panel's features do, nev
 Each baseline is an estimator (:class:`Baseline`: ``fit(train) -> self``, ``predict_proba(test)``),
 found by name in :data:`BASELINE_CLASSES`. The scikit-learn ones (logistic regression, gradient
 boosting) take per-sample training weights, ``fit(train, sample_weight=...)`` (e.g. the average
-uniqueness of :func:`models.learn.training.uniqueness_weights`); the counting ones ignore them.
-Build the inputs from a panel with :meth:`BaselineData.from_panel` and slice them with :meth:`BaselineData.take`, using the same rows as the
-fold's training and test samples.
+uniqueness of :func:`models.learn.training.uniqueness_weights`); the counting ones ignore them. Build
+the inputs from a panel with :meth:`BaselineData.from_panel` and slice them with
+:meth:`BaselineData.take`, using the same rows as the fold's training and test samples.
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ Models stored before holdouts existed (or trained with ``holdout_fraction=0``) f
 validation metrics (``metadata["validation"]``), which early stopping and calibration chose on and
 so promise too much; the scorecard's ``expected_from`` column says which one each row uses.
 
-Settled rows overlap in time (a new ``horizon``-day window starts every day) and tickers move
-together, so the rows are far from independent; the intervals therefore use an effective sample size of ``n_dates / horizon``
-(non-overlapping decision dates) times the tickers per date, capped at ``n``, which is still
+Settled rows overlap in time (a new ``horizon``-day window starts every day) and tickers move together,
+so the rows are far from independent; the intervals therefore use an effective sample size of ``n_dates
+/ horizon`` (non-overlapping decision dates) times the tickers per date, capped at ``n``, which is still
 optimistic when tickers are correlated. A flag is a prompt to look, not a test result.
 """
 
@@ -108,13 +108,14 @@ def settle(predictions: pd.DataFrame, prices: pd.DataFrame, metadata: Mapping[st
 def expectation(metadata: Mapping[str, Any] | None) -> tuple[float, float, str]:
     """(expected accuracy, expected log-loss, source) of a model: its holdout metrics, else its validation ones.
 
-    ``source`` is one of :data:`EXPECTED_FROM`; NaN expectations with ``"none"`` when neither block holds both.
+    ``source`` is one of :data:`EXPECTED_FROM`: the first of the two blocks the metadata holds (a metric
+    it lacks is NaN), ``"none"`` with NaN expectations when it holds neither.
     """
     for source in EXPECTED_FROM[:2]:
         block = (metadata or {}).get(source) or {}
-        acc, loss = block.get("accuracy"), block.get("log_loss")
-        if acc is not None and loss is not None:
-            return float(acc), float(loss), source
+        if block:
+            acc, loss = block.get("accuracy"), block.get("log_loss")
+            return (math.nan if acc is None else float(acc), math.nan if loss is None else float(loss), source)
     return math.nan, math.nan, "none"
 
 
