@@ -29,6 +29,16 @@ flat otherwise: **ties at a band edge are flat**. The schemes differ in the thre
 
 ``label_end`` is the close ``t + lag + horizon`` for every scheme, the last price any label or
 forward return may depend on, so purging on it is safe (:mod:`features.split`).
+
+**Holding period** (:func:`holding_days`): a position taken on the label is held ``horizon`` days,
+except under ``triple_barrier``, where it is closed at the close of the day the first barrier was
+touched (the label's ``touch_day``), as the label itself was decided; the strategy P&L uses it.
+
+**Windows cut by a halt or a delisting** (:func:`cut_label_windows`): a row whose ``t+lag+horizon``
+window crosses a gap or runs past the ticker's last row, while the universe's calendar goes on for
+another ``lag + horizon`` days, is dropped like any unlabeled row (its return to the last price is
+not a ``horizon``-day return, and a label must not change once it exists). The backtest counts them
+in ``metrics.json`` (``cut_label_windows``) so the drop is never silent.
 """
 
 from __future__ import annotations
@@ -293,3 +303,44 @@ def class_balance_by_split(labels: np.ndarray, splits: dict[str, np.ndarray]) ->
         part = lab[np.asarray(rows, dtype="int64")]
         out[name] = {**class_balance(part), "n": int(np.sum(part >= 0))}
     return out
+
+
+def holding_days(prices: pd.DataFrame, config: LabelConfig, *, max_gap: int = DEFAULT_MAX_GAP) -> np.ndarray:
+    """Trading days a position taken on each row's label is held, from the entry close ``t + lag``.
+
+    ``horizon`` for every labeled row, except under ``triple_barrier``: the day ``d`` (1..horizon) of
+    the first barrier touch (:func:`features.barriers.first_touch`), ``horizon`` when the vertical
+    barrier came first.
+
+    Returns:
+        int64 array (n_rows,); -1 where the row has no complete label window.
+    """
+    if config.scheme != "triple_barrier":
+        fwd = forward_returns(prices, horizon=config.horizon, lag=config.lag, max_gap=max_gap)
+        return np.where(fwd["forward_return"].notna().to_numpy(), config.horizon, -1).astype("int64")
+    unit = horizon_sigma(prices, config, max_gap=max_gap)
+    touch = first_touch(
+        prices, horizon=config.horizon, lag=config.lag, lower=-config.stop_loss * unit,
+        upper=config.profit_take * unit, max_gap=max_gap,
+    )  # fmt: skip
+    return np.asarray(touch["touch_day"].to_numpy(dtype="int64"))
+
+
+def cut_label_windows(
+    prices: pd.DataFrame, *, horizon: int = 5, lag: int = 1, max_gap: int = DEFAULT_MAX_GAP
+) -> np.ndarray:
+    """Rows whose label window is cut by a gap (halt) or by the end of the ticker's data (delisting).
+
+    A row is cut when fewer than ``lag + horizon`` rows follow it in its segment although the
+    universe (every ticker of ``prices``) has at least ``lag + horizon`` trading days after its
+    date: the window ``t .. t+lag+horizon`` would have closed had the ticker kept trading. Rows
+    at the end of the data (whose windows simply have not closed yet) are not cut.
+
+    Returns:
+        bool array (n_rows,).
+    """
+    seg = Segments.of(prices, max_gap=max_gap)
+    dates = prices["date"].to_numpy().astype("datetime64[ns]")
+    calendar = np.unique(dates)
+    after = len(calendar) - np.searchsorted(calendar, dates, side="right")
+    return np.asarray((seg.left < lag + horizon) & (after >= lag + horizon))

@@ -21,7 +21,7 @@ from flows.common import (
     working_root,
 )
 from models.learn.config import ModelConfig, TrainConfig
-from models.serving.promotion import decide_promotion
+from models.serving.promotion import decide_promotion, promotion_samples
 from models.serving.registry import new_model_id, save_model, set_champion
 from models.serving.scoring import train_production_model
 
@@ -40,7 +40,7 @@ def train_flow(
 ) -> str:
     """Train on every labeled sample in ``[start, end]``, store the model and return its id.
 
-    The new model becomes the champion only if its validation log-loss beats the current
+    The new model becomes the champion only if its holdout log-loss beats the current
     champion's on the same samples (:mod:`models.serving.promotion`), or with ``force``; the decision
     and both numbers are logged and stored in the model's metadata.
 
@@ -63,9 +63,8 @@ def train_flow(
         fitted, meta = train_production_model(
             prices, dataset, model, training, callbacks=[RunLoggerCallback()], verbose=0
         )
-        decision = decide_promotion(
-            root, prices, meta, fitted.val_keys_, fitted.val_labels_, fitted.val_probs_, force=force
-        )
+        keys, labels, probs, compared_on = promotion_samples(fitted)
+        decision = decide_promotion(root, prices, meta, keys, labels, probs, force=force, on=compared_on)
         stored_meta = {**meta, "source": source, "code_version": code_version(), "promotion": decision.to_dict()}
         model_id = save_model(root, fitted, stored_meta, model_id=new_model_id())
         logger.info("model %s: %s", model_id, decision.reason)

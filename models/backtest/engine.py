@@ -35,7 +35,7 @@ import pandas as pd
 import features
 from features.dataset import DatasetConfig, Panel, build_panel
 from features.frame import fingerprint
-from features.labels import CLASSES, PROB_COLUMNS, class_balance
+from features.labels import CLASSES, PROB_COLUMNS, class_balance, cut_label_windows, holding_days
 from features.prices.store import PriceStore
 from features.storage.layout import block_stem
 from models.backtest import foldcache
@@ -46,6 +46,7 @@ from models.evaluation.metrics import evaluate_predictions, prior_probs
 from models.learn.baselines import BaselineData, fit_baselines
 from models.learn.classifier import LSTMClassifier
 from models.learn.config import ModelConfig, TrainConfig, WalkForwardConfig
+from models.learn.training import sample_weights_of
 from models.reporting.run_folder import write_backtest_report
 from models.serving.predictions import prediction_frame
 from models.versions import library_versions
@@ -135,6 +136,7 @@ def fit_block(
     *,
     adj_close: np.ndarray,
     initial_weights: str | None = None,
+    hold_days: np.ndarray | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int | str = "auto",
 ) -> Block:
@@ -149,6 +151,8 @@ def fit_block(
         train_config: epochs, batch size, seed...
         adj_close: float (n_rows,), the prices' ``adj_close`` row-aligned with the panel (baselines need it).
         initial_weights: a ``.keras`` file to warm-start from.
+        hold_days: int (n_rows,) days each position is held (:func:`features.labels.holding_days`),
+            added to the predictions as ``hold_days`` for the strategy's barrier exits; None = ``horizon``.
         callbacks: extra Keras callbacks.
         verbose: Keras verbosity.
 
@@ -170,6 +174,8 @@ def fit_block(
         forward_return=panel.forward_return[rows],
         label=np.asarray(CLASSES, dtype=object)[panel.label[rows]],
     )
+    if hold_days is not None:
+        frame = frame.assign(hold_days=np.asarray(hold_days, dtype="int64")[rows])
     used = np.concatenate([model.fit_rows_, model.val_rows_])
     info = {
         **fold.describe(),
@@ -181,7 +187,11 @@ def fit_block(
     }
     inputs = BaselineData.from_panel(panel, adj_close=adj_close, lags=BASELINE_LAGS)
     baselines = fit_baselines(
-        inputs.take(fold.train_rows), inputs.take(rows), seed=train_config.seed, history=inputs.take(panel.samples())
+        inputs.take(fold.train_rows),
+        inputs.take(rows),
+        seed=train_config.seed,
+        history=inputs.take(panel.samples()),
+        sample_weight=sample_weights_of(panel, fold.train_rows, train_config),
     )
     return Block(predictions=frame, info=info, model=model, baselines=baselines)
 
@@ -221,9 +231,12 @@ def run_block(
         job.seed, fold.index, len(fold.train_rows), fold.test_start.date(), fold.test_end.date(), len(fold.test_rows),
         " (warm start)" if job.initial_weights else "",
     )  # fmt: skip
+    label = job.dataset.label
+    barrier_exits = label.scheme == "triple_barrier"
     block = fit_block(
         panel, fold, job.model, job.training.model_copy(update={"seed": job.seed}),
         adj_close=prices["adj_close"].to_numpy(dtype="float64"), initial_weights=job.initial_weights,
+        hold_days=holding_days(prices, label, max_gap=job.dataset.max_gap) if barrier_exits else None,
         callbacks=callbacks, verbose=0,
     )  # fmt: skip
     write_block(block, job.stem, seed=job.seed)
@@ -415,7 +428,27 @@ class Backtest:
                 {s: evaluate_predictions(p, b, horizon=horizon)["model"] for s, (p, b, _) in stitched.items()}
             )
         per_seed = {s: p for s, (p, _, _) in stitched.items()}
+        extra["cut_label_windows"] = self.cut_label_windows()
         return WalkForwardResult(ensemble(list(per_seed.values())), baselines, folds, per_seed, extra)
+
+    def cut_label_windows(self) -> dict[str, Any]:
+        """Samples dropped because a halt or delisting cut their label window (``features.labels``).
+
+        Counts rows with a full feature window whose label window was cut, over the whole panel and
+        over the test region (decision dates of the blocks): ``metrics.json``'s ``cut_label_windows``.
+        """
+        label = self.dataset.label
+        panel = build_panel(self.prices, self.dataset)
+        cut = cut_label_windows(self.prices, horizon=label.horizon, lag=label.lag, max_gap=self.dataset.max_gap)
+        cut &= panel.window_ok
+        dates = panel.dates
+        in_test = (dates >= np.datetime64(self.folds[0].test_start)) & (dates <= np.datetime64(self.folds[-1].test_end))
+        return {
+            "n": int(cut.sum()),
+            "n_test": int((cut & in_test).sum()),
+            "tickers": sorted(set(panel.keys["ticker"].astype(str).to_numpy()[cut & in_test].tolist())),
+            "policy": "dropped: a window cut by a gap or the end of a ticker's data has no label",
+        }
 
     def run_info(self, run_id: str, *, source: str, code_version: str) -> dict[str, Any]:
         """The run's identity for ``metrics.json``: id, time, code, versions, data and configs."""

@@ -5,6 +5,14 @@ at the close of ``t + lag`` and held for ``horizon`` trading days of its ticker,
 ``t + lag + horizon``; it earns the ticker's daily ``adj_close`` returns of days ``t+lag+1 ..
 t+lag+horizon``.
 
+**Barrier exits**: when the predictions carry ``hold_days`` (the ``triple_barrier`` scheme,
+:func:`features.labels.holding_days`), each position is closed at the close of day ``t + lag +
+hold_days``, the day its label's first barrier was touched (the vertical barrier: ``horizon``), the
+same timing as the label; it earns days ``t+lag+1 .. t+lag+hold_days`` and its slot is cash for the
+rest of the cohort's ``horizon`` days. The exit is at that day's close, not at the barrier price (a
+daily bar does not say when in the day the barrier was crossed, nor that an order would have filled
+there), and it applies to every variant, the benchmark included, so they keep one timing.
+
 Overlapping holds are combined as overlapping portfolios (Jegadeesh & Titman 1993): each decision
 date opens a cohort with ``1 / horizon`` of the capital, split equally across the tickers predicted
 that day (a ticker with no position leaves its slot in cash), so at most ``horizon`` cohorts are live
@@ -126,7 +134,14 @@ def _prepare(predictions: pd.DataFrame, prices: pd.DataFrame) -> tuple[pd.DataFr
 
 
 def position_weights(
-    signal: np.ndarray, rows: np.ndarray, dates: np.ndarray, tickers: np.ndarray, *, lag: int, horizon: int
+    signal: np.ndarray,
+    rows: np.ndarray,
+    dates: np.ndarray,
+    tickers: np.ndarray,
+    *,
+    lag: int,
+    horizon: int,
+    hold_days: np.ndarray | None = None,
 ) -> np.ndarray:
     """Portfolio weight of every price row from the signals of the predictions.
 
@@ -136,7 +151,9 @@ def position_weights(
         dates: decision dates (m,), for the number of tickers predicted per date.
         tickers: (n_rows,) ticker of every price row (sorted by ticker, date).
         lag: execution lag in trading days.
-        horizon: holding period in trading days.
+        horizon: holding period in trading days (the cohort's slot: ``1 / horizon`` of the capital).
+        hold_days: int (m,) days each position is actually held, 1..horizon (barrier exits); None =
+            ``horizon`` for every one.
 
     Returns:
         float64 (n_rows,): the weight held over the day ending at each row's close.
@@ -148,10 +165,13 @@ def position_weights(
     group_end = end[np.cumsum(first) - 1]
     per_date = pd.Series(np.asarray(dates)).map(pd.Series(np.asarray(dates)).value_counts()).to_numpy(dtype="float64")
     amount = np.asarray(signal, dtype="float64") / (horizon * per_date)
+    held = np.full(len(amount), horizon) if hold_days is None else np.asarray(hold_days, dtype="int64")
+    if held.shape != amount.shape or (held < 1).any() or (held > horizon).any():
+        raise ValueError(f"hold_days must hold {len(amount)} values in 1..horizon={horizon}")
     weights = np.zeros(n_rows)
     for j in range(1, horizon + 1):
         target = rows + lag + j
-        ok = target < group_end[rows]
+        ok = (target < group_end[rows]) & (j <= held)
         np.add.at(weights, target[ok], amount[ok])
     return weights
 
@@ -267,7 +287,8 @@ def backtest_strategy(
 
     Args:
         predictions: ``date, ticker`` and ``predicted`` (down/flat/up), one row per decision; with
-            ``p_down, p_up`` the dollar-neutral long/short is sized by the score ``p_up - p_down``.
+            ``p_down, p_up`` the dollar-neutral long/short is sized by the score ``p_up - p_down``;
+            with ``hold_days`` each position exits after that many days (barrier exits).
         prices: canonical price frame (``date, ticker, adj_close``) covering the holding periods.
         lag: execution lag (trading days), as in the labels.
         horizon: holding period (trading days), as in the labels.
@@ -341,8 +362,11 @@ def strategy_returns(
     adj = px["adj_close"].to_numpy(dtype="float64")
     ret = np.where(first, 0.0, adj / np.r_[np.nan, adj[:-1]] - 1.0)
     pred_dates = predictions["date"].to_numpy(dtype="datetime64[ns]")
+    hold = predictions["hold_days"].to_numpy(dtype="int64") if "hold_days" in predictions.columns else None
     weights = {
-        v: position_weights(_variant_signal(predictions, v, config), rows, pred_dates, ticker, lag=lag, horizon=horizon)
+        v: position_weights(
+            _variant_signal(predictions, v, config), rows, pred_dates, ticker, lag=lag, horizon=horizon, hold_days=hold
+        )
         for v in VARIANTS
     }
     columns: dict[str, Any] = {"date": px["date"].to_numpy(dtype="datetime64[ns]")}

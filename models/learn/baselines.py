@@ -24,10 +24,15 @@ momentum              P(class | state of the past return) from training counts (
                       ``±momentum_band`` (default: the training terciles of that return)
 ===================== =========================================================================
 
+Lagged features and past returns restart at every segment start (:mod:`features.segments`): a row
+after a gap in a ticker's history gets NaN lags, as the panel's features do, never the pre-gap values.
+
 Each baseline is an estimator (:class:`Baseline`: ``fit(train) -> self``, ``predict_proba(test)``),
-found by name in :data:`BASELINE_CLASSES`. Build the inputs from a panel with
-:meth:`BaselineData.from_panel` and slice them with :meth:`BaselineData.take`, using the same rows as the
-fold's training and test samples.
+found by name in :data:`BASELINE_CLASSES`. The scikit-learn ones (logistic regression, gradient
+boosting) take per-sample training weights, ``fit(train, sample_weight=...)`` (e.g. the average
+uniqueness of :func:`models.learn.training.uniqueness_weights`); the counting ones ignore them. Build
+the inputs from a panel with :meth:`BaselineData.from_panel` and slice them with
+:meth:`BaselineData.take`, using the same rows as the fold's training and test samples.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from features.segments import Segments
+
 if TYPE_CHECKING:
     from features.dataset import Panel
 
@@ -63,9 +70,10 @@ class BaselineData:
             except through ``label_end`` for persistence).
         label_end: datetime64[ns] (n,), the close the label window ends on (NaT when unknown).
         X_last: float64 (n, n_features), raw features at the decision date.
-        X_lagged: float64 (n, n_features * lags), features at t, t-1, ..., t-lags+1 (NaN allowed).
+        X_lagged: float64 (n, n_features * lags), features at t, t-1, ..., t-lags+1 of the same
+            segment (NaN before the segment's first row).
         past_return: float64 (n,), simple return over the last ``horizon`` days up to the close of
-            t (known at the decision), NaN when unknown.
+            t (known at the decision), NaN when unknown or when those days cross a segment start.
     """
 
     dates: np.ndarray
@@ -112,14 +120,15 @@ class BaselineData:
         """
         tickers = panel.keys["ticker"].astype(str).to_numpy()
         horizon = panel.config.label.horizon if past_horizon is None else past_horizon
+        segments = Segments.of(panel.keys, max_gap=panel.config.max_gap).codes
         return cls(
             dates=panel.keys["date"].to_numpy(dtype="datetime64[ns]"),
             tickers=tickers,
             labels=np.asarray(panel.label, dtype="int64"),
             label_end=np.asarray(panel.label_end, dtype="datetime64[ns]"),
             X_last=np.asarray(panel.X, dtype="float64"),
-            X_lagged=lagged_features(panel.X, tickers, lags=lags),
-            past_return=past_returns(adj_close, tickers, horizon=horizon),
+            X_lagged=lagged_features(panel.X, segments, lags=lags),
+            past_return=past_returns(adj_close, segments, horizon=horizon),
         )
 
 
@@ -132,30 +141,40 @@ def _shift_within(values: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def lagged_features(X: np.ndarray, tickers: np.ndarray, *, lags: int) -> np.ndarray:
-    """Stack features of t, t-1, ..., t-lags+1 of the same ticker (rows sorted by ticker, date).
+def lagged_features(X: np.ndarray, groups: np.ndarray, *, lags: int) -> np.ndarray:
+    """Stack features of t, t-1, ..., t-lags+1 of the same group (rows sorted by ticker, date).
+
+    Args:
+        X: float (n_rows, n_features).
+        groups: (n_rows,) contiguous group ids: segment codes (:attr:`features.segments.Segments.codes`,
+            what :meth:`BaselineData.from_panel` passes) or tickers.
+        lags: days stacked (>= 1).
 
     Returns:
         float64 (n_rows, n_features * lags), lag-major (the first n_features columns are day t);
-        NaN where a lag reaches before the ticker's first row.
+        NaN where a lag reaches before the group's first row.
     """
     if lags < 1:
         raise ValueError(f"lags must be >= 1, got lags={lags}")
     X = np.asarray(X, dtype="float64")
-    groups = np.asarray(tickers)
-    return np.hstack([_shift_within(X, groups, k) for k in range(lags)])
+    return np.hstack([_shift_within(X, np.asarray(groups), k) for k in range(lags)])
 
 
-def past_returns(adj_close: np.ndarray, tickers: np.ndarray, *, horizon: int) -> np.ndarray:
-    """Simple return from the close ``horizon`` rows earlier to the close of t, per ticker (rows sorted).
+def past_returns(adj_close: np.ndarray, groups: np.ndarray, *, horizon: int) -> np.ndarray:
+    """Simple return from the close ``horizon`` rows earlier to the close of t, per group (rows sorted).
+
+    Args:
+        adj_close: float (n_rows,).
+        groups: (n_rows,) contiguous group ids: segment codes or tickers (see :func:`lagged_features`).
+        horizon: rows back (>= 1).
 
     Returns:
-        float64 (n_rows,), a fraction; NaN for the first ``horizon`` rows of each ticker.
+        float64 (n_rows,), a fraction; NaN for the first ``horizon`` rows of each group.
     """
     if horizon < 1:
         raise ValueError(f"horizon must be >= 1, got horizon={horizon}")
     price = np.asarray(adj_close, dtype="float64")
-    return np.asarray(price / _shift_within(price, np.asarray(tickers), horizon) - 1.0)
+    return np.asarray(price / _shift_within(price, np.asarray(groups), horizon) - 1.0)
 
 
 def _counts_to_probs(counts: np.ndarray) -> np.ndarray:
@@ -232,7 +251,9 @@ class Baseline:
 
     name: ClassVar[str]
 
-    def fit(self, train: BaselineData, *, history: BaselineData | None = None) -> Self:
+    def fit(
+        self, train: BaselineData, *, history: BaselineData | None = None, sample_weight: np.ndarray | None = None
+    ) -> Self:
         raise NotImplementedError
 
     def predict_proba(self, test: BaselineData) -> np.ndarray:
@@ -249,7 +270,9 @@ class ClassPrior(Baseline):
 
     name = "class_prior"
 
-    def fit(self, train: BaselineData, *, history: BaselineData | None = None) -> Self:
+    def fit(
+        self, train: BaselineData, *, history: BaselineData | None = None, sample_weight: np.ndarray | None = None
+    ) -> Self:
         self.prior_ = _counts_to_probs(np.bincount(_train_labels(train), minlength=N_CLASSES) + 1.0)
         return self
 
@@ -262,7 +285,9 @@ class MajorityClass(Baseline):
 
     name = "majority_class"
 
-    def fit(self, train: BaselineData, *, history: BaselineData | None = None) -> Self:
+    def fit(
+        self, train: BaselineData, *, history: BaselineData | None = None, sample_weight: np.ndarray | None = None
+    ) -> Self:
         self.majority_ = int(np.bincount(_train_labels(train), minlength=N_CLASSES).argmax())
         return self
 
@@ -280,7 +305,9 @@ class LabelPersistence(Baseline):
 
     name = "label_persistence"
 
-    def fit(self, train: BaselineData, *, history: BaselineData | None = None) -> Self:
+    def fit(
+        self, train: BaselineData, *, history: BaselineData | None = None, sample_weight: np.ndarray | None = None
+    ) -> Self:
         self.train_, self.labels_, self.history_ = train, _train_labels(train), history
         return self
 
@@ -301,7 +328,9 @@ class _SklearnBaseline(Baseline):
     def _learner(self) -> Any:
         raise NotImplementedError
 
-    def fit(self, train: BaselineData, *, history: BaselineData | None = None) -> Self:
+    def fit(
+        self, train: BaselineData, *, history: BaselineData | None = None, sample_weight: np.ndarray | None = None
+    ) -> Self:
         y = _train_labels(train)
         self.n_train_ = len(y)
         if len(np.unique(y)) < 2:  # one class only: nothing to discriminate, the prior it is
@@ -309,8 +338,17 @@ class _SklearnBaseline(Baseline):
             return self
         self.learner_ = self._learner()
         with self._limits():
-            self.learner_.fit(self._features(train), y)
+            self.learner_.fit(self._features(train), y, **self._weight_arg(sample_weight, len(y)))
         return self
+
+    def _weight_arg(self, sample_weight: np.ndarray | None, n: int) -> dict[str, np.ndarray]:
+        """The keyword that passes ``sample_weight`` to the learner's ``fit`` (none when unweighted)."""
+        if sample_weight is None:
+            return {}
+        w = np.asarray(sample_weight, dtype="float64")
+        if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any():
+            raise ValueError(f"sample_weight must be {n} finite weights >= 0, got shape {w.shape}")
+        return {"sample_weight": w}
 
     def predict_proba(self, test: BaselineData) -> np.ndarray:
         learner = self._fitted("learner_")
@@ -334,6 +372,9 @@ class LogisticRegressionBaseline(_SklearnBaseline):
 
     def _features(self, data: BaselineData) -> np.ndarray:
         return data.X_last
+
+    def _weight_arg(self, sample_weight: np.ndarray | None, n: int) -> dict[str, np.ndarray]:
+        return {f"logisticregression__{k}": v for k, v in super()._weight_arg(sample_weight, n).items()}
 
     def _learner(self) -> Any:
         return make_pipeline(
@@ -386,7 +427,9 @@ class Momentum(Baseline):
     def __init__(self, *, momentum_band: float | None = None) -> None:
         self.momentum_band = momentum_band
 
-    def fit(self, train: BaselineData, *, history: BaselineData | None = None) -> Self:
+    def fit(
+        self, train: BaselineData, *, history: BaselineData | None = None, sample_weight: np.ndarray | None = None
+    ) -> Self:
         y = _train_labels(train)
         r = np.asarray(train.past_return, dtype="float64")
         if self.momentum_band is not None:
@@ -464,6 +507,7 @@ def fit_baselines(
     history: BaselineData | None = None,
     momentum_band: float | None = None,
     threads: int | None = 1,
+    sample_weight: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Fit the named baselines (:data:`BASELINE_CLASSES`) on ``train`` and predict ``test``.
 
@@ -475,6 +519,7 @@ def fit_baselines(
         history: rows whose labels may be known at decision time (see :class:`LabelPersistence`).
         momentum_band: see :class:`Momentum`.
         threads: see :class:`GradientBoostingBaseline`.
+        sample_weight: float (len(train),) training weights for the baselines that take them (None = equal).
 
     Returns:
         name -> float64 (len(test), 3) probabilities, rows summing to 1, class order down/flat/up.
@@ -483,7 +528,10 @@ def fit_baselines(
     if unknown:
         raise ValueError(f"names must be baselines from {list(BASELINES)}, got {list(names)}")
     options = {"seed": seed, "momentum_band": momentum_band, "threads": threads}
-    return {n: make_baseline(n, **options).fit(train, history=history).predict_proba(test) for n in names}
+    return {
+        n: make_baseline(n, **options).fit(train, history=history, sample_weight=sample_weight).predict_proba(test)
+        for n in names
+    }
 
 
 def stack_folds(parts: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

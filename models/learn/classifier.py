@@ -35,7 +35,13 @@ from models.learn.batches import WindowBatches
 from models.learn.calibration import apply_temperature, fit_temperature, undo_class_weights
 from models.learn.config import ModelConfig, TrainConfig
 from models.learn.lstm import build_from_config
-from models.learn.training import balanced_class_weight, chronological_validation, normalised_data, schedule_callbacks
+from models.learn.training import (
+    balanced_class_weight,
+    chronological_validation,
+    normalised_data,
+    sample_weights_of,
+    schedule_callbacks,
+)
 
 
 class NotFittedError(RuntimeError):
@@ -64,6 +70,8 @@ class LSTMClassifier:
         raw_val_probs_, val_probs_: float64 (n_val, 3) validation probabilities before and after the
             temperature (fit only).
         val_labels_: int64 (n_val,) validation classes; val_keys_: their ``date, ticker`` (fit only).
+        holdout_rows_, holdout_keys_, holdout_labels_, holdout_probs_: the held-out slice and its
+            predictions (set by :meth:`hold_out`).
         fit_summary_: JSON-ready summary of the fit (:meth:`describe`).
         card_: the stored JSON card (load only); model_id_: the registry id ("" when not from the registry).
     """
@@ -122,6 +130,8 @@ class LSTMClassifier:
         weights = balanced_class_weight(panel.label[fit_rows]) if config.class_weight else None
         history = _train(network, WindowSet(data, fit_rows, timesteps=t), val_windows, panel, fit_rows, val_rows,
                          config=config, learning_rate=model_config.learning_rate, weights=weights,
+                         sample_weights=(sample_weights_of(panel, fit_rows, config),
+                                         sample_weights_of(panel, val_rows, config)),
                          callbacks=callbacks, verbose=verbose)  # fmt: skip
         self.model_ = network
         self.scaler_ = scaler
@@ -138,6 +148,21 @@ class LSTMClassifier:
         self.fit_summary_ = self.describe(panel)
         self.card_: dict[str, Any] = {}
         self.model_id_ = ""
+        return self
+
+    def hold_out(self, panel: Panel, rows: np.ndarray, *, batch_size: int = 1024) -> LSTMClassifier:
+        """Predict the held-out rows (a later slice than validation that no fit step saw); return ``self``.
+
+        Sets ``holdout_rows_``, ``holdout_keys_`` (``date, ticker``), ``holdout_labels_`` (int64) and
+        ``holdout_probs_`` (float64 (n, 3), after the temperature): what promotion compares and the
+        live scorecard expects (:mod:`models.serving.promotion`, :mod:`models.serving.settlement`).
+        ``rows`` may be empty (no holdout).
+        """
+        r = np.asarray(rows, dtype="int64")
+        self.holdout_rows_ = r
+        self.holdout_keys_ = panel.keys.iloc[r].reset_index(drop=True)
+        self.holdout_labels_ = panel.label[r].astype("int64")
+        self.holdout_probs_ = self.predict_proba(panel, r, batch_size=batch_size) if len(r) else np.zeros((0, 3))
         return self
 
     @property
@@ -326,26 +351,44 @@ def _train(
     config: TrainConfig,
     learning_rate: float,
     weights: dict[int, float] | None,
+    sample_weights: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
     callbacks: Sequence[keras.callbacks.Callback],
     verbose: int | str,
 ) -> dict[str, list[float]]:
-    """Fit ``network`` with early stopping on the validation slice; return the history as plain floats."""
+    """Fit ``network`` with early stopping on the validation slice; return the history as plain floats.
+
+    ``sample_weights`` (fit, validation), when given, multiply the class weights of each sample: the
+    batches then carry the product as Keras ``sample_weight`` and no ``class_weight`` is passed.
+    """
     bs = config.batch_size
-    val_weight = None if weights is None else np.array([weights[k] for k in panel.label[val_rows]])
+    fit_sw, val_sw = sample_weights
+    fit_weight = None if fit_sw is None else _per_sample(weights, panel.label[fit_rows]) * fit_sw
+    val_weight = None if weights is None else _per_sample(weights, panel.label[val_rows])
+    if val_sw is not None:  # the validation loss weighs its samples as training does
+        val_weight = _per_sample(weights, panel.label[val_rows]) * val_sw
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
     hist = network.fit(
-        WindowBatches(fit_windows, panel.label[fit_rows], batch_size=bs, shuffle=True, seed=config.seed),
+        WindowBatches(
+            fit_windows, panel.label[fit_rows], batch_size=bs, shuffle=True, seed=config.seed, sample_weight=fit_weight
+        ),
         # validation loss under the same class weights as training, so early stopping compares like with like
         validation_data=WindowBatches(val_windows, panel.label[val_rows], batch_size=bs, sample_weight=val_weight),
         epochs=config.epochs,
         # WindowBatches reshuffles the samples with its own seeded generator; Keras's shuffle of
         # a PyDataset's batch order would draw from the process-wide `random` module instead
         shuffle=False,
-        class_weight=weights,
+        class_weight=weights if fit_weight is None else None,
         callbacks=[stop, *schedule_callbacks(config, learning_rate), *callbacks],
         verbose=verbose,
     )
     return {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+
+
+def _per_sample(weights: dict[int, float] | None, labels: np.ndarray) -> np.ndarray:
+    """Each sample's class weight (1 without class weights), float64 (n,)."""
+    if weights is None:
+        return np.ones(len(labels))
+    return np.array([weights[int(k)] for k in labels], dtype="float64")
 
 
 def _lenient(kind: type[ModelConfig] | type[TrainConfig], stored: Any) -> Any:

@@ -65,6 +65,19 @@ class TrainConfig(BaseModel):
     calibrate: bool = Field(
         False, description="temperature-scale probabilities on the validation slice (applied to every prediction)"
     )
+    sample_weights: Literal["none", "uniqueness"] = Field(
+        "none",
+        description="uniqueness weights each training sample by the average uniqueness of its overlapping "
+        "label window (López de Prado), for the LSTM and the baselines that take weights; none weights all alike",
+    )
+    holdout_fraction: float = Field(
+        0.1,
+        ge=0,
+        lt=0.5,
+        description="updown train: share of the training dates, at the end, held out from fitting, early stopping "
+        "and calibration, on which promotion and the live scorecard judge the model (a backtest ignores it: "
+        "its test blocks are held out)",
+    )
 
 
 class WalkForwardConfig(BaseModel):

@@ -53,6 +53,9 @@ from features.storage.remote import readable_root
 
 PREDICTION_COLUMNS: tuple[str, ...] = ("date", "ticker", "horizon", *PROB_COLUMNS, "predicted", "model_id")
 BACKTEST_COLUMNS: tuple[str, ...] = (*PREDICTION_COLUMNS, "fold", "forward_return", "label")
+OPTIONAL_BACKTEST_COLUMNS: tuple[str, ...] = ("hold_days",)
+"""Kept after the backtest columns when present: ``hold_days`` (int, days the position is held,
+:func:`features.labels.holding_days`) under the ``triple_barrier`` scheme, read by the strategy P&L."""
 SETTLED_COLUMNS: tuple[str, ...] = (*PREDICTION_COLUMNS, "forward_return", "label", "label_end")
 KINDS: tuple[str, ...] = ("daily", "settled", "backtest")
 
@@ -79,6 +82,8 @@ def prediction_frame(keys: pd.DataFrame, probs: np.ndarray, *, horizon: int, mod
 def check_predictions(frame: pd.DataFrame, *, backtest: bool = False) -> pd.DataFrame:
     """Return ``frame`` in schema column order, or raise ``ValueError`` naming what is wrong."""
     columns = list(BACKTEST_COLUMNS if backtest else PREDICTION_COLUMNS)
+    if backtest:
+        columns += [c for c in OPTIONAL_BACKTEST_COLUMNS if c in frame.columns]
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"prediction report is missing columns {missing}")

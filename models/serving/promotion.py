@@ -1,9 +1,14 @@
 """Champion promotion: a new model replaces the champion only when it is better out of sample.
 
 "Better" means a lower log-loss than the current champion on the *same* samples: the new model's
-chronological validation slice, which neither model was fitted on (the champion was trained
-earlier, or on other data; if its training data overlapped that slice, the comparison favours
-the champion, which errs on the side of keeping it). Models whose labels mean different things
+**holdout**, the last ``holdout_fraction`` of its training dates, cut off before anything was fitted
+and purged and embargoed like the validation slice (:func:`models.learn.training.chronological_holdout`).
+Neither the candidate's weights, nor its early stopping, nor its temperature saw those samples, so
+the candidate was not fitted on them in any way; the champion was trained earlier, or on other
+data (if its training data overlapped the holdout, the comparison favours the champion, which errs
+on the side of keeping it). A model trained with ``holdout_fraction=0`` has no holdout: then the
+validation slice is used and the reason says so, since early stopping (and the temperature) chose
+on it and flatter the candidate. Models whose labels mean different things
 (horizon, lag, band, scheme) are not comparable: such a model is promoted only with ``force``.
 """
 
@@ -17,6 +22,7 @@ import pandas as pd
 
 from features.labels import PROB_COLUMNS
 from models.evaluation.metrics import sample_log_loss
+from models.learn.classifier import LSTMClassifier
 from models.serving.registry import RegistryError, champion_id, load_model
 from models.serving.scoring import score_keys
 
@@ -36,6 +42,16 @@ class PromotionDecision:
         return asdict(self)
 
 
+def promotion_samples(fitted: LSTMClassifier) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, str]:
+    """(keys, labels, probabilities, slice name) promotion compares on: the holdout, else the validation slice."""
+    if len(getattr(fitted, "holdout_rows_", ())):
+        return fitted.holdout_keys_, fitted.holdout_labels_, fitted.holdout_probs_, "holdout"
+    return fitted.val_keys_, fitted.val_labels_, fitted.val_probs_, VALIDATION_FALLBACK
+
+
+VALIDATION_FALLBACK = "validation slice (no holdout: early stopping and calibration used it)"
+
+
 def decide_promotion(
     root: Any,
     prices: pd.DataFrame,
@@ -45,8 +61,9 @@ def decide_promotion(
     candidate_val_probs: np.ndarray,
     *,
     force: bool = False,
+    on: str = "holdout",
 ) -> PromotionDecision:
-    """Compare a freshly trained candidate with the current champion on the candidate's validation slice.
+    """Compare a freshly trained candidate with the current champion on its holdout (:func:`promotion_samples`).
 
     Args:
         root: The data root holding the registry.
@@ -56,6 +73,7 @@ def decide_promotion(
         val_labels: int classes of those samples.
         candidate_val_probs: the candidate's (calibrated) probabilities on them, shape (n, 3).
         force: promote regardless of the comparison (the reason says so).
+        on: the name of the slice compared on, for the reason (``holdout``, or :data:`VALIDATION_FALLBACK`).
     """
     y = np.asarray(val_labels, dtype="int64")
     candidate_ll = float(sample_log_loss(y, candidate_val_probs).mean()) if len(y) else None
@@ -76,14 +94,12 @@ def decide_promotion(
     keys = pd.MultiIndex.from_frame(val_keys.loc[:, ["date", "ticker"]])
     at = keys.get_indexer(pd.MultiIndex.from_frame(champ.loc[:, ["date", "ticker"]]))
     if len(at) == 0:
-        return PromotionDecision(
-            True, f"champion {current} cannot score the validation slice; promoted", current, candidate_ll
-        )
+        return PromotionDecision(True, f"champion {current} cannot score the {on}; promoted", current, candidate_ll)
     cand_ll = float(sample_log_loss(y[at], candidate_val_probs[at]).mean())
     champ_ll = float(sample_log_loss(y[at], champ.loc[:, list(PROB_COLUMNS)].to_numpy()).mean())
     better = cand_ll < champ_ll - 1e-9  # a tie (to rounding) keeps the champion
     verdict = "beats" if better else "does not beat"
-    reason = f"validation log-loss {cand_ll:.5f} {verdict} champion {current}'s {champ_ll:.5f} on {len(at)} samples"
+    reason = f"{on} log-loss {cand_ll:.5f} {verdict} champion {current}'s {champ_ll:.5f} on {len(at)} samples"
     if force and not better:
         reason += "; promoted with --force"
     return PromotionDecision(better or force, reason, current, cand_ll, champ_ll, len(at))

@@ -8,12 +8,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.dataset import DatasetConfig, build_panel
+from features.dataset import DatasetConfig, Panel, build_panel
 from features.frame import fingerprint
 from features.labels import class_balance
 from models.evaluation.metrics import classification_metrics
 from models.learn.classifier import LSTMClassifier
 from models.learn.config import ModelConfig, TrainConfig
+from models.learn.training import chronological_holdout
 from models.serving.predictions import prediction_frame
 from models.versions import library_versions
 
@@ -29,14 +30,24 @@ def train_production_model(
 ) -> tuple[LSTMClassifier, dict[str, Any]]:
     """Fit on every labeled sample of ``prices`` and describe the result for the registry.
 
+    The last ``train_config.holdout_fraction`` of the sample dates are held out first (purged and
+    embargoed by the label horizon, :func:`models.learn.training.chronological_holdout`): the fit,
+    early stopping and the temperature use only the rows before them, and the metadata's ``holdout``
+    block (metrics on the held-out rows) is what promotion compares and the live scorecard expects.
+
     Returns:
-        (the fitted classifier, JSON-ready metadata for :func:`models.serving.registry.save_model`: the
-        classifier's card plus the training data, fit and validation).
+        (the fitted classifier with :meth:`~LSTMClassifier.hold_out` applied, JSON-ready metadata for
+        :func:`models.serving.registry.save_model`: the classifier's card plus the training data, fit,
+        validation and holdout).
     """
-    rows = (base := build_panel(prices, dataset_config)).samples(labeled=True)
-    panel = base.fit_labels(rows)  # quantile cut points from these training rows; a no-op otherwise
+    samples = (base := build_panel(prices, dataset_config)).samples(labeled=True)
+    rows, held = chronological_holdout(
+        base, samples, holdout_fraction=train_config.holdout_fraction, embargo=dataset_config.label.horizon
+    )
+    panel = base.fit_labels(rows)  # quantile cut points from the training rows; a no-op otherwise
     fitted = LSTMClassifier(dataset_config, model_config, train_config)
     fitted.fit(panel, rows, callbacks=callbacks or [], verbose=verbose)
+    fitted.hold_out(panel, held)
     card = fitted.card()
     meta = {
         "created_at": dt.datetime.now(dt.UTC).isoformat(),
@@ -51,11 +62,26 @@ def train_production_model(
             **card["calibration"],
             "uncalibrated_val_log_loss": classification_metrics(fitted.val_labels_, fitted.raw_val_probs_)["log_loss"],
         },
+        "holdout": holdout_summary(fitted, panel),
         "class_balance": class_balance(panel.label[rows]),
         "label_state": panel.label_state,
         "versions": library_versions(),
     }
     return fitted, meta
+
+
+def holdout_summary(fitted: LSTMClassifier, panel: Panel) -> dict[str, Any] | None:
+    """Metrics of the held-out rows with their count and dates; None when nothing was held out."""
+    rows = fitted.holdout_rows_
+    if not len(rows):
+        return None
+    dates = panel.dates[rows]
+    return {
+        **classification_metrics(fitted.holdout_labels_, fitted.holdout_probs_),
+        "n": len(rows),
+        "start": str(pd.Timestamp(dates.min()).date()),
+        "end": str(pd.Timestamp(dates.max()).date()),
+    }
 
 
 def score_keys(model: LSTMClassifier, prices: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:

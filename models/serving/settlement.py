@@ -6,10 +6,15 @@ timing of :mod:`features.labels` (entry close ``t + lag``, exit close ``t + lag 
 label state stored in the predicting model's metadata, never re-implemented here.
 
 The scorecard compares each model's live accuracy and log-loss on settled rows with what its
-validation slice promised (``metadata["validation"]``). Settled rows overlap in time (a new
-``horizon``-day window starts every day) and tickers move together, so the rows are far from
-independent; the intervals therefore use an effective sample size of ``n_dates / horizon``
-(non-overlapping decision dates) times the tickers per date, capped at ``n``, which is still
+**holdout** promised (``metadata["holdout"]``: a slice after the validation slice that neither the
+fit, nor early stopping, nor the temperature saw, :func:`models.serving.scoring.train_production_model`).
+Models stored before holdouts existed (or trained with ``holdout_fraction=0``) fall back to their
+validation metrics (``metadata["validation"]``), which early stopping and calibration chose on and
+so promise too much; the scorecard's ``expected_from`` column says which one each row uses.
+
+Settled rows overlap in time (a new ``horizon``-day window starts every day) and tickers move together,
+so the rows are far from independent; the intervals therefore use an effective sample size of ``n_dates
+/ horizon`` (non-overlapping decision dates) times the tickers per date, capped at ``n``, which is still
 optimistic when tickers are correlated. A flag is a prompt to look, not a test result.
 """
 
@@ -46,7 +51,11 @@ SCORECARD_COLUMNS: tuple[str, ...] = (
     "model_id", "n", "n_dates", "first_date", "last_date", "accuracy", "log_loss",
     "window_dates", "window_n", "window_accuracy", "window_log_loss",
     "expected_accuracy", "expected_log_loss", "accuracy_lower", "accuracy_upper", "log_loss_upper", "status",
+    "expected_from",
 )  # fmt: skip
+EXPECTED_FROM: tuple[str, ...] = ("holdout", "validation", "none")
+"""Where a scorecard row's expectation comes from: the model's holdout, its validation slice (older
+models, optimistic), or nowhere."""
 MIN_SETTLED = 30
 
 
@@ -96,10 +105,18 @@ def settle(predictions: pd.DataFrame, prices: pd.DataFrame, metadata: Mapping[st
     )
 
 
-def _expected(metadata: Mapping[str, Any] | None) -> tuple[float, float]:
-    validation = (metadata or {}).get("validation") or {}
-    acc, loss = validation.get("accuracy"), validation.get("log_loss")
-    return (float(acc) if acc is not None else math.nan, float(loss) if loss is not None else math.nan)
+def expectation(metadata: Mapping[str, Any] | None) -> tuple[float, float, str]:
+    """(expected accuracy, expected log-loss, source) of a model: its holdout metrics, else its validation ones.
+
+    ``source`` is one of :data:`EXPECTED_FROM`: the first of the two blocks the metadata holds (a metric
+    it lacks is NaN), ``"none"`` with NaN expectations when it holds neither.
+    """
+    for source in EXPECTED_FROM[:2]:
+        block = (metadata or {}).get(source) or {}
+        if block:
+            acc, loss = block.get("accuracy"), block.get("log_loss")
+            return (math.nan if acc is None else float(acc), math.nan if loss is None else float(loss), source)
+    return math.nan, math.nan, "none"
 
 
 def scorecard(
@@ -113,14 +130,15 @@ def scorecard(
     """Live accuracy and log-loss per model, overall and over its last ``window`` decision dates.
 
     The drift check runs on the window: ``accuracy_lower..accuracy_upper`` is the expected
-    (validation) accuracy ``± z * sqrt(p (1 - p) / n_eff)`` and ``log_loss_upper`` the expected
+    (holdout, or validation) accuracy ``± z * sqrt(p (1 - p) / n_eff)`` and ``log_loss_upper`` the expected
     log-loss ``+ z * s / sqrt(n_eff)`` (``s`` the live per-row log-loss std), where ``n_eff`` is
     described in the module docstring.
 
     Args:
         settled: :data:`models.serving.predictions.SETTLED_COLUMNS` rows.
-        metadata: registry metadata by model id (its ``validation`` block is the expectation;
-            a model without one gets NaN expectations and status ``no expectation``).
+        metadata: registry metadata by model id (its ``holdout`` block is the expectation, else its
+            ``validation`` block, :func:`expectation`; a model with neither gets NaN expectations and
+            status ``no expectation``).
         window: decision dates in the rolling window (>= 1).
         z: half-width of the intervals in standard errors (> 0).
         min_settled: fewer settled rows in the window than this gives status ``too few``.
@@ -162,7 +180,7 @@ def _scorecard_row(
     n_win, n_dates_win = int(recent.sum()), min(window, len(dates))
     horizon = max(int(frame["horizon"].max()), 1)
     n_eff = min(float(n_win), max(n_dates_win / horizon, 1.0) * n_win / n_dates_win)
-    exp_acc, exp_loss = _expected(metadata)
+    exp_acc, exp_loss, source = expectation(metadata)
     acc_w, loss_w = float(hit[recent].mean()), float(loss[recent].mean())
     half = z * math.sqrt(exp_acc * (1 - exp_acc) / n_eff) if not math.isnan(exp_acc) else math.nan
     loss_sd = float(loss[recent].std(ddof=1)) if n_win > 1 else math.nan
@@ -178,7 +196,7 @@ def _scorecard_row(
         "window_dates": n_dates_win, "window_n": n_win, "window_accuracy": acc_w, "window_log_loss": loss_w,
         "expected_accuracy": exp_acc, "expected_log_loss": exp_loss,
         "accuracy_lower": exp_acc - half, "accuracy_upper": exp_acc + half, "log_loss_upper": loss_upper,
-        "status": status,
+        "status": status, "expected_from": source,
     }  # fmt: skip
 
 

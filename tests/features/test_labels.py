@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from features.barriers import first_touch
 from features.dataset import DatasetConfig, build_panel
 from features.frame import canonicalize
 from features.labels import (
@@ -18,7 +19,10 @@ from features.labels import (
     bucket_between,
     class_balance,
     class_balance_by_split,
+    cut_label_windows,
     forward_returns,
+    holding_days,
+    horizon_sigma,
     make_labels,
 )
 from tests.support import make_prices
@@ -234,3 +238,35 @@ def test_appending_future_rows_only_fills_in_missing_labels(n, extra, which, see
     known = (a["label"] != UNLABELED).to_numpy()
     assert known.sum() > 0
     pd.testing.assert_frame_equal(a[known], b[known])
+
+
+def test_cut_label_windows_count_halts_and_delistings_but_not_the_end_of_data():
+    # AAA trades 12 days; BBB stops after day 4 (delisted); CCC has a two-week gap after day 3.
+    days = pd.bdate_range("2021-01-04", periods=12)
+    rows = [(d, "AAA") for d in days] + [(d, "BBB") for d in days[:5]]
+    rows += [(d, "CCC") for d in days[:4]] + [(d, "CCC") for d in pd.bdate_range("2021-01-15", periods=3)]
+    prices = canonicalize(
+        pd.DataFrame(rows, columns=["date", "ticker"]).assign(
+            open=10.0, high=10.0, low=10.0, close=10.0, adj_close=10.0, volume=1.0
+        )
+    )
+    cut = cut_label_windows(prices, horizon=2, lag=1)
+    by = {t: cut[(prices["ticker"] == t).to_numpy()].tolist() for t in ("AAA", "BBB", "CCC")}
+    # the calendar runs to 2021-01-19 (AAA's and CCC's last day); a window needs 3 later days of the ticker's segment
+    assert by["AAA"] == [False] * 12  # its last rows only wait for data that has not come yet
+    assert by["BBB"] == [False, False, True, True, True]
+    assert by["CCC"] == [False, True, True, True, False, False, False]  # the post-gap tail is the data's end
+
+
+def test_holding_days_are_the_horizon_or_the_barrier_touch_day():
+    prices = make_prices({"AAA": [100.0, 100.0, 101.0, 99.0, 100.0, 100.0, 130.0, 131.0, 131.0, 131.0, 131.0]})
+    fixed = holding_days(prices, LabelConfig(horizon=3, lag=1))
+    np.testing.assert_array_equal(fixed, [3] * 7 + [-1] * 4)
+    config = LabelConfig(horizon=3, lag=1, scheme="triple_barrier", vol_window=2)
+    got = holding_days(prices, config)
+    unit = horizon_sigma(prices, config)
+    touch = first_touch(prices, horizon=3, lag=1, lower=-unit, upper=unit)["touch_day"].to_numpy()
+    np.testing.assert_array_equal(got, touch)
+    assert got[4] == 1  # row 4 enters at row 5's close; row 6's +30% jump touches the upper barrier next day
+    assert got[6] == 3  # row 6 enters at 130 and the price barely moves: the vertical barrier
+    assert (got[:2] == -1).all()  # no sigma yet: no label, no hold

@@ -16,6 +16,8 @@ from models.evaluation.strategy import (
     drawdown,
     max_drawdown,
     performance,
+    position_weights,
+    strategy_returns,
     strategy_table,
 )
 
@@ -280,3 +282,25 @@ def test_the_risk_free_rate_lowers_sharpe_and_alpha():
     assert rf.metrics["long_only"]["sharpe"] == pytest.approx((r - daily_rf).mean() / r.std(ddof=1) * math.sqrt(252))
     assert rf.metrics["long_only"]["sharpe"] < plain.metrics["long_only"]["sharpe"]
     assert rf.metrics["long_short"]["alpha"] != pytest.approx(plain.metrics["long_short"]["alpha"])
+
+
+def test_barrier_exits_close_the_position_at_the_touch_day():
+    # one ticker; decision on day 0, lag 1: entry at the close of day 1, horizon 4. The label's barrier was
+    # touched on day 2 of the hold (hold_days=2): the position earns days 2 and 3 and is cash afterwards.
+    closes = [100.0, 100.0, 110.0, 121.0, 60.5, 30.25, 30.25]
+    prices = pd.DataFrame({"date": pd.bdate_range("2021-01-04", periods=7), "ticker": "AAA", "adj_close": closes})
+    preds = pd.DataFrame({"date": prices["date"].iloc[:1], "ticker": ["AAA"], "predicted": ["up"], "hold_days": [2]})
+    weights = position_weights(
+        np.array([1.0]), np.array([0]), preds["date"].to_numpy(), prices["ticker"].to_numpy(),
+        lag=1, horizon=4, hold_days=np.array([2]),
+    )  # fmt: skip
+    np.testing.assert_allclose(weights, [0, 0, 0.25, 0.25, 0, 0, 0])
+    daily, _ = strategy_returns(preds, prices, lag=1, horizon=4, config=StrategyConfig(cost_bps=0.0, neutral="none"))
+    gross = daily.set_index("date")["long_only_gross"]
+    np.testing.assert_allclose(gross.to_numpy(), [0.25 * 0.1, 0.25 * 0.1, 0.0])  # never the -50% days
+    held = strategy_returns(preds.drop(columns="hold_days"), prices, lag=1, horizon=4,
+                            config=StrategyConfig(cost_bps=0.0, neutral="none"))[0]  # fmt: skip
+    np.testing.assert_allclose(held["long_only_gross"].to_numpy(), [0.025, 0.025, -0.125, -0.125, 0.0])
+    with pytest.raises(ValueError, match=r"hold_days must hold 1 values in 1\.\.horizon=4"):
+        position_weights(np.array([1.0]), np.array([0]), preds["date"].to_numpy(), prices["ticker"].to_numpy(),
+                         lag=1, horizon=4, hold_days=np.array([5]))  # fmt: skip

@@ -231,3 +231,33 @@ def test_a_fitted_baseline_predicts_any_slice_without_refitting():
     np.testing.assert_allclose(model.predict_proba(make_data([1])), [[3 / 8, 1 / 8, 4 / 8]])
     np.testing.assert_allclose(model.predict_proba(make_data([1, 1])), [[3 / 8, 1 / 8, 4 / 8]] * 2)
     np.testing.assert_array_equal(MajorityClass().fit(train).predict_proba(make_data([0])), [[0.0, 0.0, 1.0]])
+
+
+def test_lags_and_past_returns_restart_after_a_gap():
+    # one ticker: 3 days, a two-week gap (a halt), 3 days: the post-gap rows must not see pre-gap values
+    dates = [*pd.bdate_range("2021-01-04", periods=3), *pd.bdate_range("2021-01-25", periods=3)]
+    prices = pd.DataFrame({"date": dates, "ticker": "AAA", "adj_close": [10.0, 11.0, 12.0, 20.0, 22.0, 24.0]})
+    from features.segments import Segments
+
+    codes = Segments.of(prices).codes
+    np.testing.assert_array_equal(codes, [0, 0, 0, 1, 1, 1])
+    X = np.arange(6, dtype="float64")[:, None]
+    lagged = lagged_features(X, codes, lags=2)
+    np.testing.assert_array_equal(lagged[:, 1], [np.nan, 0, 1, np.nan, 3, 4])  # by ticker it would be 2 at row 3
+    r = past_returns(prices["adj_close"].to_numpy(), codes, horizon=1)
+    np.testing.assert_allclose(r, [np.nan, 0.1, 1 / 11, np.nan, 0.1, 1 / 11])  # not 20/12 - 1 across the gap
+
+
+def test_sklearn_baselines_take_sample_weights():
+    rng = np.random.default_rng(0)
+    labels = list(rng.integers(0, 3, 300))
+    data = make_data(labels, X=rng.normal(size=(300, 2)))
+    weight = np.where(np.asarray(labels) == 2, 1e-6, 1.0)  # "up" rows all but ignored
+    for name in ("logistic_regression", "gradient_boosting"):
+        plain = make_baseline(name).fit(data).predict_proba(data)
+        weighted = make_baseline(name).fit(data, sample_weight=weight).predict_proba(data)
+        assert weighted[:, 2].mean() < plain[:, 2].mean() / 3, name
+        with pytest.raises(ValueError, match="sample_weight must be 300"):
+            make_baseline(name).fit(data, sample_weight=weight[:10])
+    out = fit_baselines(data, data, names=["class_prior", "logistic_regression"], sample_weight=weight)
+    np.testing.assert_allclose(out["class_prior"], class_prior(data, data))  # counting baselines ignore weights

@@ -119,3 +119,28 @@ def _windows(panel, model, rows):
     from features.windows import WindowSet
 
     return WindowSet(model.transform(panel), rows, timesteps=panel.config.timesteps)
+
+
+def test_uniqueness_weights_reach_the_batches_times_the_class_weights(small_panel, monkeypatch):
+    import models.learn.classifier as classifier_module
+    from models.learn.batches import WindowBatches
+    from models.learn.training import balanced_class_weight, uniqueness_weights
+
+    seen: list[np.ndarray | None] = []
+
+    class Recording(WindowBatches):
+        def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            super().__init__(*args, **kwargs)
+            seen.append(None if self.sample_weight is None else self.sample_weight.copy())
+
+    monkeypatch.setattr(classifier_module, "WindowBatches", Recording)
+    training = TINY_TRAIN.model_copy(update={"sample_weights": "uniqueness", "epochs": 1})
+    model = LSTMClassifier(small_panel.config, TINY_MODEL, training).fit(small_panel, small_panel.samples(), verbose=0)
+    label = small_panel.config.label
+    for got, rows in zip(seen, (model.fit_rows_, model.val_rows_), strict=True):
+        class_w = balanced_class_weight(small_panel.label[model.fit_rows_])
+        want = np.array([class_w[int(k)] for k in small_panel.label[rows]]) * uniqueness_weights(
+            rows, lag=label.lag, horizon=label.horizon
+        )
+        np.testing.assert_allclose(got, want.astype("float32"), rtol=1e-6)
+    assert 0.1 < seen[0].min() < seen[0].max()  # overlapping labels weigh less than lone ones

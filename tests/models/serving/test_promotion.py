@@ -1,11 +1,12 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from features.dataset import DatasetConfig
 from features.labels import LabelConfig
 from features.prices.sources.synthetic import SyntheticMarket
 from models.learn.config import ModelConfig
-from models.serving.promotion import decide_promotion
+from models.serving.promotion import VALIDATION_FALLBACK, decide_promotion, promotion_samples
 from models.serving.registry import load_model, save_model, set_champion
 from models.serving.scoring import score_keys, train_production_model
 from tests.support import TINY_TRAIN
@@ -68,3 +69,20 @@ def test_models_with_different_labels_are_not_compared(registry):
     d = decide_promotion(root, PRICES, meta, fitted.val_keys_, fitted.val_labels_, fitted.val_probs_)
     assert not d.promote
     assert "not comparable" in d.reason
+
+
+def test_promotion_judges_on_the_holdout_that_no_fit_step_saw(registry):
+    root, _ = registry
+    fitted, meta = _train((4,), 1)
+    keys, labels, probs, on = promotion_samples(fitted)
+    assert on == "holdout"
+    assert keys["date"].min() > fitted.val_keys_["date"].max()  # after the validation slice
+    purged = pd.DatetimeIndex(fitted.val_keys_["date"]).max()
+    assert meta["holdout"]["start"] > str(purged.date())
+    assert meta["holdout"]["n"] == len(labels) == len(fitted.holdout_rows_)
+    d = decide_promotion(root, PRICES, meta, keys, labels, probs, on=on)
+    assert d.reason.startswith("holdout log-loss")
+    none = TINY_TRAIN.model_copy(update={"epochs": 1, "holdout_fraction": 0.0})
+    old_style, old_meta = train_production_model(PRICES, CFG, ModelConfig(units=(4,), dropout=0.0), none, verbose=0)
+    assert old_meta["holdout"] is None
+    assert promotion_samples(old_style)[3] == VALIDATION_FALLBACK

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from models.serving.predictions import SETTLED_COLUMNS, prediction_frame, read_predictions, write_settled
-from models.serving.settlement import drift_messages, scorecard, settle, unsettled
+from models.serving.settlement import drift_messages, expectation, scorecard, settle, unsettled
 from tests.support import make_prices
 
 META = {"m1": {"dataset": {"label": {"horizon": 2, "lag": 1, "band": 0.01}}, "validation": {"accuracy": 0.5}}}
@@ -102,3 +102,20 @@ def test_unsettled_dates():
     published = {d[0]: 2, d[1]: 2, d[2]: 2}
     assert unsettled(published, {d[0]: 2, d[1]: 1}) == [d[1], d[2]]
     assert unsettled(published, {}, before="2024-01-04") == [d[0], d[1]]
+
+
+def test_expectations_come_from_the_holdout_and_fall_back_to_validation():
+    validation = {"accuracy": 0.6, "log_loss": 0.9}
+    holdout = {"accuracy": 0.4, "log_loss": 1.1}
+    assert expectation({"validation": validation, "holdout": holdout}) == (0.4, 1.1, "holdout")
+    assert expectation({"validation": validation, "holdout": None}) == (0.6, 0.9, "validation")  # an old model
+    acc, loss, source = expectation({})
+    assert math.isnan(acc)
+    assert math.isnan(loss)
+    assert source == "none"
+    settled = _settled(100, 5, hit_rate=0.5)
+    both = {"m1": {**META["m1"], "validation": validation, "holdout": holdout}}
+    row = scorecard(settled, both, window=60).iloc[0]
+    assert (row["expected_accuracy"], row["expected_log_loss"], row["expected_from"]) == (0.4, 1.1, "holdout")
+    old = scorecard(settled, META, window=60).iloc[0]
+    assert (old["expected_accuracy"], old["expected_from"]) == (0.5, "validation")
