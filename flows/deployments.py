@@ -5,7 +5,7 @@
   nothing on holidays. One run at a time (``concurrency_limit=1``); the flow itself retries
   transient errors with a backoff (:data:`flows.daily.RETRY_DELAYS`).
 * ``train/weekly-retrain``: Saturday mornings; the new model is promoted only if it beats the
-  champion on the same validation samples (:mod:`models.serving.promotion`). One run at a time.
+  champion on the same held-out samples (:mod:`models.serving.promotion`). One run at a time.
 * ``backtest/backtest``: no schedule; run on demand with
   ``prefect deployment run 'backtest/backtest' --param training='{"epochs": 5}'`` (the configs are
   nested parameters: ``dataset``, ``model``, ``training``, ``walk_forward``; a partial object
@@ -82,7 +82,7 @@ def build_deployments(
             "weekly-retrain",
             schedules=[Cron(retrain_cron, timezone=timezone)],
             parameters={**shared, **picked},
-            description="Retrain on all stored history; promote only if better on the same validation samples.",
+            description="Retrain on all stored history; promote only if better on the same held-out samples.",
             concurrency_limit=1,  # two retrains would race to promote a champion
             **common,
         ),

@@ -27,6 +27,7 @@ __all__ = [
     "LABEL_OPTIONS",
     "MODEL_OPTIONS",
     "STRATEGY_OPTIONS",
+    "TRAIN_ONLY",
     "TRAIN_OPTIONS",
     "WALK_FORWARD_OPTIONS",
     "DefaultsHelpFormatter",
@@ -79,6 +80,7 @@ NOT_OPTIONS: dict[type[Any], tuple[str, ...]] = {
     ModelConfig: ("dropout", "bidirectional"),  # from --arch
     TrainConfig: ("batch_size", "patience", "val_fraction", "class_weight"),
     WalkForwardConfig: ("test_fraction", "test_start", "embargo"),
+    StrategyConfig: (),
 }
 LABEL_OPTIONS = field_options(LabelConfig, exclude=NOT_OPTIONS[LabelConfig], flags={"scheme": "--label-scheme"})
 DATASET_OPTIONS = field_options(DatasetConfig, exclude=NOT_OPTIONS[DatasetConfig], types_={"features": features_arg})
@@ -94,7 +96,7 @@ WALK_FORWARD_OPTIONS = field_options(
     unset={"seeds": "--seed"},
     reasons={"blocks": "a walk-forward needs two blocks"},
 )
-STRATEGY_OPTIONS = field_options(StrategyConfig)
+STRATEGY_OPTIONS = field_options(StrategyConfig, exclude=NOT_OPTIONS[StrategyConfig])
 DEFAULT_ARCH = next(name for name, preset in ARCHITECTURES.items() if preset == ModelConfig())
 
 
@@ -112,8 +114,15 @@ def data_options() -> argparse.ArgumentParser:
     return data
 
 
-def model_options() -> argparse.ArgumentParser:
-    """Dataset, label, architecture and training options shared by ``backtest`` and ``train``."""
+# Training fields that only `updown train` uses: a backtest's test blocks are its held-out data.
+TRAIN_ONLY = ("holdout_fraction",)
+
+
+def model_options(*, backtest: bool = False) -> argparse.ArgumentParser:
+    """Dataset, label, architecture and training options shared by ``backtest`` and ``train``.
+
+    With ``backtest``, the training fields of :data:`TRAIN_ONLY` are left out (they would do nothing).
+    """
     m = argparse.ArgumentParser(add_help=False)
     add_options(m, (*DATASET_OPTIONS, *LABEL_OPTIONS))
     m.add_argument(
@@ -122,7 +131,8 @@ def model_options() -> argparse.ArgumentParser:
         default=DEFAULT_ARCH,
         help="architecture preset; --units, --optimizer and --learning-rate override its fields",
     )
-    add_options(m, (*MODEL_OPTIONS, *TRAIN_OPTIONS))
+    train = [o for o in TRAIN_OPTIONS if not (backtest and o.field in TRAIN_ONLY)]
+    add_options(m, (*MODEL_OPTIONS, *train))
     return m
 
 

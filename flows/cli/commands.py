@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     fmt = DefaultsHelpFormatter
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-root", help="data folder or s3://... URL (default: $UPDOWN_DATA_ROOT or ./data)")
-    data, model = data_options(), model_options()
+    data, model, bt_model = data_options(), model_options(), model_options(backtest=True)
 
     parser = argparse.ArgumentParser(
         prog="updown", description="Daily down/flat/up signals from LSTM classifiers.", formatter_class=fmt
@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     bt = sub.add_parser(
         "backtest",
-        parents=[common, data, model],
+        parents=[common, data, bt_model],
         help="walk-forward backtest; prints the run folder",
         formatter_class=fmt,
     )

@@ -160,8 +160,8 @@ def add_options(parser: argparse.ArgumentParser, options: Iterable[FieldOption])
 
 
 def config_values(args: argparse.Namespace, options: Iterable[FieldOption]) -> dict[str, Any]:
-    """Field -> parsed value of each option, leaving out the options left unset (None)."""
-    values = {o.field: getattr(args, o.dest) for o in options}
+    """Field -> parsed value of each option, leaving out the options left unset or not offered (None)."""
+    values = {o.field: getattr(args, o.dest, None) for o in options}
     return {k: v for k, v in values.items() if v is not None}
 
 

@@ -15,6 +15,8 @@ from flows.cli.args import (
     LABEL_OPTIONS,
     MODEL_OPTIONS,
     NOT_OPTIONS,
+    STRATEGY_OPTIONS,
+    TRAIN_ONLY,
     TRAIN_OPTIONS,
     WALK_FORWARD_OPTIONS,
     build_configs,
@@ -22,9 +24,12 @@ from flows.cli.args import (
 )
 from flows.cli.commands import _parser
 from flows.cli.fields import Bounds, field_options
+from models.evaluation.config import StrategyConfig
 from models.learn.config import ARCHITECTURES, ModelConfig, TrainConfig, WalkForwardConfig
 
-GENERATED = (*LABEL_OPTIONS, *DATASET_OPTIONS, *MODEL_OPTIONS, *TRAIN_OPTIONS, *WALK_FORWARD_OPTIONS)
+GENERATED = (
+    *LABEL_OPTIONS, *DATASET_OPTIONS, *MODEL_OPTIONS, *TRAIN_OPTIONS, *WALK_FORWARD_OPTIONS, *STRATEGY_OPTIONS
+)  # fmt: skip
 
 
 def _actions(command: str) -> dict[str, argparse.Action]:
@@ -35,7 +40,7 @@ def _actions(command: str) -> dict[str, argparse.Action]:
 
 
 def test_every_config_field_is_an_option_or_listed_as_not_one() -> None:
-    for config in (LabelConfig, DatasetConfig, ModelConfig, TrainConfig, WalkForwardConfig):
+    for config in (LabelConfig, DatasetConfig, ModelConfig, TrainConfig, WalkForwardConfig, StrategyConfig):
         offered = {o.field for o in GENERATED if o.config is config}
         assert offered | set(NOT_OPTIONS[config]) == set(config.model_fields), config.__name__
         assert not offered & set(NOT_OPTIONS[config]), config.__name__
@@ -45,7 +50,9 @@ def test_every_config_field_is_an_option_or_listed_as_not_one() -> None:
 def test_each_generated_option_has_the_fields_default_bounds_and_help(command: str) -> None:
     actions = _actions(command)
     for option in GENERATED:
-        if option.config is WalkForwardConfig and command == "train":
+        backtest_only = option.config in (WalkForwardConfig, StrategyConfig)
+        train_only = option.config is TrainConfig and option.field in TRAIN_ONLY
+        if (backtest_only and command == "train") or (train_only and command == "backtest"):
             assert option.flag not in actions
             continue
         action = actions[option.flag]
