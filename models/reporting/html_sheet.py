@@ -109,7 +109,15 @@ def bayes_table(bayes: Mapping[str, Any], model: Mapping[str, Any]) -> str:
          fmt(bayes["accuracy_gap"], "pct")],
         ["log-loss (expected)", fmt(model.get("log_loss")), fmt(bayes["log_loss"]), fmt(bayes["log_loss_gap"])],
         ["accuracy (realised labels)", fmt(model.get("accuracy"), "pct"), fmt(bayes["realised_accuracy"], "pct"), ""],
+        ["log-loss (realised labels)", fmt(model.get("log_loss")), fmt(bayes.get("realised_log_loss")), ""],
     ]  # fmt: skip
+    captured = bayes.get("captured_share")
+    share = (
+        f" The model captured {fmt(captured, 'pct')} of the log-loss gain attainable over the class prior "
+        "((prior - model) / (prior - optimal), realised labels)."
+        if captured is not None
+        else ""
+    )
     return table(["", "model", "Bayes-optimal", "model - optimal"], rows,
                  caption=f"The synthetic market's true class probabilities on the same {fmt(bayes['rows'], 'int')} "
-                 "test rows: the best any forecaster can do.")  # fmt: skip
+                 f"test rows: the best any forecaster can do.{share}")  # fmt: skip

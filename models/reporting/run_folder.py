@@ -244,7 +244,10 @@ def _bayes(
     except (ValueError, TypeError):
         return {}  # a spec this version cannot rebuild: no oracle figures
     model = evaluation["model"]
-    return bayes_figures(predictions, oracle, model_accuracy=model["accuracy"], model_log_loss=model["log_loss"])
+    prior = evaluation.get("baselines", {}).get("class_prior", {}).get("log_loss")
+    return bayes_figures(
+        predictions, oracle, model_accuracy=model["accuracy"], model_log_loss=model["log_loss"], prior_log_loss=prior
+    )
 
 
 def _plots(

@@ -98,7 +98,12 @@ def build_tearsheet(daily: pd.DataFrame, positions: pd.DataFrame, predictions: p
 
 
 def bayes_figures(
-    predictions: pd.DataFrame, oracle: pd.DataFrame, *, model_accuracy: float, model_log_loss: float
+    predictions: pd.DataFrame,
+    oracle: pd.DataFrame,
+    *,
+    model_accuracy: float,
+    model_log_loss: float,
+    prior_log_loss: float | None = None,
 ) -> dict[str, Any]:
     """What the Bayes-optimal forecaster scores on the test rows, beside the model.
 
@@ -107,11 +112,15 @@ def bayes_figures(
         oracle: true ``date, ticker, p_down, p_flat, p_up`` (e.g. ``SyntheticMarket.class_probabilities``).
         model_accuracy: the model's accuracy on the same rows.
         model_log_loss: the model's log-loss on the same rows.
+        prior_log_loss: the class-prior baseline's log-loss on the same rows, for ``captured_share``.
 
     Returns:
         ``accuracy`` (expected, mean of the largest true probability), ``log_loss`` (expected: mean entropy of
-        the true probabilities), ``realised_accuracy`` (its calls against the labels), ``rows`` and the model's
-        gaps ``accuracy_gap`` and ``log_loss_gap`` (model minus oracle).
+        the true probabilities), ``realised_accuracy`` and ``realised_log_loss`` (the oracle against the labels),
+        ``rows``, the model's gaps ``accuracy_gap`` and ``log_loss_gap`` (model minus oracle) and, given
+        ``prior_log_loss``, ``captured_share``: the share of the attainable log-loss gain the model captured,
+        ``(prior - model) / (prior - oracle realised)`` (1: all of it; 0: no better than the prior; negative:
+        worse; None when the oracle itself is no better than the prior on these rows).
     """
     keys = predictions.loc[:, ["date", "ticker", "label"]].assign(ticker=predictions["ticker"].astype(str))
     merged = keys.merge(oracle.assign(ticker=oracle["ticker"].astype(str)), on=["date", "ticker"], how="inner")
@@ -121,9 +130,15 @@ def bayes_figures(
     calls = np.asarray(("down", "flat", "up"), dtype=object)[p.argmax(axis=1)]
     entropy = -np.sum(np.where(p > 0, p * np.log(np.clip(p, 1e-300, 1.0)), 0.0), axis=1)
     accuracy, log_loss = float(p.max(axis=1).mean()), float(entropy.mean())
+    codes = merged["label"].map({c: k for k, c in enumerate(("down", "flat", "up"))}).to_numpy(dtype="int64")
+    realised_log_loss = float(-np.mean(np.log(np.clip(p[np.arange(len(p)), codes], 1e-15, 1.0))))
+    captured = None
+    if prior_log_loss is not None and prior_log_loss > realised_log_loss:
+        captured = (prior_log_loss - model_log_loss) / (prior_log_loss - realised_log_loss)
     return json_ready({
         "accuracy": accuracy, "log_loss": log_loss, "realised_accuracy": float(np.mean(calls == merged["label"])),
-        "rows": len(p), "accuracy_gap": model_accuracy - accuracy, "log_loss_gap": model_log_loss - log_loss,
+        "realised_log_loss": realised_log_loss, "rows": len(p), "accuracy_gap": model_accuracy - accuracy,
+        "log_loss_gap": model_log_loss - log_loss, "captured_share": captured,
     })  # fmt: skip
 
 

@@ -34,11 +34,11 @@ def _backtest(signal: float, root):
     assert {len(p) for p in baselines.values()} == {len(preds)}
     evaluation = evaluate_predictions(preds, baselines, horizon=5)
     strategy = backtest_strategy(preds, prices, lag=1, horizon=5, n_boot=300, seed=1)
-    return market, preds, evaluation, strategy
+    return market, preds, evaluation, strategy, baselines
 
 
 def test_random_walk_backtest_finds_no_edge(tmp_path):
-    _, preds, evaluation, strategy = _backtest(0.0, tmp_path)
+    _, preds, evaluation, strategy, _ = _backtest(0.0, tmp_path)
     n = len(preds)
     acc = evaluation["model"]["accuracy"]
     prior_acc = evaluation["baselines"]["class_prior"]["accuracy"]
@@ -51,7 +51,7 @@ def test_random_walk_backtest_finds_no_edge(tmp_path):
 
 
 def test_planted_signal_backtest_gets_close_to_bayes_optimal(tmp_path):
-    market, preds, evaluation, _ = _backtest(1.0, tmp_path)
+    market, preds, evaluation, _, _ = _backtest(1.0, tmp_path)
     probs = market.class_probabilities(horizon=5, lag=1, band=0.01)
     true = preds[["date", "ticker"]].merge(probs, on=["date", "ticker"], how="left")
     y = label_codes(preds["label"])
@@ -64,3 +64,19 @@ def test_planted_signal_backtest_gets_close_to_bayes_optimal(tmp_path):
     assert evaluation["comparisons"]["class_prior"]["significant_edge"]
     assert evaluation["model"]["log_loss"] < evaluation["baselines"]["class_prior"]["log_loss"]
     assert pytest.approx(1.0) == preds[["p_down", "p_flat", "p_up"]].sum(axis=1).mean()
+
+
+def test_a_forecaster_that_knows_a_clear_planted_signal_has_an_edge_over_all_six_baselines(tmp_path):
+    # About the verdict, not learning: the market's own class probabilities stand in for the model, on the
+    # very rows and against the very baselines the engine fitted. A clear signal must read as an edge.
+    market, preds, _, _, baselines = _backtest(1.0, tmp_path)
+    oracle = preds[["date", "ticker"]].merge(
+        market.class_probabilities(horizon=5, lag=1, band=0.01), on=["date", "ticker"], how="left"
+    )
+    probs = np.clip(oracle[["p_down", "p_flat", "p_up"]].to_numpy(), 1e-6, 1.0)
+    knowing = preds.assign(p_down=probs[:, 0], p_flat=probs[:, 1], p_up=probs[:, 2])
+    knowing[["p_down", "p_flat", "p_up"]] = probs / probs.sum(axis=1, keepdims=True)
+    evaluation = evaluate_predictions(knowing, baselines, horizon=5)
+    assert sorted(evaluation["comparisons"]) == sorted(BASELINES)
+    assert evaluation["has_edge"] is True, evaluation["verdict_lines"]
+    assert evaluation["verdict"].startswith("Edge")
