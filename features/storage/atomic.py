@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -81,6 +83,19 @@ def write_parquet(frame: pd.DataFrame, path: Path, *, metadata: Mapping[str, str
         merged = {**(table.schema.metadata or {}), **{k.encode(): v.encode() for k, v in metadata.items()}}
         table = table.replace_schema_metadata(merged)
     return _write_with(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+
+def json_ready(obj: Any) -> Any:
+    """Plain Python types; NaN and infinities become None so the result is strict JSON."""
+    if isinstance(obj, dict):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_ready(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
 def write_json(obj: Any, path: Path) -> Path:

@@ -29,6 +29,7 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from features.labels import CLASSES, PROB_COLUMNS
+from features.storage.atomic import json_ready
 from models.evaluation.directional import directional_evaluation
 from models.evaluation.multiple import holm
 from models.evaluation.ranking import information_coefficient
@@ -256,19 +257,6 @@ def _headline(comparisons: dict[str, dict[str, Any]], alpha: float) -> tuple[boo
     if wins == 0:
         return False, "No significant edge over the baselines."
     return False, f"No significant edge: the model beats {wins} of {len(comparisons)} baselines, not all of them."
-
-
-def json_ready(obj: Any) -> Any:
-    """Plain Python types; NaN and infinities become None so the result is strict JSON."""
-    if isinstance(obj, dict):
-        return {str(k): json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [json_ready(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def evaluate_predictions(

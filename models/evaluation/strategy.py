@@ -49,9 +49,9 @@ import numpy as np
 import pandas as pd
 
 from features.labels import PROB_COLUMNS
+from features.storage.atomic import json_ready
 from models.evaluation.attribution import active_returns, attribution, daily_rate
 from models.evaluation.config import StrategyConfig
-from models.evaluation.metrics import json_ready
 from models.evaluation.significance import (
     deflated_sharpe_ratio,
     probabilistic_sharpe_ratio,

@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 
 from features.labels import PROB_COLUMNS
-from features.storage.atomic import write_json, write_parquet
+from features.storage.atomic import json_ready, write_json, write_parquet
 from features.storage.layout import RUN_PREDICTIONS, TRIAL_LOSSES_DIR, TRIALS_FILE
-from models.evaluation.metrics import evaluate_predictions, json_ready, label_codes, metrics_table, reliability_table
+from models.evaluation.metrics import evaluate_predictions, label_codes, metrics_table, reliability_table
 from models.evaluation.ranking import score
 from models.evaluation.signal import ic_series, quantile_returns, score_autocorrelation
 from models.evaluation.strategy import (

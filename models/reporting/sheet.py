@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from features.labels import PROB_COLUMNS
-from models.evaluation.metrics import json_ready
+from features.storage.atomic import json_ready
 from models.evaluation.ranking import score
 from models.evaluation.signal import ic_by_year, quantile_returns, score_autocorrelation
 from models.evaluation.strategy import VARIANTS
