@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 _VARIANT = "long_short"
+_CSS = "table.cmp td{white-space:normal;min-width:9rem;vertical-align:top}table.cmp td:first-child{white-space:nowrap}"
 _SETUP_KEYS = ("source", "tickers", "data_start", "data_end")  # beside ``config``: what the run was given
 
 
@@ -84,7 +85,8 @@ def _verdict(metrics: Mapping[str, Any], kind: str) -> str:
     verdict = (metrics.get("verdicts") or {}).get(kind) or {}
     if not verdict:
         return "n/a"
-    return ("edge: " if verdict.get("has_edge") else "no edge: ") + str(verdict.get("verdict", ""))
+    lines = verdict.get("verdict_lines") or [verdict.get("verdict", "")]
+    return ("edge: " if verdict.get("has_edge") else "no edge: ") + str(lines[0])
 
 
 def headline_rows(runs: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
@@ -100,8 +102,8 @@ def headline_rows(runs: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
             fmt((m.get("trials") or {}).get("n_trials"), "int"),
             fmt(m["model"]["accuracy"], "pct"), fmt(m["model"]["log_loss"]), fmt(rank.get("model_mean"), digits=4),
             label(best) if best else "n/a", fmt(base.get("accuracy"), "pct"), fmt(base.get("log_loss")),
-            fmt(ls.get("annualised_return"), "pct"), fmt(ls.get("sharpe"), digits=2), fmt(ls.get("max_drawdown"), "pct"),
-            fmt(ls.get("alpha"), "pct"), fmt(ls.get("dsr"), "pct"),
+            fmt(ls.get("annualised_return"), "pct"), fmt(ls.get("sharpe"), digits=2),
+            fmt(ls.get("max_drawdown"), "pct"), fmt(ls.get("alpha"), "pct"), fmt(ls.get("dsr"), "pct"),
         ])  # fmt: skip
     names = ("probabilistic verdict", "directional verdict", "N trials", "model accuracy", "model log-loss",
              "model rank IC", "best baseline", "best baseline accuracy", "best baseline log-loss",
@@ -147,7 +149,8 @@ def render_comparison(runs: Mapping[str, Mapping[str, Any]], *, chart: Path | No
     body += ["<h2>Configuration that differs</h2>"]
     body += [f'<div class="scroll">{table(["key", *ids], diffs, cls="text")}</div>' if diffs
              else '<p class="muted">The runs share one configuration.</p>']  # fmt: skip
-    body += ["<h2>Headline metrics</h2>", f'<div class="scroll">{table(["", *ids], headline_rows(runs))}</div>']
+    headline = table(["", *ids], headline_rows(runs), cls="cmp")
+    body += ["<h2>Headline metrics</h2>", f'<div class="scroll">{headline}</div>']
     body += [
         '<p class="muted">Strategy figures are the long/short book net of costs; the best baseline is the one with '
         "the lowest log-loss; N trials counts the configurations of each run's search (the DSR deflates for them)."
@@ -160,7 +163,7 @@ def render_comparison(runs: Mapping[str, Mapping[str, Any]], *, chart: Path | No
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{CSS}</style></head>"
+        f"<title>{html.escape(title)}</title><style>{CSS}{_CSS}</style></head>"
         f"<body>{''.join(body)}</body></html>\n"
     )
 

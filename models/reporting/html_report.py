@@ -220,7 +220,8 @@ def render_report(
     """
     images = images or {}
     ts = tearsheet or {}
-    body = [f"<h1>{html.escape(title)}</h1>", _setup(run_info, folds), _glance(evaluation, strategy, images, search_runs)]
+    body = [f"<h1>{html.escape(title)}</h1>", _setup(run_info, folds)]
+    body += [_glance(evaluation, strategy, images, search_runs)]
     body += [
         "<h2>Model against baselines, same samples</h2>",
         _scroll(headline_table(evaluation)),

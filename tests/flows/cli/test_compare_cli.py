@@ -19,7 +19,8 @@ def _run(root: DataRoot, run_id: str, units: int) -> None:
     (folder / RUN_PREDICTIONS).write_bytes(b"")  # marks the run finished; the page never reads it
     metrics = {
         "run_id": run_id, "config": {"model": {"units": [units]}}, "trials": {"n_trials": 2},
-        "model": {"accuracy": 0.4, "log_loss": 1.05}, "baselines": {"class_prior": {"accuracy": 0.38, "log_loss": 1.09}},
+        "model": {"accuracy": 0.4, "log_loss": 1.05},
+        "baselines": {"class_prior": {"accuracy": 0.38, "log_loss": 1.09}},
     }  # fmt: skip
     (folder / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
     dates = pd.bdate_range("2024-01-01", periods=30)
@@ -32,7 +33,8 @@ def test_compare_writes_one_page_and_prints_its_path(tmp_path: Path, capsys: pyt
     _run(root, "run-b", 16)
     assert main(["report", "--data-root", str(tmp_path), "--compare", "run-a", "run-b"]) == 0
     path = Path(capsys.readouterr().out.strip())
-    assert path.parent == root.backtest_dir and path.name.startswith("compare-")
+    assert path.parent == root.backtest_dir
+    assert path.name.startswith("compare-")
     text = path.read_text(encoding="utf-8")
     assert "<tr><td>model.units</td><td>[8]</td><td>[16]</td></tr>" in text
     assert "<tr><td>model log-loss</td><td>1.050</td><td>1.050</td></tr>" in text
@@ -53,5 +55,6 @@ def test_compare_refuses_unknown_or_single_ids_with_status_2(
     _run(DataRoot(tmp_path), "run-a", 8)
     assert main(["report", "--data-root", str(tmp_path), "--compare", *ids]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("updown report: error:") and message in err
+    assert err.startswith("updown report: error:")
+    assert message in err
     assert not list((tmp_path / "reports" / "backtest").glob("compare-*"))

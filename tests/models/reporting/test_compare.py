@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,8 @@ IDS = ("20240102-030405-aaaaaa", "20240103-030405-bbbbbb")
 def _run_info(run_id: str, units: list[int]) -> dict[str, Any]:
     return {
         "run_id": run_id, "data_fingerprint": "abc", "source": "synthetic:tickers=3,days=200,seed=8",
-        "config": {"model": {"units": units, "dropout": 0.2}, "dataset": {"label": {"horizon": 5, "lag": 1}}},
+        "config": {"model": {"units": units, "dropout": 0.2},
+                   "dataset": {"label": {"scheme": "fixed", "band": 0.01, "horizon": 5, "lag": 1}}},
     }  # fmt: skip
 
 
@@ -60,7 +63,9 @@ def test_the_page_shows_every_section_with_each_runs_numbers_and_nothing_externa
     root, metrics = runs
     path = write_comparison(root, list(IDS))
     assert path == compare_path(root, list(IDS))
-    assert path.parent == root.backtest_dir and path.name.startswith("compare-") and path.suffix == ".html"
+    assert path.parent == root.backtest_dir
+    assert path.name.startswith("compare-")
+    assert path.suffix == ".html"
     assert root.finished_runs() == sorted(IDS)  # the page is a file beside the runs, never taken for one
     text = path.read_text(encoding="utf-8")
     for section in ("Configuration that differs", "Headline metrics", "Equity curves"):
@@ -94,7 +99,9 @@ def test_the_page_shows_every_section_with_each_runs_numbers_and_nothing_externa
     assert [a["trials"]["n_trials"], b["trials"]["n_trials"]] == [1, 2]
     for m in (a, b):
         for kind in ("probabilistic", "directional"):
-            assert m["verdicts"][kind]["verdict"] in text
+            verdict = m["verdicts"][kind]
+            edge = "edge: " if verdict["has_edge"] else "no edge: "
+            assert f"<td>{html.escape(edge + verdict['verdict_lines'][0])}</td>" in text
     assert text.count('src="data:image/png;base64,') == 1
     for external in ("http://", "https://", "<script", "<link"):
         assert external not in text
@@ -123,7 +130,7 @@ def test_unknown_single_or_repeated_ids_are_refused_by_name(runs):
         write_comparison(root, [IDS[0]])
     with pytest.raises(ValueError, match="distinct"):
         write_comparison(root, [IDS[0], IDS[0]])
-    with pytest.raises(ValueError, match="run_id='../x'"):
+    with pytest.raises(ValueError, match=re.escape("run_id='../x'")):
         write_comparison(root, [IDS[0], "../x"])
     assert sorted(root.backtest_dir.glob("compare-*.html")) == before  # a refusal writes nothing
 
