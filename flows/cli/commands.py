@@ -17,6 +17,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -128,6 +129,10 @@ def _parser() -> argparse.ArgumentParser:
         "--start", type=date_arg, help="first decision date: a history instead of one day (default: the first)"
     )
     report.add_argument("--end", type=date_arg, help="last decision date (default: the last)")
+    report.add_argument(
+        "--compare", nargs="+", metavar="RUN_ID", help="write one HTML page comparing backtest runs; print its path"
+    )
+    report.add_argument("--out", type=Path, help="where --compare writes its page (default: under reports/backtest)")
     srv = sub.add_parser(
         "serve",
         parents=[common],
@@ -267,6 +272,14 @@ def _check_dates(args: argparse.Namespace) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
+    if args.compare is not None:
+        from features.storage.layout import BACKTEST, DataRoot, validate_id
+        from features.storage.remote import readable_root
+        from models.reporting.compare import write_comparison
+
+        paths = [f"{BACKTEST}/{validate_id(i, name='run_id')}" for i in args.compare]
+        print(write_comparison(DataRoot(readable_root(root_spec(args.data_root), paths)), args.compare, out=args.out))
+        return 0
     from models.serving.predictions import read_daily, read_predictions
 
     root, tickers = root_spec(args.data_root), parse_tickers(args.tickers)  # a URL is read via a mirror

@@ -157,7 +157,17 @@ def glance_rows(ev: Mapping[str, Any], strategy: Mapping[str, Any] | None) -> li
     return rows
 
 
-def _glance(ev: Mapping[str, Any], strategy: Mapping[str, Any] | None, images: Mapping[str, Path]) -> str:
+def compare_hint(run_ids: Sequence[str]) -> str:
+    """The ``updown report --compare ...`` line for the runs of this search, to copy (a static page runs nothing)."""
+    if len(run_ids) < 2:
+        return ""
+    command = html.escape("updown report --compare " + " ".join(run_ids))
+    return f'<p class="muted">Compare the runs of this search side by side:</p><pre>{command}</pre>'
+
+
+def _glance(
+    ev: Mapping[str, Any], strategy: Mapping[str, Any] | None, images: Mapping[str, Path], search_runs: Sequence[str]
+) -> str:
     verdicts = ev.get("verdicts") or {}
     probabilistic = verdicts.get("probabilistic") or {
         "has_edge": ev["has_edge"], "verdict": ev["verdict"], "verdict_lines": ev.get("verdict_lines"),
@@ -177,6 +187,7 @@ def _glance(ev: Mapping[str, Any], strategy: Mapping[str, Any] | None, images: M
                 for v in m]  # fmt: skip
         money = table(["net of costs", "return/yr", "Sharpe", "max DD", "alpha", "DSR"], rows)
     trials = f'<p class="muted">N = {fmt(n_trials, "int")} configuration(s) tried on this universe.</p>'
+    trials += compare_hint(search_runs)
     return (
         "<h2>At a glance</h2>" + sheet.side_by_side(*boxes)
         + sheet.side_by_side(_scroll(forecast), _scroll(money) + trials) + _figure(images, "equity")
@@ -192,6 +203,7 @@ def render_report(
     title: str = "Backtest report",
     run_info: Mapping[str, Any] | None = None,
     tearsheet: Mapping[str, Any] | None = None,
+    search_runs: Sequence[str] = (),
 ) -> str:
     """The report as one HTML string.
 
@@ -203,10 +215,13 @@ def render_report(
         title: page title.
         run_info: ``metrics.json``'s run entries (run id, source, tickers, data range, config, versions).
         tearsheet: :func:`models.reporting.sheet.build_tearsheet` output (plus ``bayes``), or None.
+        search_runs: ids of the runs of this run's search (trials ledger); two or more show the
+            ``updown report --compare`` line beside N.
     """
     images = images or {}
     ts = tearsheet or {}
-    body = [f"<h1>{html.escape(title)}</h1>", _setup(run_info, folds), _glance(evaluation, strategy, images)]
+    body = [f"<h1>{html.escape(title)}</h1>", _setup(run_info, folds)]
+    body += [_glance(evaluation, strategy, images, search_runs)]
     body += [
         "<h2>Model against baselines, same samples</h2>",
         _scroll(headline_table(evaluation)),

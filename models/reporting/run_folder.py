@@ -145,8 +145,9 @@ def write_backtest_report(
     )
     write_parquet(strategy.daily, run_dir / "equity.parquet")
     images = _plots(run_dir, predictions, baselines, evaluation, strategy)
+    search_runs = trials.pop("run_ids")  # for the page's --compare line; metrics.json keeps its trials section
     html = render_report(evaluation, strategy=strategy.to_json(), folds=folds, images=images, run_info=run_info,
-                         tearsheet=tearsheet)  # fmt: skip
+                         tearsheet=tearsheet, search_runs=search_runs)  # fmt: skip
     write_report(html, run_dir / "report.html")
     content = {
         **run_info, "folds": folds, **evaluation, "strategy": strategy.to_json(), "tearsheet": tearsheet,
@@ -182,7 +183,7 @@ def _strategy(
         universe=universe_key(predictions["ticker"]), test_start=str(dates.min().date()),
         test_end=str(dates.max().date()), config_key=json.dumps(run_info.get("config", {}), sort_keys=True),
         data_fingerprint=str(run_info.get("data_fingerprint", "")),
-        daily_sharpe=active_daily_sharpe(daily, risk_free=config.risk_free),
+        daily_sharpe=active_daily_sharpe(daily, risk_free=config.risk_free), run_id=str(run_info.get("run_id", "")),
     )  # fmt: skip
     search = record_trial(trials_folder, entry, per_date_differences(predictions, baselines))
     variances = search["daily_sharpe_variance"]
@@ -195,6 +196,7 @@ def _strategy(
         "test_start": entry["test_start"], "test_end": entry["test_end"],
         "counted_as": "configurations run on the same universe over overlapping test periods",
         "spa": search_spa(search, seed=seed), "ledger": str(trials_folder / TRIALS_FILE),
+        "run_ids": [str(m["run_id"]) for m in search["members"] if m.get("run_id")],  # not in metrics.json
     }  # fmt: skip
     return strategy, trials
 

@@ -56,14 +56,14 @@ def universe_key(tickers: Iterable[Any]) -> str:
 
 def trial_entry(
     *, universe: str, test_start: str, test_end: str, config_key: str, data_fingerprint: str,
-    daily_sharpe: Mapping[str, float],
+    daily_sharpe: Mapping[str, float], run_id: str = "",
 ) -> dict[str, Any]:  # fmt: skip
-    """One ledger entry; ``losses`` names its Parquet file of per-date differences."""
+    """One ledger entry; ``losses`` names its Parquet file of per-date differences, ``run_id`` its run folder."""
     ident = hashlib.sha256("|".join((universe, config_key, test_start, test_end)).encode()).hexdigest()[:16]
     return {
         "universe": universe, "test_start": test_start, "test_end": test_end, "config": config_key,
         "data": data_fingerprint, "daily_sharpe": {k: float(v) for k, v in daily_sharpe.items()},
-        "losses": f"{ident}.parquet",
+        "losses": f"{ident}.parquet", "run_id": run_id,
     }  # fmt: skip
 
 
