@@ -23,9 +23,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
-def test_root_spec_argument_then_environment_then_data(
-    clean_env: pytest.MonkeyPatch, tmp_path: Path
-):
+def test_root_spec_argument_then_environment_then_data(clean_env: pytest.MonkeyPatch, tmp_path: Path):
     clean_env.chdir(tmp_path)
     assert root_spec() == str(tmp_path.resolve() / "data")
     assert root_spec("rel/root") == str(tmp_path.resolve() / "rel" / "root")

@@ -40,13 +40,19 @@ def test_a_failed_write_keeps_the_old_file_and_removes_the_temporary(tmp_path: P
     path = tmp_path / "state.json"
     path.write_text("old")
     seen: list[Path] = []
-    with pytest.raises(RuntimeError, match="crash mid-write"), atomic_path(path) as tmp:
-        seen.append(tmp)
-        tmp.write_text("half")
-        raise RuntimeError("crash mid-write")
+
+    def crash_mid_write() -> None:
+        with atomic_path(path) as tmp:
+            seen.append(tmp)
+            tmp.write_text("half")
+            raise RuntimeError("crash mid-write")
+
+    with pytest.raises(RuntimeError, match="crash mid-write"):
+        crash_mid_write()
     assert path.read_text() == "old"
     assert not seen[0].exists()
-    assert seen[0].parent == tmp_path and seen[0].name.startswith(".state.json.")
+    assert seen[0].parent == tmp_path
+    assert seen[0].name.startswith(".state.json.")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
 
 
@@ -88,5 +94,5 @@ def test_json_ready_makes_strict_json():
         "text": "x",
         "none": None,
     }
-    assert type(ready["1"]) is float and type(ready["ints"][0]) is int and type(ready["ints"][1]) is bool
+    assert [type(ready["1"]), type(ready["ints"][0]), type(ready["ints"][1])] == [float, int, bool]
     assert json.loads(json.dumps(ready, allow_nan=False)) == ready

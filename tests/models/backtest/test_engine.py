@@ -7,7 +7,6 @@ run in well under a second; the honesty and golden tests train for real through 
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 

@@ -58,14 +58,14 @@ def test_png_data_uri_embeds_a_png_and_refuses_anything_else(tmp_path: Path):
     assert png_data_uri(png) == "data:image/png;base64,iVBORw0KGgoAAQ=="
     other = tmp_path / "b.png"
     other.write_bytes(b"GIF89a")
-    with pytest.raises(ValueError, match="path must be a PNG file, got .*b.png"):
+    with pytest.raises(ValueError, match=r"path must be a PNG file, got .*b\.png"):
         png_data_uri(other)
 
 
 def test_direction_table_shows_the_formatted_numbers():
-    out = direction_table({"n": 1234, "hit_rate": 0.5321, "expected_hit_rate": 0.5, "statistic": 2.345,
-                           "p_value": 0.0095, "flat_predictions_excluded": 66})  # fmt: skip
-    assert "<tr><td>1,234</td><td>53.2%</td><td>50.0%</td><td>2.35</td><td>0.010</td></tr>" in out
+    out = direction_table({"n": 1234, "hit_rate": 0.5321, "expected_hit_rate": 0.5, "statistic": 2.3456,
+                           "p_value": 0.0123, "flat_predictions_excluded": 66})  # fmt: skip
+    assert "<tr><td>1,234</td><td>53.2%</td><td>50.0%</td><td>2.35</td><td>0.012</td></tr>" in out
     assert "(66 flat calls excluded), against the realised direction." in out
 
 

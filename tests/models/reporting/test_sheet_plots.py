@@ -35,7 +35,7 @@ def _returns(n: int = 80, seed: int = 0) -> pd.Series:
 
 def _monthly(values: list[float]) -> pd.DataFrame:
     table = pd.DataFrame(np.nan, index=[2021, 2022], columns=range(1, 13))
-    table.loc[2021, 1:len(values)] = values
+    table.loc[2021, 1 : len(values)] = values
     return table
 
 

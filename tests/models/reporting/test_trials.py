@@ -31,7 +31,8 @@ def test_universe_key_and_entry():
     }  # fmt: skip
     assert type(e["daily_sharpe"]["long_short"]) is float
     # the file name depends on universe, configuration and period, not on the data fingerprint
-    assert len(e["losses"]) == len("0123456789abcdef.parquet") and e["losses"].endswith(".parquet")
+    assert len(e["losses"]) == len("0123456789abcdef.parquet")
+    assert e["losses"].endswith(".parquet")
     same = trial_entry(universe="A,B", test_start="2020-01-01", test_end="2020-06-30", config_key="cfg",
                        data_fingerprint="other", daily_sharpe={})  # fmt: skip
     assert same["losses"] == e["losses"]

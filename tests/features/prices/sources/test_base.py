@@ -41,8 +41,9 @@ def test_canonical_events_fill_defaults_drop_empty_rows_and_keep_the_last_duplic
     assert only_dividends["split_ratio"].tolist() == [1.0]
     empty = empty_events()
     assert empty.empty
-    assert dict(empty.dtypes.astype(str)) == {"date": "datetime64[ns]", "ticker": "object", "dividend": "float64",
-                                              "split_ratio": "float64"}  # fmt: skip
+    assert list(empty.columns) == ["date", "ticker", "dividend", "split_ratio"]
+    assert [str(empty[c].dtype) for c in ("date", "dividend", "split_ratio")] == ["datetime64[ns]", "float64", "float64"]
+    assert pd.api.types.is_string_dtype(empty["ticker"])
 
 
 def test_still_forming_refuses_naive_times():
