@@ -37,7 +37,7 @@ BASELINES = {
 
 def test_a_block_round_trips_and_is_named_on_reading(tmp_path: Path):
     stem = tmp_path / "folds" / "seed=1" / "fold=2"
-    block = Block(_predictions(), {"fold": 2, "n_fit": 120}, model=_FakeModel(), baselines=BASELINES)  # type: ignore[arg-type]
+    block = Block(_predictions(), {"fold": 2, "n_fit": 120}, model=_FakeModel(), baselines=BASELINES)
     write_block(block, stem, seed=1)
     assert sorted(p.name for p in stem.parent.iterdir()) == [
         "fold=2.baselines.parquet", "fold=2.json", "fold=2.keras", "fold=2.parquet",
@@ -60,7 +60,7 @@ def test_a_block_round_trips_and_is_named_on_reading(tmp_path: Path):
 
 def test_the_optional_holding_days_travel_with_the_predictions(tmp_path: Path):
     frame = _predictions(hold_days=np.array([5, 3, 5], dtype="int64"))
-    write_block(Block(frame, {}, model=_FakeModel(), baselines=BASELINES), tmp_path / "b", seed=0)  # type: ignore[arg-type]
+    write_block(Block(frame, {}, model=_FakeModel(), baselines=BASELINES), tmp_path / "b", seed=0)
     predictions, _, _ = read_block(tmp_path / "b", model_id="m")
     assert predictions["hold_days"].tolist() == [5, 3, 5]
     assert predictions.columns[-1] == "hold_days"
@@ -69,5 +69,5 @@ def test_the_optional_holding_days_travel_with_the_predictions(tmp_path: Path):
 def test_predictions_breaking_the_schema_write_nothing(tmp_path: Path):
     bad = _predictions().drop(columns="label")
     with pytest.raises(ValueError, match=r"missing columns \['label'\]"):
-        write_block(Block(bad, {}, model=_FakeModel(), baselines=BASELINES), tmp_path / "b", seed=0)  # type: ignore[arg-type]
+        write_block(Block(bad, {}, model=_FakeModel(), baselines=BASELINES), tmp_path / "b", seed=0)
     assert list(tmp_path.iterdir()) == []

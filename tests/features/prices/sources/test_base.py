@@ -42,7 +42,8 @@ def test_canonical_events_fill_defaults_drop_empty_rows_and_keep_the_last_duplic
     empty = empty_events()
     assert empty.empty
     assert list(empty.columns) == ["date", "ticker", "dividend", "split_ratio"]
-    assert [str(empty[c].dtype) for c in ("date", "dividend", "split_ratio")] == ["datetime64[ns]", "float64", "float64"]
+    dtypes = [str(empty[c].dtype) for c in ("date", "dividend", "split_ratio")]
+    assert dtypes == ["datetime64[ns]", "float64", "float64"]
     assert pd.api.types.is_string_dtype(empty["ticker"])
 
 
