@@ -1,141 +1,17 @@
-"""Operations helpers every flow shares: conditional flow retries, run names, a quiet log, progress."""
+"""Operations helpers of the backtest flow: fold task settings, block progress, run artifacts.
+
+The helpers every flow shares (flow retries, run names, the quiet log, epoch lines) are tested in test_common.py.
+"""
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pandas as pd
 import pytest
-from prefect import flow, task
 
-from features.prices.sources.base import SourceUnavailableError
 from flows.artifacts import DM_LOSS_NAMES, BlockProgress, backtest_markdown, headline_rows
 from flows.backtest import run_fold_task
-from flows.common import RunLoggerCallback, flow_retries, format_seconds, update_prices
-from flows.daily import StalePricesError
-
-ATTEMPTS: list[str] = []
-
-
-@flow(retries=2, retry_delay_seconds=120, flow_run_name="flaky-{kind}")
-def flaky(kind: str, failures: int = 1, deployments_only: bool = False) -> str:
-    """Fails ``failures`` times with the error ``kind`` names, then succeeds."""
-    with flow_retries((0, 0), deployments_only=deployments_only):
-        ATTEMPTS.append(kind)
-        if len(ATTEMPTS) <= failures:
-            errors = {
-                "io": OSError("disk hiccup"),
-                "source-down": SourceUnavailableError("yahoo unreachable"),
-                "stale": StalePricesError("stale prices"),
-                "bad-input": ValueError("tickers=[] is empty"),
-            }
-            raise errors[kind]
-    return "ok"
-
-
-def _run_count(state) -> int:
-    from prefect.client.orchestration import get_client
-
-    with get_client(sync_client=True) as client:
-        return client.read_flow_run(state.state_details.flow_run_id).run_count
-
-
-@pytest.fixture
-def attempts() -> Iterator[list[str]]:
-    ATTEMPTS.clear()
-    yield ATTEMPTS
-    ATTEMPTS.clear()
-
-
-@pytest.mark.usefixtures("prefect_harness")
-@pytest.mark.parametrize(("kind", "failures", "final", "runs"), [
-    ("io", 1, "COMPLETED", 2),
-    ("source-down", 2, "COMPLETED", 3),
-    ("source-down", 3, "FAILED", 3),  # retries exhausted
-    ("stale", 1, "FAILED", 1),
-    ("bad-input", 1, "FAILED", 1),
-])  # fmt: skip
-def test_flow_retries_only_transient_errors_with_their_own_delays(
-    attempts: list[str], kind: str, failures: int, final: str, runs: int
-):
-    t0 = time.monotonic()
-    state = flaky(kind, failures, return_state=True)
-    assert state.type.value == final
-    assert len(attempts) == runs
-    assert _run_count(state) == runs
-    # the decorator's fixed 120 s delay was replaced by this attempt's delay (0 s)
-    assert time.monotonic() - t0 < 60
-
-
-@pytest.mark.usefixtures("prefect_harness")
-def test_a_run_outside_a_deployment_fails_at_once_when_retries_are_for_deployments(attempts: list[str]):
-    state = flaky("source-down", 1, deployments_only=True, return_state=True)  # as `updown daily` runs it
-    assert state.type.value == "FAILED"
-    assert (len(attempts), _run_count(state)) == (1, 1)
-
-
-def test_flow_retries_does_nothing_outside_a_run():
-    with pytest.raises(OSError, match="plain"), flow_retries((0,)):
-        raise OSError("plain")
-
-
-@task
-def _broken() -> None:
-    raise ValueError("tickers=['???'] are not valid symbols")
-
-
-@flow
-def _fails_in_a_task() -> None:
-    _broken()
-
-
-@pytest.mark.usefixtures("prefect_harness")
-def test_a_failed_task_logs_its_traceback_once():
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
-    loggers = [logging.getLogger(n) for n in ("prefect.task_runs", "prefect.flow_runs")]
-    for lg in loggers:
-        lg.addHandler(handler)
-    try:
-        state = _fails_in_a_task(return_state=True)
-    finally:
-        for lg in loggers:
-            lg.removeHandler(handler)
-    assert state.type.value == "FAILED"
-    with_traceback = [r for r in records if r.exc_info]
-    assert [r.name for r in with_traceback] == ["prefect.task_runs"]
-    flow_line = [r.getMessage() for r in records if "Encountered exception" in r.getMessage()]
-    assert flow_line == [
-        "Encountered exception during execution: ValueError(\"tickers=['???'] are not valid symbols\") "
-        "(traceback in the failed task run's log above)"
-    ]
-
-
-def test_price_update_logs_one_summary_line(tmp_path: Path, caplog: pytest.LogCaptureFixture):
-    caplog.set_level(logging.DEBUG, logger="updown")
-    source = "synthetic:tickers=5,days=60,seed=1"
-    update_prices.fn(source, None, None, None, str(tmp_path))
-    info = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
-    debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
-    assert info == ["prices from synthetic: 5 updated, 0 unchanged, 0 failed; 0 rows rejected, 0 flagged"]
-    assert len(debug) == 5  # one per ticker, for whoever asks for DEBUG
-    assert [line.split(":")[0] for line in debug] == [f"SYN0{i}" for i in range(5)]
-
-
-def test_epoch_lines_count_epochs_and_give_an_eta(caplog: pytest.LogCaptureFixture):
-    caplog.set_level(logging.INFO, logger="updown")
-    callback = RunLoggerCallback(prefix="seed 0 fold 1 ")
-    callback.set_params({"epochs": 4, "steps": 10})
-    callback.on_train_begin()
-    callback._started -= 30  # as if the first epoch took 30 s
-    callback.on_epoch_end(0, {"loss": 1.0, "val_loss": 1.1})
-    (line,) = [r.getMessage() for r in caplog.records]
-    assert line.startswith("seed 0 fold 1 epoch 1/4 (eta 1m30s): loss=1.0000, val_loss=1.1000")
-    assert [format_seconds(s) for s in (0.4, 59, 61, 3599, 7260)] == ["0s", "59s", "1m01s", "59m59s", "2h01m"]
 
 
 def test_fold_tasks_configure_no_timeout_prefect_cannot_enforce():
@@ -191,15 +67,3 @@ def test_backtest_artifacts_name_the_dm_loss_the_config_and_the_report(tmp_path:
     assert f"[report.html]({(run_dir / 'report.html').as_uri()})" in text
     url = backtest_markdown(METRICS, "s3://bucket/updown/reports/backtest/x")
     assert "[report.html](s3://bucket/updown/reports/backtest/x/report.html)" in url
-
-
-def test_run_names(monkeypatch: pytest.MonkeyPatch):
-    from prefect.runtime import flow_run
-
-    from flows.common import run_name
-
-    monkeypatch.setitem(flow_run.FIELDS, "parameters", lambda: {"as_of": "2026-12-01", "end": None})
-    assert run_name("daily", date_parameter="as_of")() == "daily-2026-12-01"
-    today = pd.Timestamp.now(tz="America/New_York").date()
-    assert run_name("train", date_parameter="end")() == f"train-{today:%Y-%m-%d}"
-    assert run_name("backtest", clock=True)().startswith("backtest-20")

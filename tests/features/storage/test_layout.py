@@ -208,16 +208,3 @@ def test_no_module_but_the_layout_spells_a_path_under_the_root():
             if rel in PENDING:
                 assert found, f"{rel} no longer spells a path: remove it from PENDING"
     assert offenders == {}, f"build these paths with features.storage.layout.DataRoot: {offenders}"
-
-
-def test_date_helpers_live_in_features_dates_only():
-    import features.prices.sources.base as base
-
-    for name in ("parse_date", "check_range", "check_not_future", "DateLike"):
-        assert not hasattr(base, name), f"features.prices.sources.base still exposes {name}"
-    for package in (*PACKAGES, "tests", "benchmarks", "scripts"):
-        for file in (REPO / package).rglob("*.py"):
-            text = file.read_text(encoding="utf-8")
-            for line in text.splitlines():
-                if "sources.base import" in line:
-                    assert not any(n in line for n in ("parse_date", "check_range", "DateLike")), f"{file}: {line}"

@@ -7,7 +7,6 @@ run in well under a second; the honesty and golden tests train for real through 
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from features.dataset import DatasetConfig, build_panel
 from features.prices.sources.synthetic import SyntheticMarket
 from features.prices.store import PriceStore
 from models.backtest.engine import Backtest, FoldJob, ensemble, fit_block
-from models.backtest.foldfiles import Block, read_block, write_block
+from models.backtest.foldfiles import Block, write_block
 from models.backtest.walkforward import plan_folds
 from models.learn.config import WalkForwardConfig
 from models.serving.predictions import BACKTEST_COLUMNS
@@ -113,19 +112,6 @@ def test_warm_start_chains_each_block_to_the_previous_model(tmp_path: Path):
                  on_block_done=lambda k, n: progress.append((k, n)))  # fmt: skip
     assert [j.initial_weights for j in submitted] == [None, f"{submitted[0].stem}.keras"]
     assert progress == [(1, 2), (2, 2)]
-
-
-def test_block_files_hold_no_run_id_and_reading_names_them(tmp_path: Path):
-    job = _backtest(tmp_path / "data").jobs(0, run_id="r3", out_dir=tmp_path / "run")[1]
-    _Written(job, [])
-    on_disk = pd.read_parquet(f"{job.stem}.parquet")
-    assert "model_id" not in on_disk.columns
-    assert "model_id" not in json.loads(Path(f"{job.stem}.json").read_text())
-    predictions, info, baselines = read_block(job.stem, model_id=job.model_id)
-    assert tuple(predictions.columns) == BACKTEST_COLUMNS
-    assert set(predictions["model_id"]) == {"r3-s0-f1"}
-    assert info == {"fold": 1, "n_fit": 10, "seed": 0, "model_id": "r3-s0-f1"}
-    np.testing.assert_array_equal(baselines["class_prior"], np.full((2, 3), 1 / 3))
 
 
 def test_ensemble_of_one_seed_is_that_seed():

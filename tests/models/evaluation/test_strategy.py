@@ -7,7 +7,7 @@ import pytest
 
 from features.labels import forward_returns
 from features.prices.sources.synthetic import SyntheticMarket
-from models.evaluation.attribution import active_returns, attribution, daily_rate
+from models.evaluation.attribution import daily_rate
 from models.evaluation.strategy import (
     VARIANTS,
     StrategyConfig,
@@ -247,29 +247,6 @@ def test_a_planted_cross_sectional_signal_earns_alpha_with_no_beta():
     assert m["psr"] > 0.99
     assert m["sharpe_ci"]["lower"] > 0
     assert m["dsr"] == m["psr"]  # one trial
-
-
-def test_attribution_of_a_hand_built_series():
-    rng = np.random.default_rng(1)
-    b = rng.normal(0.001, 0.01, 300)
-    noise = rng.normal(0, 0.002, 300)
-    r = 0.0004 + 2.0 * b + noise
-    a = attribution(r, b)
-    beta = np.cov(r, b)[0, 1] / np.var(b, ddof=1)
-    assert a["beta"] == pytest.approx(beta)
-    assert a["beta"] == pytest.approx(2.0, abs=0.05)
-    active = r - beta * b
-    assert a["alpha"] == pytest.approx(252 * active.mean())
-    assert a["active_sharpe"] == pytest.approx(active.mean() / active.std(ddof=1) * math.sqrt(252))
-    assert a["tracking_error"] == pytest.approx(np.std(r - b, ddof=1) * math.sqrt(252))
-    assert a["information_ratio"] == pytest.approx(np.mean(r - b) / np.std(r - b, ddof=1) * math.sqrt(252))
-    rf = daily_rate(0.05)
-    assert (1 + rf) ** 252 == pytest.approx(1.05)
-    excess_active, beta_rf = active_returns(r, b, risk_free=rf)
-    np.testing.assert_allclose(excess_active, (r - rf) - beta_rf * (b - rf))
-    hedged, one = active_returns(b, b)
-    assert one == pytest.approx(1.0)
-    assert np.ptp(hedged) == 0.0
 
 
 def test_the_risk_free_rate_lowers_sharpe_and_alpha():

@@ -220,18 +220,3 @@ def test_report_html_shows_every_section_with_the_numbers_of_metrics_json(tmp_pa
     row = table[(table["metric"] == "yearly_return") & (table["scope"] == f"year={first_year}")
                 & (table["subject"] == "long_short")]  # fmt: skip
     assert row["value"].iloc[0] == pytest.approx(ls["yearly"][first_year])
-
-
-def test_bayes_figures_share_of_the_attainable_log_loss_gain():
-    from models.reporting.sheet import bayes_figures
-
-    day = pd.Timestamp("2020-01-02")
-    predictions = pd.DataFrame({"date": [day, day], "ticker": ["A", "B"], "label": ["up", "down"]})
-    oracle = pd.DataFrame(
-        {"date": [day, day], "ticker": ["A", "B"], "p_down": [0.2, 0.5], "p_flat": [0.3, 0.3], "p_up": [0.5, 0.2]}
-    )
-    out = bayes_figures(predictions, oracle, model_accuracy=0.5, model_log_loss=0.9, prior_log_loss=np.log(3))
-    # the oracle gives each realised label 0.5: realised log-loss ln 2; the prior's ln 3
-    assert out["realised_log_loss"] == pytest.approx(np.log(2))
-    assert out["captured_share"] == pytest.approx((np.log(3) - 0.9) / (np.log(3) - np.log(2)))
-    assert bayes_figures(predictions, oracle, model_accuracy=0.5, model_log_loss=0.9)["captured_share"] is None

@@ -65,7 +65,7 @@ import yfinance as yf
 
 from features.frame import COLUMNS, canonicalize
 from features.prices.sources import get_source
-from features.prices.sources.base import SourceError, SourceUnavailableError, still_forming
+from features.prices.sources.base import SourceError, SourceUnavailableError
 from features.prices.sources.yahoo import YahooSource
 from features.prices.store import PriceStore
 from features.prices.update import source_for, update_store
@@ -707,27 +707,6 @@ def test_todays_bar_is_kept_only_after_the_exchange_closed(
     got = make_source(fake, now=now).fetch([listing.symbol], start="2024-01-02")
 
     assert f"{got['date'].max():%Y-%m-%d}" == last_day
-
-
-@pytest.mark.parametrize(
-    ("tz", "now", "session_end", "forming"),
-    [
-        ("America/New_York", "2024-01-05 15:59", None, True),  # no meta: New York closes at 16:00
-        ("America/New_York", "2024-01-05 16:00", None, False),
-        ("America/New_York", "2024-01-05 12:59", "2024-01-05 13:00", True),  # half day, from the meta
-        ("America/New_York", "2024-01-05 13:00", "2024-01-05 13:00", False),
-        ("America/New_York", "2024-01-05 16:30", "2024-01-04 16:00", False),  # stale meta is ignored
-        ("Europe/London", "2024-01-05 23:59", None, True),  # unknown close: open until midnight
-        ("Europe/London", "2024-01-06 00:00", None, False),
-    ],
-)
-def test_still_forming_rule(tz: str, now: str, session_end: str | None, forming: bool) -> None:
-    index = pd.DatetimeIndex(["2024-01-04", "2024-01-05"]).tz_localize(tz)
-    end = None if session_end is None else pd.Timestamp(session_end, tz=tz)
-
-    got = still_forming(index, now=pd.Timestamp(now, tz=tz).to_pydatetime(), session_end=end)
-
-    assert got.tolist() == [False, forming]
 
 
 def test_a_bar_dated_after_the_exchanges_today_is_dropped(make_source: Callable[..., YahooSource]) -> None:
