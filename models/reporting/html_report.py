@@ -39,7 +39,7 @@ from models.reporting.html_tables import (
 
 __all__ = ["CAPTIONS", "fmt", "png_data_uri", "render_report", "setup_rows", "write_report"]
 
-CSS = """
+CSS = """.note{background:#fff8e6;border-left:3px solid #e0a800;padding:.4rem .6rem}
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:1.5rem auto;max-width:1180px;color:#222;
 line-height:1.45;padding:0 1rem}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
@@ -204,6 +204,7 @@ def render_report(
     run_info: Mapping[str, Any] | None = None,
     tearsheet: Mapping[str, Any] | None = None,
     search_runs: Sequence[str] = (),
+    notes: Sequence[str] = (),
 ) -> str:
     """The report as one HTML string.
 
@@ -217,10 +218,12 @@ def render_report(
         tearsheet: :func:`models.reporting.sheet.build_tearsheet` output (plus ``bayes``), or None.
         search_runs: ids of the runs of this run's search (trials ledger); two or more show the
             ``updown report --compare`` line beside N.
+        notes: caveats about the samples, shown under the setup (e.g. label windows cut by a halt).
     """
     images = images or {}
     ts = tearsheet or {}
     body = [f"<h1>{html.escape(title)}</h1>", _setup(run_info, folds)]
+    body += [f'<p class="note">{html.escape(note)}</p>' for note in notes]
     body += [_glance(evaluation, strategy, images, search_runs)]
     body += [
         "<h2>Model against baselines, same samples</h2>",

@@ -147,7 +147,7 @@ def write_backtest_report(
     images = _plots(run_dir, predictions, baselines, evaluation, strategy)
     search_runs = trials.pop("run_ids")  # for the page's --compare line; metrics.json keeps its trials section
     html = render_report(evaluation, strategy=strategy.to_json(), folds=folds, images=images, run_info=run_info,
-                         tearsheet=tearsheet, search_runs=search_runs)  # fmt: skip
+                         tearsheet=tearsheet, search_runs=search_runs, notes=_notes(extra))  # fmt: skip
     write_report(html, run_dir / "report.html")
     content = {
         **run_info, "folds": folds, **evaluation, "strategy": strategy.to_json(), "tearsheet": tearsheet,
@@ -284,3 +284,16 @@ def _plots(
         auto = score_autocorrelation(dates, predictions["ticker"].to_numpy(), s)
         images["autocorrelation"] = sheet_plots.plot_autocorrelation(auto, run_dir / "autocorrelation.png")
     return images
+
+
+def _notes(extra: Mapping[str, Any] | None) -> list[str]:
+    """Plain-words caveats about the samples for the top of report.html (from ``metrics.json``'s extras)."""
+    cut = (extra or {}).get("cut_label_windows") or {}
+    if not cut.get("n_test"):
+        return []
+    tickers = cut.get("tickers") or []
+    shown = ", ".join(tickers[:10]) + (f" and {len(tickers) - 10} more" if len(tickers) > 10 else "")
+    return [
+        f"{cut['n_test']} test samples were dropped because a halt or the end of a ticker's data cut their label "
+        f"window ({shown}): the figures below leave them out."
+    ]

@@ -162,3 +162,18 @@ def test_report_shows_both_verdicts_side_by_side_with_the_trials(run):
     assert cells[prior_row + 2 : prior_row + 4] == [fmt(comparison["p_value"], "p"), fmt(comparison["p_holm"], "p")]
     assert cells[cells.index("beta to buy and hold") + 1] == fmt(strategy["metrics"]["long_short"]["beta"])
     assert "DSR deflates for 1 configuration(s)" in html_text
+
+
+def test_samples_dropped_for_cut_label_windows_are_said_at_the_top(run):
+    from models.reporting.run_folder import _notes
+
+    evaluation = run[0]
+    notes = _notes({"cut_label_windows": {"n": 9, "n_test": 4, "tickers": ["AAA", "BBB"], "policy": "dropped"}})
+    assert notes == [
+        "4 test samples were dropped because a halt or the end of a ticker's data cut their label window "
+        "(AAA, BBB): the figures below leave them out."
+    ]
+    page = render_report(evaluation, notes=notes)
+    assert page.index('<p class="note">4 test samples were dropped') < page.index("At a glance")
+    assert _notes({"cut_label_windows": {"n": 3, "n_test": 0, "tickers": []}}) == []
+    assert _notes(None) == []

@@ -27,7 +27,7 @@ def test_universe_key_and_entry():
     e = _entry("cfg", "2020-01-01", "2020-06-30", sharpe=np.float32(0.5))
     assert {k: v for k, v in e.items() if k != "losses"} == {
         "universe": "A,B", "test_start": "2020-01-01", "test_end": "2020-06-30", "config": "cfg",
-        "data": "2020-01-01-2020-06-30", "daily_sharpe": {"long_short": 0.5},
+        "data": "2020-01-01-2020-06-30", "daily_sharpe": {"long_short": 0.5}, "run_id": "",
     }  # fmt: skip
     assert type(e["daily_sharpe"]["long_short"]) is float
     # the file name depends on universe, configuration and period, not on the data fingerprint
@@ -36,6 +36,9 @@ def test_universe_key_and_entry():
     same = trial_entry(universe="A,B", test_start="2020-01-01", test_end="2020-06-30", config_key="cfg",
                        data_fingerprint="other", daily_sharpe={})  # fmt: skip
     assert same["losses"] == e["losses"]
+    # the run id names the run for `updown report --compare`; it is not part of the trial's identity
+    assert trial_entry(universe="A,B", test_start="2020-01-01", test_end="2020-06-30", config_key="cfg",
+                       data_fingerprint="x", daily_sharpe={}, run_id="r1")["losses"] == e["losses"]  # fmt: skip
     assert _entry("cfg", "2020-01-02", "2020-06-30")["losses"] != e["losses"]
 
 
