@@ -130,7 +130,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--end", type=date_arg, help="last decision date (default: the last)")
     report.add_argument(
-        "--compare", nargs="+", metavar="RUN_ID", help="write one HTML page comparing backtest runs; print its path"
+        "--compare",
+        nargs="+",
+        metavar="RUN_ID",
+        help="write one HTML page comparing these backtest runs (two or more); print its path (default: none)",
     )
     report.add_argument("--out", type=Path, help="where --compare writes its page (default: under reports/backtest)")
     srv = sub.add_parser(
