@@ -35,7 +35,8 @@ def plot_monthly_heatmap(
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
             if np.isfinite(values[i, j]):
-                ax.text(j, i, f"{values[i, j]:.1f}", ha="center", va="center", fontsize=8)
+                shown = f"{values[i, j]:.1f}"
+                ax.text(j, i, "0.0" if shown == "-0.0" else shown, ha="center", va="center", fontsize=8)
     ax.set_xticks(range(12), _MONTHS)
     ax.set_yticks(range(len(table)), [str(y) for y in table.index])
     ax.set_title(title)
