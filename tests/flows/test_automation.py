@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-SPEC = REPO / "automations" / "daily-failed.yaml"
+SPEC = REPO / "flows" / "automations" / "daily-failed.yaml"
 PLACEHOLDER = "NOTIFICATION_BLOCK_ID"
 
 

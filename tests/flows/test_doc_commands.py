@@ -65,8 +65,8 @@ ON_A_REAL_SERVER = {
     "prefect work-pool create updown --type process": "prefect work-pool create updown --type process",
     "prefect deploy --all": "prefect deploy --all",
     "prefect block ls": "prefect block ls",
-    "sed 's/NOTIFICATION_BLOCK_ID/$BLOCK_ID/' automations/daily-failed.yaml > daily-failed.yaml": (
-        'sed "s/NOTIFICATION_BLOCK_ID/$BLOCK_ID/" automations/daily-failed.yaml > daily-failed.yaml'
+    "sed 's/NOTIFICATION_BLOCK_ID/$BLOCK_ID/' flows/automations/daily-failed.yaml > daily-failed.yaml": (
+        'sed "s/NOTIFICATION_BLOCK_ID/$BLOCK_ID/" flows/automations/daily-failed.yaml > daily-failed.yaml'
     ),
     "prefect automation create --from-file daily-failed.yaml": (
         "prefect automation create --from-file daily-failed.yaml"

@@ -205,12 +205,12 @@ def test_served_deployments_run_documented_commands(server: tuple[str, dict[str,
             # the shipped automation, created with the documented commands and a real notification block
             hook = CustomWebhookNotificationBlock(name="updown-alerts", url="http://127.0.0.1:9/updown-alerts")
             block_id = hook.save("updown-alerts")
-            shutil.copytree(REPO / "automations", tmp_path / "automations")
+            shutil.copytree(REPO / "flows" / "automations", tmp_path / "flows" / "automations")
             listed = _sh("prefect block ls", {**env, "COLUMNS": "300"}, tmp_path)  # wide: names not cut
             assert str(block_id) in listed
             assert "updown-alerts" in listed
             alert_env = {**env, "BLOCK_ID": str(block_id)}
-            _sh('sed "s/NOTIFICATION_BLOCK_ID/$BLOCK_ID/" automations/daily-failed.yaml > daily-failed.yaml',
+            _sh('sed "s/NOTIFICATION_BLOCK_ID/$BLOCK_ID/" flows/automations/daily-failed.yaml > daily-failed.yaml',
                 alert_env, tmp_path)  # fmt: skip
             _sh("prefect automation create --from-file daily-failed.yaml", alert_env, tmp_path)
             (automation,) = client.read_automations_by_name("updown daily run failed")
