@@ -1,7 +1,7 @@
 """The prices flow: :func:`prices_update_flow`, run by ``updown prices update``.
 
 The ``updown prices`` commands themselves live in :mod:`flows.cli.prices` (no Prefect import, so
-``updown --help`` stays fast) and are re-exported here.
+``updown --help`` stays fast).
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from prefect import flow
 from features.dates import check_range, parse_date
 from features.prices.store import PriceStore
 from features.storage.layout import DataRoot
-from flows.cli.prices import add_prices_parser, format_update, run_prices_command
 from flows.settings import DEFAULT_SOURCE, PRICES_STATE
 
-__all__ = ["add_prices_parser", "format_update", "prices_update_flow", "run_prices_command"]
+__all__ = ["prices_update_flow"]
 
 
 @flow(name="prices-update")

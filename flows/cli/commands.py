@@ -37,14 +37,13 @@ from flows.cli.output import BROKEN_PIPE_STATUS, FORMATS, print_frame, silence_s
 from flows.cli.prices import add_prices_parser, run_prices_command
 from flows.settings import (
     MODELS_STATE,
-    SERVER_STARTUP_TIMEOUT_S,
     SERVER_STARTUP_TIMEOUT_VAR,
     apply_prefect_defaults,
     default_source,
     root_spec,
 )
 
-__all__ = ["SERVER_STARTUP_TIMEOUT_S", "SERVER_STARTUP_TIMEOUT_VAR", "main", "one_line"]
+__all__ = ["main", "one_line"]
 VALIDATION_NOTE = (
     "val log-loss / val acc: the training run's chronological validation slice, scored with the weights of its best "
     "epoch (early stopping restores them), class weights divided back out and the temperature applied if calibrated, "

@@ -16,8 +16,9 @@ import flows.prices
 from features.frame import fingerprint
 from features.prices.sources import SourceError
 from features.prices.store import PriceStore
+from flows.cli.prices import add_prices_parser, format_update, run_prices_command
 from flows.common import update_prices
-from flows.prices import add_prices_parser, format_update, prices_update_flow, run_prices_command
+from flows.prices import prices_update_flow
 from tests.support import make_prices
 
 SOURCE = "synthetic:tickers=3,days=60,seed=4"

@@ -227,7 +227,7 @@ def test_prefect_server_start_up_timeout_becomes_one_line_saying_what_to_do(monk
 
 
 def test_the_server_start_up_timeout_is_generous_unless_the_user_chose_one(tmp_path, monkeypatch):
-    from flows.cli.commands import SERVER_STARTUP_TIMEOUT_S, SERVER_STARTUP_TIMEOUT_VAR
+    from flows.settings import SERVER_STARTUP_TIMEOUT_S, SERVER_STARTUP_TIMEOUT_VAR
 
     publish_daily(tmp_path, ["AAPL"])
     monkeypatch.delenv(SERVER_STARTUP_TIMEOUT_VAR, raising=False)
