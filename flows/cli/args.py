@@ -33,7 +33,6 @@ __all__ = [
     "DefaultsHelpFormatter",
     "build_configs",
     "data_options",
-    "date_arg",
     "model_options",
     "strategy_config",
     "walk_forward_config",

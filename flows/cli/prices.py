@@ -22,7 +22,8 @@ from features.frame import parse_tickers
 from features.prices.store import PriceStore
 from features.storage.layout import DataRoot
 from features.storage.remote import readable_root
-from flows.cli.args import DefaultsHelpFormatter, date_arg
+from flows.cli.args import DefaultsHelpFormatter
+from flows.cli.fields import date_arg
 from flows.cli.output import FORMATS, print_frame
 from flows.settings import PRICES_STATE, default_source, root_spec
 

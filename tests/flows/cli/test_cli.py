@@ -59,7 +59,7 @@ def test_out_of_range_model_options_are_refused_by_the_parser(argv, match, capsy
 
 
 def test_dates_are_normalised_for_the_flows():
-    from flows.cli.args import date_arg as _date
+    from flows.cli.fields import date_arg as _date
 
     assert _date("20200131") == "2020-01-31"
     assert _date("2020/01/31") == "2020-01-31"
