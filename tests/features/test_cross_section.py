@@ -39,7 +39,8 @@ def test_zscore_within_each_date_robust_to_one_ticker_and_zero_spread() -> None:
     s = np.sqrt(2 / 3)  # population std of 1, 2, 3
     np.testing.assert_allclose(z[:3], [-1 / s, 0.0, 1 / s])
     np.testing.assert_array_equal(z[3:6], [0.0, 0.0, 0.0])  # zero spread, then alone on d3
-    assert np.isnan(z[6]) and z[7] == 0.0
+    assert np.isnan(z[6])
+    assert z[7] == 0.0
 
 
 def test_rank_norm_is_the_centred_rank_scaled_to_unit_std() -> None:
@@ -49,7 +50,8 @@ def test_rank_norm_is_the_centred_rank_scaled_to_unit_std() -> None:
     got = cross_sectional_rank_norm(np.array([3.0, 1.0, 2.0, 5.0, 4.0]), dates)
     np.testing.assert_allclose(got, (np.array([0.5, 0.0, 0.25, 1.0, 0.75]) - 0.5) * np.sqrt(12))
     big = cross_sectional_rank_norm(np.random.default_rng(0).normal(size=10_001), np.zeros(10_001))
-    assert abs(big.std() - 1.0) < 1e-3 and abs(big.mean()) < 1e-12
+    assert abs(big.std() - 1.0) < 1e-3
+    assert abs(big.mean()) < 1e-12
 
 
 def test_normalise_skips_columns_and_names_a_bad_method() -> None:

@@ -299,7 +299,8 @@ def test_cross_section_ties_share_a_class_whatever_the_order():
     assert got.to_dict() == {"A": 1, "B": 1, "C": 2, "D": 0, "E": 1, "F": 1, "G": 0}
     renamed = _one_date({f"Z{9 - i}": r for i, r in enumerate(returns.values())})["label"]
     assert sorted(renamed.to_numpy()) == sorted(got.to_numpy())
-    assert renamed["Z9"] == got["A"] and renamed["Z3"] == got["G"]
+    assert renamed["Z9"] == got["A"]
+    assert renamed["Z3"] == got["G"]
 
 
 def test_cross_section_median_band():
@@ -335,10 +336,12 @@ def test_cross_section_thin_dates_are_skipped_with_one_warning():
     assert len(seen) == 1
     dates = pd.bdate_range("2020-01-01", periods=20)
     thin = lab["date"] < dates[6]  # T4 starts on the 7th business day
-    assert (lab.loc[thin, "label"] == UNLABELED).all() and lab.loc[thin, "label_end"].isna().all()
+    assert (lab.loc[thin, "label"] == UNLABELED).all()
+    assert lab.loc[thin, "label_end"].isna().all()
     assert lab.loc[thin, "forward_return"].isna().all()
     full_days = lab[~thin & (lab["date"] <= dates[-4])]
-    assert len(full_days) == 5 * 11 and (full_days["label"] >= 0).all()
+    assert len(full_days) == 5 * 11
+    assert (full_days["label"] >= 0).all()
     # no thin date, no warning (pytest turns warnings into errors)
     assert (make_labels(prices, config.model_copy(update={"cs_min_tickers": 4}))["label"] >= 0).sum() == 4 * 17 + 11
 
@@ -361,9 +364,7 @@ def _cs_prices(n: int, seed: int, tickers: int = 6) -> pd.DataFrame:
 
 
 @settings(max_examples=25, deadline=None)
-@given(
-    st.integers(12, 30), st.integers(2, 28), st.sampled_from(["quantiles", "median_band"]), st.integers(0, 2**16)
-)
+@given(st.integers(12, 30), st.integers(2, 28), st.sampled_from(["quantiles", "median_band"]), st.integers(0, 2**16))
 def test_cross_section_labels_ignore_prices_after_their_label_end(n, cut, split, seed):
     """No look-ahead: changing every price after day ``cut`` changes no label whose label_end is <= that day."""
     prices = _cs_prices(n, seed)

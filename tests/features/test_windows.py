@@ -129,7 +129,8 @@ def test_alpha360_windows_hold_log_ratios_to_the_last_close_and_volume():
     typical = (h + lo + prices["close"].to_numpy()) / 3 * f
     np.testing.assert_allclose(x[:, 4], np.log(typical[rows] / adj[20]), atol=1e-12)
     np.testing.assert_allclose(x[:, 5], np.log((1 + v[rows] / f) / (1 + v[20] / f)), atol=1e-12)
-    assert x[-1, 0] == 0.0 and x[-1, 5] == 0.0  # the log-ratio columns of the reference end at 0
+    assert x[-1, 0] == 0.0
+    assert x[-1, 5] == 0.0
     assert x[-1, 1] == pytest.approx(np.log(o[20] / prices["close"].to_numpy()[20]), abs=1e-12)
 
 

@@ -159,7 +159,8 @@ def test_a_cross_sectional_backtest_runs_with_alpha360_and_cs_norm(tmp_path: Pat
     )  # fmt: skip
     result = backtest.run("cs", tmp_path / "run")
     out = result.predictions
-    assert len(out) > 0 and out["ticker"].nunique() == 6
+    assert len(out) > 0
+    assert out["ticker"].nunique() == 6
     np.testing.assert_allclose(out[["p_down", "p_flat", "p_up"]].sum(axis=1), 1.0, atol=1e-9)
     # cross-sectional terciles of 6 tickers: every test date holds 2 down, 2 flat, 2 up
     per_date = out.groupby("date")["label"].value_counts().unstack(fill_value=0)
