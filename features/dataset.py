@@ -19,12 +19,12 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 from features.alpha import expand_feature_sets, missing_references, relative_pairs
 from features.cross_section import cross_sectional_normalise
 from features.indicators import DEFAULT_FEATURES, FEATURES, feature_matrix
-from features.labels import UNLABELED, LabelConfig, QuantileBand, class_balance, make_labels
+from features.labels import UNLABELED, LabelConfig, QuantileBand, class_balance, make_labels, omit_defaults
 from features.segments import DEFAULT_MAX_GAP, Segments
 from features.windows import window_end_mask
 
@@ -56,6 +56,10 @@ class DatasetConfig(BaseModel):
         description="per-date normalisation of the features across tickers, as Qlib's CSZScoreNorm (zscore) "
         "or CSRankNorm (rank); none keeps them as computed",
     )
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return omit_defaults(self, handler(self), ("cs_norm",))
 
     @field_validator("features", mode="before")
     @classmethod

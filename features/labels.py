@@ -54,7 +54,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 from features.barriers import first_touch
 from features.segments import DEFAULT_MAX_GAP, Segments
@@ -66,6 +66,20 @@ PROB_COLUMNS: tuple[str, str, str] = ("p_down", "p_flat", "p_up")
 UNLABELED = -1
 LabelScheme = Literal["fixed", "volatility", "quantile", "cross_section", "triple_barrier"]
 CrossSectionSplit = Literal["quantiles", "median_band"]
+
+
+CROSS_SECTION_FIELDS: tuple[str, ...] = ("cs_split", "cs_band", "cs_min_tickers")
+
+
+def omit_defaults(config: BaseModel, dumped: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """``dumped`` without the named fields that hold their defaults.
+
+    Fields added after configs were first stored are left out of a dump while at their default, so
+    every earlier configuration dumps (into model cards, ``metrics.json``, fold-cache keys) exactly
+    as before; loading restores the defaults.
+    """
+    model_fields = type(config).model_fields
+    return {k: v for k, v in dumped.items() if k not in fields or getattr(config, k) != model_fields[k].default}
 
 
 class LabelConfig(BaseModel):
@@ -110,6 +124,10 @@ class LabelConfig(BaseModel):
     cs_min_tickers: int = Field(
         5, ge=2, le=10_000, description="cross_section leaves dates with fewer labelled tickers unlabeled"
     )
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return omit_defaults(self, handler(self), CROSS_SECTION_FIELDS)
 
     @field_validator("quantiles")
     @classmethod
