@@ -1,8 +1,12 @@
 """From a canonical price frame to one panel: features, labels and usable window ends.
 
-The panel keeps every row of the prices (sorted by ticker, date). Normalisation is *not*
-applied here: it must be fitted on each training slice (:class:`features.scaling.FeatureScaler`),
-and windows are cut after the split (:class:`features.windows.WindowSet`). Likewise the
+The panel keeps every row of the prices (sorted by ticker, date). Normalisation fitted across
+time is *not* applied here: it must be fitted on each training slice
+(:class:`features.scaling.FeatureScaler`), and windows are cut after the split
+(:class:`features.windows.WindowSet`). The optional cross-sectional normalisation
+(``cs_norm``, :func:`features.cross_section.cross_sectional_normalise`) *is* applied here: it fits
+nothing across time (each date's values use that date's rows only), so it cannot leak a test row
+into training; the scaler still runs on its output afterwards. Likewise the
 ``quantile`` label scheme is fitted on training rows: :meth:`Panel.fit_labels` returns a panel
 whose labels use cut points learned from those rows only.
 """
@@ -11,14 +15,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
+from features.alpha import expand_feature_sets, missing_references, relative_pairs
+from features.cross_section import cross_sectional_normalise
 from features.indicators import DEFAULT_FEATURES, FEATURES, feature_matrix
-from features.labels import UNLABELED, LabelConfig, QuantileBand, class_balance, make_labels
+from features.labels import UNLABELED, LabelConfig, QuantileBand, class_balance, make_labels, omit_defaults
 from features.segments import DEFAULT_MAX_GAP, Segments
 from features.windows import window_end_mask
 
@@ -27,7 +33,8 @@ class DatasetConfig(BaseModel):
     """What a model sees and what it predicts.
 
     Each field's description is its documentation, ``updown backtest --help``'s text and Prefect's.
-    ``max_gap`` cuts a history in segments (:mod:`features.segments`).
+    ``max_gap`` cuts a history in segments (:mod:`features.segments`). ``features`` may name a
+    feature set of :data:`features.alpha.FEATURE_SETS` (``alpha360``...), replaced by its members.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -44,6 +51,22 @@ class DatasetConfig(BaseModel):
         description="business days between two rows of a ticker beyond which its history is cut in two: "
         "features, labels and windows never reach across the cut",
     )
+    cs_norm: Literal["none", "zscore", "rank"] = Field(
+        "none",
+        description="per-date normalisation of the features across tickers, as Qlib's CSZScoreNorm (zscore) "
+        "or CSRankNorm (rank); none keeps them as computed",
+    )
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return omit_defaults(self, handler(self), ("cs_norm",))
+
+    @field_validator("features", mode="before")
+    @classmethod
+    def _expand_sets(cls, names: Any) -> Any:
+        if isinstance(names, str):
+            names = (names,)
+        return expand_feature_sets(names) if isinstance(names, list | tuple) else names
 
     @field_validator("features")
     @classmethod
@@ -51,7 +74,14 @@ class DatasetConfig(BaseModel):
         unknown = [n for n in names if n not in FEATURES]
         if unknown or not names or len(set(names)) != len(names):
             raise ValueError(f"features must be distinct names from {list(FEATURES)}, got {list(names)}")
+        if missing := missing_references(names):
+            raise ValueError(f"features {list(names)} read their windows relative to {missing}: add them")
         return names
+
+    @property
+    def relative_columns(self) -> tuple[tuple[int, int], ...]:
+        """``(column, reference column)`` of the window-relative level features (:mod:`features.alpha`)."""
+        return relative_pairs(self.features)
 
 
 @dataclass(frozen=True)
@@ -60,7 +90,8 @@ class Panel:
 
     Attributes:
         keys: frame with ``date, ticker`` per row.
-        X: float64 (n_rows, n_features) raw, unnormalised features.
+        X: float64 (n_rows, n_features) features, normalised across each date's tickers when
+            ``config.cs_norm`` asks for it (the window-relative level columns excepted), otherwise raw.
         label: int8 (n_rows,), 0/1/2 or -1 when unlabeled; all -1 while a ``quantile`` panel
             awaits :meth:`fit_labels` (see :attr:`labels_ready`).
         forward_return: float64 (n_rows,), the labelled return (NaN when the row has no label
@@ -163,8 +194,15 @@ def build_panel(prices: pd.DataFrame, config: DatasetConfig) -> Panel:
     Returns:
         The panel; final labels, except for the ``quantile`` scheme, whose labels stay pending
         (-1) until :meth:`Panel.fit_labels`.
+
+    Warns:
+        features.labels.ThinCrossSectionWarning: under ``cross_section``, once, when dates with too
+            few labelled tickers were left unlabeled.
     """
     X = feature_matrix(prices, names=config.features, max_gap=config.max_gap)
+    if config.cs_norm != "none":
+        skip = [j for j, _ in config.relative_columns]
+        X = cross_sectional_normalise(X, prices["date"].to_numpy(), method=config.cs_norm, skip=skip)
     labels = make_labels(prices, config.label, max_gap=config.max_gap)
     segments = Segments.of(prices, max_gap=config.max_gap)
     ok = window_end_mask(segments.codes, np.isfinite(X).all(axis=1), timesteps=config.timesteps)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.alpha import LEVEL_FEATURES
 from features.cross_section import cross_sectional_rank
 from features.segments import DEFAULT_MAX_GAP, Segments
 from features.technical import (
@@ -171,7 +172,13 @@ def _catalogue() -> dict[str, FeatureSpec]:
     by_name = {s.name: s for s in specs}
     for base in ("ret_5", "ret_20", "ret_60", "vol_20", "volume_z_20"):
         specs.append(FeatureSpec(f"xs_{base}", _ranked(base), by_name[base].warmup, by_name[base].lookback))
+    specs += [FeatureSpec(name, _level(fn), 0, 1) for name, fn in LEVEL_FEATURES.items()]  # features.alpha
     return {s.name: s for s in specs}
+
+
+def _level(fn: Callable[[pd.DataFrame], np.ndarray]) -> Callable[[FeatureContext], np.ndarray]:
+    """A per-row level of :mod:`features.alpha` (read relative to its window's last row)."""
+    return lambda c: fn(c.prices)
 
 
 FEATURES: dict[str, FeatureSpec] = _catalogue()

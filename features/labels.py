@@ -22,13 +22,19 @@ flat otherwise: **ties at a band edge are flat**. The schemes differ in the thre
 * ``quantile``: the ``quantiles`` of the forward returns of the *training* rows, fitted by
   :class:`QuantileBand` and then frozen (:meth:`features.dataset.Panel.fit_labels`); until fitted,
   labels are pending (-1).
+* ``cross_section``: each date's labelled rows against one another (:func:`cross_section_labels`):
+  by default down / flat / up by the place of the forward return among that date's forward returns
+  (cut at ``quantiles``, terciles by default); with ``cs_split="median_band"``, down below the
+  date's median ``- cs_band``, up above its median ``+ cs_band``. The target is market-neutral.
 * ``triple_barrier`` (:mod:`features.barriers`): from the entry close, an upper barrier at
   ``+profit_take * sigma_t * sqrt(horizon)`` and a lower one at ``-stop_loss * sigma_t *
   sqrt(horizon)``, watched with the adjusted highs and lows of days ``t+lag+1 .. t+lag+horizon``;
   up / down by the first barrier touched, flat when the vertical barrier (``horizon``) comes first.
 
 ``label_end`` is the close ``t + lag + horizon`` for every scheme, the last price any label or
-forward return may depend on, so purging on it is safe (:mod:`features.split`).
+forward return may depend on, so purging on it is safe (:mod:`features.split`). Under
+``cross_section`` a row's class depends on every forward return of its date, so its ``label_end``
+is the latest ``label_end`` among them (the same date when the tickers share a calendar).
 
 **Holding period** (:func:`holding_days`): a position taken on the label is held ``horizon`` days,
 except under ``triple_barrier``, where it is closed at the close of the day the first barrier was
@@ -43,11 +49,12 @@ in ``metrics.json`` (``cut_label_windows``) so the drop is never silent.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 from features.barriers import first_touch
 from features.segments import DEFAULT_MAX_GAP, Segments
@@ -57,7 +64,22 @@ CLASSES: tuple[str, str, str] = ("down", "flat", "up")
 PROB_COLUMNS: tuple[str, str, str] = ("p_down", "p_flat", "p_up")
 """The probability columns of every prediction, in class order (:data:`CLASSES`)."""
 UNLABELED = -1
-LabelScheme = Literal["fixed", "volatility", "quantile", "triple_barrier"]
+LabelScheme = Literal["fixed", "volatility", "quantile", "cross_section", "triple_barrier"]
+CrossSectionSplit = Literal["quantiles", "median_band"]
+
+
+CROSS_SECTION_FIELDS: tuple[str, ...] = ("cs_split", "cs_band", "cs_min_tickers")
+
+
+def omit_defaults(config: BaseModel, dumped: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """``dumped`` without the named fields that hold their defaults.
+
+    Fields added after configs were first stored are left out of a dump while at their default, so
+    every earlier configuration dumps (into model cards, ``metrics.json``, fold-cache keys) exactly
+    as before; loading restores the defaults.
+    """
+    model_fields = type(config).model_fields
+    return {k: v for k, v in dumped.items() if k not in fields or getattr(config, k) != model_fields[k].default}
 
 
 class LabelConfig(BaseModel):
@@ -81,7 +103,9 @@ class LabelConfig(BaseModel):
     )
     k: float = Field(0.5, gt=0, le=20, description="half-width of the volatility band, in horizon standard deviations")
     quantiles: tuple[float, float] = Field(
-        (1 / 3, 2 / 3), description="lower and upper cut points of the quantile scheme, as probabilities"
+        (1 / 3, 2 / 3),
+        description="lower and upper cut points of the quantile scheme (over training returns) and of the "
+        "cross_section scheme (over each date's returns), as probabilities",
     )
     profit_take: float = Field(
         1.0, gt=0, le=20, description="upper barrier of triple_barrier, in horizon standard deviations"
@@ -89,6 +113,21 @@ class LabelConfig(BaseModel):
     stop_loss: float = Field(
         1.0, gt=0, le=20, description="lower barrier of triple_barrier, in horizon standard deviations"
     )
+    cs_split: CrossSectionSplit = Field(
+        "quantiles",
+        description="how cross_section splits a date's returns: quantiles (at --quantiles, terciles by default) "
+        "or median_band (the date's median ± cs_band)",
+    )
+    cs_band: float = Field(
+        0.0, ge=0, lt=1, description="half-width of cross_section's flat band around the date's median, a fraction"
+    )
+    cs_min_tickers: int = Field(
+        5, ge=2, le=10_000, description="cross_section leaves dates with fewer labelled tickers unlabeled"
+    )
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return omit_defaults(self, handler(self), CROSS_SECTION_FIELDS)
 
     @field_validator("quantiles")
     @classmethod
@@ -207,6 +246,82 @@ class QuantileBand:
         return band
 
 
+class ThinCrossSectionWarning(UserWarning):
+    """Some dates had too few labelled tickers for a ``cross_section`` label and were left unlabeled."""
+
+
+def cross_section_labels(
+    forward_return: np.ndarray, label_end: np.ndarray, dates: np.ndarray, config: LabelConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Down/flat/up of each row by its forward return's place among the same date's forward returns.
+
+    Only rows with a forward return (a complete label window) take part. With
+    ``config.cs_split == "quantiles"`` a row's place is its mid-rank percentile
+    ``q = (rank - 0.5) / n`` among the ``n`` labelled rows of its date, ``rank`` being the average
+    rank (1 = lowest return): down when ``q < quantiles[0]``, up when ``q > quantiles[1]``, flat
+    otherwise, so the terciles of 6 tickers are 2/2/2 and of 5 tickers 2/1/2. **Ties** share their
+    average rank and hence their class: the result depends on the returns only, never on the row
+    order or the ticker names. With ``"median_band"`` the thresholds are the date's median
+    ``∓ cs_band`` and :func:`bucket_between`'s rule applies (a return on an edge is flat; with
+    ``cs_band=0`` only returns equal to the median are flat).
+
+    **Why this is not look-ahead for features**: nothing is fitted across dates, let alone on test
+    rows; date ``t``'s classes use only date ``t``'s forward returns, and every one of them ends
+    by the returned ``label_end`` (the latest of the date's windows). Like every label it is known
+    only at that close: a row becomes a training sample once its ``label_end`` has passed, which
+    the purge and embargo (:mod:`features.split`) already require. Labels are never inputs.
+
+    Args:
+        forward_return: float (n_rows,), simple returns, NaN where the window is incomplete.
+        label_end: datetime64 (n_rows,), each row's own window end (NaT where incomplete).
+        dates: (n_rows,) the rows' decision dates.
+        config: ``quantiles``, ``cs_split``, ``cs_band`` and ``cs_min_tickers``.
+
+    Returns:
+        ``(label, lower, upper, label_end)``: int8 classes (-1 where the row has no return or its
+        date has fewer than ``cs_min_tickers`` labelled rows); the thresholds as returns (the
+        date's median ∓ ``cs_band`` for ``median_band``, NaN for ``quantiles``, whose cut is on
+        ranks); the date's latest window end (NaT where unlabeled).
+
+    Warns:
+        ThinCrossSectionWarning: once, naming how many dates were skipped for too few tickers.
+    """
+    r = np.asarray(forward_return, dtype="float64")
+    n_rows = len(r)
+    label = np.full(n_rows, UNLABELED, dtype="int8")
+    lower, upper = np.full(n_rows, np.nan), np.full(n_rows, np.nan)
+    end = np.full(n_rows, np.datetime64("NaT", "ns"))
+    ok = np.flatnonzero(np.isfinite(r))
+    if not len(ok):
+        return label, lower, upper, end
+    day = np.asarray(dates)[ok]
+    grouped = pd.Series(r[ok]).groupby(day, sort=False)
+    count = grouped.transform("count").to_numpy(dtype="int64")
+    if config.cs_split == "quantiles":
+        place = (grouped.rank(method="average").to_numpy(dtype="float64") - 0.5) / count
+        lab = bucket_between(place, config.quantiles[0], config.quantiles[1])
+    else:
+        median = grouped.transform("median").to_numpy(dtype="float64")
+        lo, hi = median - config.cs_band, median + config.cs_band
+        lab = bucket_between(r[ok], lo, hi)
+        lower[ok], upper[ok] = lo, hi
+    ends = pd.Series(np.asarray(label_end)[ok].astype("datetime64[ns]")).groupby(day, sort=False).transform("max")
+    thin = count < config.cs_min_tickers
+    if thin.any():
+        n_thin = len(pd.unique(day[thin]))
+        warnings.warn(
+            f"cross_section labels: {n_thin} of {len(pd.unique(day))} dates have fewer than "
+            f"cs_min_tickers={config.cs_min_tickers} labelled tickers and were left unlabeled",
+            ThinCrossSectionWarning,
+            stacklevel=3,
+        )
+    keep = ok[~thin]
+    label[keep] = lab[~thin]
+    end[keep] = ends.to_numpy()[~thin]
+    lower[ok[thin]], upper[ok[thin]] = np.nan, np.nan
+    return label, lower, upper, end
+
+
 def horizon_sigma(prices: pd.DataFrame, config: LabelConfig, *, max_gap: int = DEFAULT_MAX_GAP) -> np.ndarray:
     """``sigma_t * sqrt(horizon)``: the volatility unit of the scaled schemes, from data up to ``t``.
 
@@ -248,7 +363,7 @@ def make_labels(
     fwd = forward_returns(prices, horizon=config.horizon, lag=config.lag, max_gap=max_gap)
     r = fwd["forward_return"].to_numpy(dtype="float64")
     n = len(r)
-    decided = fwd["label_end"].to_numpy()
+    decided = end = fwd["label_end"].to_numpy()
     if config.scheme == "fixed":
         lower, upper = np.full(n, -config.band), np.full(n, config.band)
         label = bucket_between(r, lower, upper)
@@ -260,6 +375,9 @@ def make_labels(
         lo, hi = band.thresholds_ if band is not None else (np.nan, np.nan)
         lower, upper = np.full(n, lo), np.full(n, hi)
         label = band.transform(r) if band is not None else np.full(n, UNLABELED, dtype="int8")
+    elif config.scheme == "cross_section":
+        label, lower, upper, end = cross_section_labels(r, end, prices["date"].to_numpy(), config)
+        decided = end
     else:
         unit = horizon_sigma(prices, config, max_gap=max_gap)
         lower, upper = -config.stop_loss * unit, config.profit_take * unit
@@ -271,7 +389,7 @@ def make_labels(
     nat = np.datetime64("NaT", "ns")
     return fwd.assign(
         forward_return=np.where(keep, r, np.nan),
-        label_end=np.where(keep, fwd["label_end"].to_numpy(), nat),
+        label_end=np.where(keep, end, nat),
         label=label,
         lower=np.where(keep, lower, np.nan),
         upper=np.where(keep, upper, np.nan),

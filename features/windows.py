@@ -7,9 +7,17 @@ include a row with a missing feature. Memory stays proportional to rows x featur
 :class:`WindowSet` keeps the array once plus one int64 index per sample, and materialises
 ``(batch, timesteps, n_features)`` only for the rows asked for. Each sample's ``(ticker, date)``
 is the panel key of its end row (``panel.keys.iloc[ends]``).
+
+A window may read some columns **relative to its last row** (``relative``, the level features of
+:mod:`features.alpha`): each such column has the end row's value of a reference column subtracted,
+so a window of log levels holds log ratios to the decision day. The transform belongs to the
+:class:`WindowSet`, which every path (training batches, backtest prediction, daily scoring) reads
+its windows from, so it is applied the same way everywhere.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -58,9 +66,14 @@ class WindowSet:
         data: float array (n_rows, n_features), already normalised; shared, never copied.
         ends: int array (n_samples,) of row positions where each window ends.
         timesteps: window length.
+        relative: ``(column, reference column)`` pairs: in every window, ``column`` has the
+            window's last-row value of ``reference column`` subtracted (a column may be its own
+            reference). Empty: windows are plain slices of ``data``.
     """
 
-    def __init__(self, data: np.ndarray, ends: np.ndarray, *, timesteps: int) -> None:
+    def __init__(
+        self, data: np.ndarray, ends: np.ndarray, *, timesteps: int, relative: Sequence[tuple[int, int]] = ()
+    ) -> None:
         if data.ndim != 2:
             raise ValueError(f"data must have shape (n_rows, n_features), got data.shape={data.shape}")
         ends = np.asarray(ends, dtype="int64")
@@ -69,6 +82,12 @@ class WindowSet:
         self.data = data
         self.ends = ends
         self.timesteps = timesteps
+        self.relative = tuple((int(c), int(r)) for c, r in relative)
+        bad = [p for p in self.relative if not (0 <= p[0] < data.shape[1] and 0 <= p[1] < data.shape[1])]
+        if bad:
+            raise ValueError(f"relative pairs must name columns of data (0..{data.shape[1] - 1}), got {bad}")
+        self._columns = np.asarray([c for c, _ in self.relative], dtype="int64")
+        self._references = np.asarray([r for _, r in self.relative], dtype="int64")
         self._offsets = np.arange(-timesteps + 1, 1, dtype="int64")
 
     def __len__(self) -> int:
@@ -80,10 +99,17 @@ class WindowSet:
         return (len(self.ends), self.timesteps, self.data.shape[1])
 
     def take(self, samples: np.ndarray | slice) -> np.ndarray:
-        """Materialise the windows of ``samples``: array (len(samples), timesteps, n_features)."""
+        """Materialise the windows of ``samples``: array (len(samples), timesteps, n_features).
+
+        Columns in ``relative`` hold their value minus the reference column's value on the
+        window's last row.
+        """
         rows = self.ends[samples][:, None] + self._offsets
-        return self.data[rows]
+        x = self.data[rows]  # fancy indexing: a new array, safe to change in place
+        if len(self._columns):
+            x[:, :, self._columns] -= x[:, -1:, self._references]
+        return x
 
     def subset(self, samples: np.ndarray) -> WindowSet:
         """A WindowSet over the same data with only the given samples."""
-        return WindowSet(self.data, self.ends[samples], timesteps=self.timesteps)
+        return WindowSet(self.data, self.ends[samples], timesteps=self.timesteps, relative=self.relative)

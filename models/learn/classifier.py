@@ -62,6 +62,8 @@ class LSTMClassifier:
     Attributes set by :meth:`fit` (or :meth:`load`):
         model_: the trained ``keras.Model``.
         scaler_: the :class:`features.scaling.FeatureScaler` fitted on the fit rows' dates.
+        relative_: ``(column, reference column)`` pairs each window reads relative to its last
+            row (:class:`features.windows.WindowSet`; empty unless the features hold levels).
         class_weights_: float64 (3,), training class weights divided back out of the outputs (a
             prior shift), or None when training was unweighted.
         temperature_: calibration temperature (1.0 = none).
@@ -119,16 +121,20 @@ class LSTMClassifier:
         config = self.training or TrainConfig()
         embargo = panel.config.label.horizon if embargo is None else embargo
         fit_rows, val_rows = chronological_validation(panel, rows, val_fraction=config.val_fraction, embargo=embargo)
-        scaler = FeatureScaler().fit(panel.X, panel.config.features, rows=panel.dates <= panel.dates[fit_rows].max())
+        self.relative_ = panel.config.relative_columns
+        scaler = FeatureScaler().fit(
+            panel.X, panel.config.features, rows=panel.dates <= panel.dates[fit_rows].max(),
+            passthrough=[panel.config.features[c] for c, _ in self.relative_],
+        )  # fmt: skip
         data = normalised_data(panel, scaler)
         t = panel.config.timesteps
-        val_windows = WindowSet(data, val_rows, timesteps=t)
+        val_windows = self._window_set(data, val_rows)
         seed_everything(config.seed)
         network = build_from_config(t, data.shape[1], model_config, seed=config.seed)
         if initial_weights is not None:
             _warm_start(network, initial_weights)
         weights = balanced_class_weight(panel.label[fit_rows]) if config.class_weight else None
-        history = _train(network, WindowSet(data, fit_rows, timesteps=t), val_windows, panel, fit_rows, val_rows,
+        history = _train(network, self._window_set(data, fit_rows), val_windows, panel, fit_rows, val_rows,
                          config=config, learning_rate=model_config.learning_rate, weights=weights,
                          sample_weights=(sample_weights_of(panel, fit_rows, config),
                                          sample_weights_of(panel, val_rows, config)),
@@ -214,12 +220,27 @@ class LSTMClassifier:
             NotFittedError: before :meth:`fit` or :meth:`load`.
             ValueError: when the panel was built with another dataset config.
         """
+        return self.predict_windows(self.windows(panel, rows), batch_size=batch_size)
+
+    def windows(self, panel: Panel, rows: np.ndarray) -> WindowSet:
+        """The model's input windows ending at ``rows``: normalised data, relative columns applied.
+
+        The one way windows are made, at fit, backtest prediction and scoring alike: the
+        ``relative_`` pairs (:mod:`features.alpha`, stored in the card) read level columns
+        relative to each window's last row.
+
+        Raises:
+            NotFittedError: before :meth:`fit` or :meth:`load`.
+            ValueError: when the panel was built with another dataset config.
+        """
         self._check_panel(panel)
-        windows = WindowSet(self.transform(panel), np.asarray(rows, dtype="int64"), timesteps=self.timesteps)
-        return self.predict_windows(windows, batch_size=batch_size)
+        return self._window_set(self.transform(panel), np.asarray(rows, dtype="int64"))
+
+    def _window_set(self, data: np.ndarray, rows: np.ndarray) -> WindowSet:
+        return WindowSet(data, rows, timesteps=self.timesteps, relative=self._fitted("relative_"))
 
     def predict_windows(self, windows: WindowSet, *, batch_size: int = 1024) -> np.ndarray:
-        """:meth:`predict_proba` on windows of already normalised data (see :meth:`transform`)."""
+        """:meth:`predict_proba` on ready windows (see :meth:`windows`)."""
         return self._predict_windows(windows, batch_size=batch_size, temperature=self._fitted("temperature_"))
 
     def _predict_windows(self, windows: WindowSet, *, batch_size: int, temperature: float) -> np.ndarray:
@@ -232,8 +253,13 @@ class LSTMClassifier:
     # ------------------------------------------------------------ saving/loading
 
     def card(self) -> dict[str, Any]:
-        """The JSON card: configs, class order, fitted scaler and calibration (what :meth:`load` needs)."""
-        return {
+        """The JSON card: configs, class order, fitted scaler and calibration (what :meth:`load` needs).
+
+        A model with window-relative columns also stores them, by name, as ``window``:
+        ``{"relative_to_last": [[column, reference], ...]}``, so a loaded model windows its inputs
+        exactly as it was trained.
+        """
+        card: dict[str, Any] = {
             "architecture": None if self.architecture is None else self.architecture.model_dump(mode="json"),
             "dataset": self.dataset.model_dump(mode="json"),
             "training": None if self.training is None else self.training.model_dump(mode="json"),
@@ -245,6 +271,10 @@ class LSTMClassifier:
                 "class_weights": None if self.class_weights_ is None else self.class_weights_.tolist(),
             },
         }
+        if relative := self._fitted("relative_"):
+            names = self.dataset.features
+            card["window"] = {"relative_to_last": [[names[c], names[r]] for c, r in relative]}
+        return card
 
     def save(self, folder: str | Path, *, metadata: Mapping[str, Any] | None = None) -> Path:
         """Write ``model.keras`` and the JSON card ``metadata.json`` (:meth:`card` plus ``metadata``) into ``folder``.
@@ -276,6 +306,7 @@ class LSTMClassifier:
             card = dict(json.loads(card_path.read_text(encoding="utf-8")))
             dataset = DatasetConfig.model_validate(card["dataset"])
             scaler = FeatureScaler.from_dict(card["scaler"])
+            relative = _relative_of(card, dataset)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"cannot read the model card {card_path}: {exc}") from exc
         try:
@@ -291,7 +322,7 @@ class LSTMClassifier:
         out = cls(dataset, _lenient(ModelConfig, card.get("architecture")), _lenient(TrainConfig, card.get("training")))
         calibration = card.get("calibration") or {}
         weights = calibration.get("class_weights")
-        out.model_, out.scaler_, out.card_ = network, scaler, card
+        out.model_, out.scaler_, out.card_, out.relative_ = network, scaler, card, relative
         out.temperature_ = float(calibration.get("temperature", 1.0))
         out.class_weights_ = None if weights is None else np.asarray(weights, dtype="float64")
         out.model_id_ = str(card.get("model_id", ""))
@@ -389,6 +420,20 @@ def _per_sample(weights: dict[int, float] | None, labels: np.ndarray) -> np.ndar
     if weights is None:
         return np.ones(len(labels))
     return np.array([weights[int(k)] for k in labels], dtype="float64")
+
+
+def _relative_of(card: Mapping[str, Any], dataset: DatasetConfig) -> tuple[tuple[int, int], ...]:
+    """The stored window-relative pairs as column positions (none for a card without ``window``).
+
+    Raises:
+        ValueError: when a stored name is not among the dataset's features.
+    """
+    pairs = (card.get("window") or {}).get("relative_to_last", [])
+    pos = {n: j for j, n in enumerate(dataset.features)}
+    unknown = [p for p in pairs if p[0] not in pos or p[1] not in pos]
+    if unknown:
+        raise ValueError(f"window.relative_to_last names {unknown} that are not features {list(dataset.features)}")
+    return tuple((pos[c], pos[r]) for c, r in pairs)
 
 
 def _lenient(kind: type[ModelConfig] | type[TrainConfig], stored: Any) -> Any:

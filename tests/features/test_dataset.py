@@ -99,3 +99,19 @@ def test_config_defaults() -> None:
     assert config.timesteps == 30
     assert config.label == LabelConfig()
     assert config.max_gap >= 1
+
+
+def test_cs_norm_zscores_each_date_but_not_the_levels():
+    from features.prices.sources.synthetic import SyntheticMarket
+
+    prices = SyntheticMarket(tickers=6, days=80, seed=1, signal=0.0).fetch()
+    names = ("ret_5", "vol_20", "rel_close")
+    raw = build_panel(prices, DatasetConfig(features=names, timesteps=4))
+    z = build_panel(prices, DatasetConfig(features=names, timesteps=4, cs_norm="zscore"))
+    frame = pd.DataFrame(z.X[:, :2], columns=["ret_5", "vol_20"]).assign(date=z.dates).dropna()
+    stats = frame.groupby("date").agg(["mean", "std"])
+    np.testing.assert_allclose(stats.xs("mean", axis=1, level=1), 0.0, atol=1e-12)
+    np.testing.assert_allclose(stats.xs("std", axis=1, level=1), np.sqrt(6 / 5), rtol=1e-9)  # ddof 0 over 6 tickers
+    np.testing.assert_array_equal(z.X[:, 2], raw.X[:, 2])
+    np.testing.assert_array_equal(z.window_ok, raw.window_ok)
+    assert DatasetConfig().cs_norm == "none"

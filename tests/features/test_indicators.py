@@ -274,10 +274,21 @@ def test_features_are_scale_free():
     prices = ohlc_prices({"A": list(20 * np.exp(np.cumsum(rng.normal(0, 0.02, 80))))}, seed=5)
     scaled = prices.copy()
     scaled[["open", "high", "low", "close", "adj_close"]] *= 37.5
-    names = [n for n in FEATURES if "dvol" not in n]  # dollar volume is money traded: it scales, by design
+    # dollar volume is money traded: it scales, by design; the rel_* levels become scale-free in a window
+    names = [n for n in FEATURES if "dvol" not in n and not n.startswith("rel_")]
     pd.testing.assert_frame_equal(
         compute_features(scaled, names=names), compute_features(prices, names=names), rtol=1e-9
     )
+    from features.alpha import FEATURE_SETS, relative_pairs
+    from features.windows import WindowSet
+
+    levels = FEATURE_SETS["alpha360"]
+    windows = [
+        WindowSet(compute_features(p, names=levels).loc[:, list(levels)].to_numpy(), np.arange(9, 80), timesteps=10,
+                  relative=relative_pairs(levels)).take(slice(None))
+        for p in (prices, scaled)
+    ]  # fmt: skip
+    np.testing.assert_allclose(windows[0], windows[1], atol=1e-12)
 
 
 def test_features_restart_after_a_gap():

@@ -270,3 +270,112 @@ def test_holding_days_are_the_horizon_or_the_barrier_touch_day():
     assert got[4] == 1  # row 4 enters at row 5's close; row 6's +30% jump touches the upper barrier next day
     assert got[6] == 3  # row 6 enters at 130 and the price barely moves: the vertical barrier
     assert (got[:2] == -1).all()  # no sigma yet: no label, no hold
+
+
+# ---------------------------------------------------------------- cross_section
+
+
+def _one_date(returns: dict[str, float], **options: object) -> pd.DataFrame:
+    """Labels of a single decision date (lag 0, horizon 1) whose forward returns are ``returns``."""
+    prices = canonicalize(make_prices({t: [100.0, 100.0 * (1 + r)] for t, r in returns.items()}))
+    config = LabelConfig(scheme="cross_section", horizon=1, lag=0, **options)  # type: ignore[arg-type]
+    lab = make_labels(prices, config)
+    return lab[lab["date"] == lab["date"].min()].set_index("ticker")
+
+
+def test_cross_section_terciles_of_six_and_five_tickers():
+    six = _one_date({"A": 0.03, "B": -0.02, "C": 0.01, "D": 0.0, "E": -0.05, "F": 0.02})
+    assert six["label"].to_dict() == {"A": 2, "B": 0, "C": 1, "D": 1, "E": 0, "F": 2}
+    five = _one_date({"A": 0.03, "B": -0.02, "C": 0.01, "D": 0.0, "E": -0.05})
+    assert five["label"].to_dict() == {"A": 2, "B": 0, "C": 2, "D": 1, "E": 0}
+    assert (six["label_end"] == six["label_end"].iloc[0]).all()
+    assert six["lower"].isna().all()  # the quantile split cuts ranks, not returns
+
+
+def test_cross_section_ties_share_a_class_whatever_the_order():
+    returns = {"A": 0.01, "B": 0.01, "C": 0.02, "D": -0.01, "E": 0.0, "F": 0.01, "G": -0.03}
+    got = _one_date(returns)["label"]
+    # ranks: G1 D2 E3 {A,B,F}5 C7 -> q = .07 .21 .36 .64 .64 .64 .93
+    assert got.to_dict() == {"A": 1, "B": 1, "C": 2, "D": 0, "E": 1, "F": 1, "G": 0}
+    renamed = _one_date({f"Z{9 - i}": r for i, r in enumerate(returns.values())})["label"]
+    assert sorted(renamed.to_numpy()) == sorted(got.to_numpy())
+    assert renamed["Z9"] == got["A"]
+    assert renamed["Z3"] == got["G"]
+
+
+def test_cross_section_median_band():
+    returns = {"A": 0.03, "B": -0.02, "C": 0.012, "D": 0.0, "E": -0.05, "F": 0.008}  # median 0.004
+    got = _one_date(returns, cs_split="median_band", cs_band=0.005)
+    assert got["label"].to_dict() == {"A": 2, "B": 0, "C": 2, "D": 1, "E": 0, "F": 1}
+    np.testing.assert_allclose(got["lower"], 0.004 - 0.005, atol=1e-12)
+    np.testing.assert_allclose(got["upper"], 0.004 + 0.005, atol=1e-12)
+    plain = _one_date({"A": 0.01, "B": 0.02, "C": 0.03, "D": 0.04, "E": 0.05}, cs_split="median_band")
+    assert plain["label"].to_dict() == {"A": 0, "B": 0, "C": 1, "D": 2, "E": 2}  # cs_band 0: only the median is flat
+
+
+def test_cross_section_terciles_are_a_third_each_on_a_big_cross_section():
+    rng = np.random.default_rng(5)
+    paths = {f"T{i:03d}": list(100 * np.exp(np.cumsum(rng.normal(0, 0.02, 12)))) for i in range(300)}
+    lab = make_labels(canonicalize(make_prices(paths)), LabelConfig(scheme="cross_section", horizon=2))
+    labelled = lab[lab["label"] >= 0]
+    assert labelled["date"].nunique() == 12 - 3
+    for _, day in labelled.groupby("date"):
+        assert np.bincount(day["label"], minlength=3).tolist() == [100, 100, 100]
+
+
+def test_cross_section_thin_dates_are_skipped_with_one_warning():
+    from features.labels import ThinCrossSectionWarning
+
+    rng = np.random.default_rng(1)
+    full = {f"T{i}": list(100 * np.exp(np.cumsum(rng.normal(0, 0.02, 20)))) for i in range(4)}
+    late = list(100 * np.exp(np.cumsum(rng.normal(0, 0.02, 14))))
+    prices = canonicalize(pd.concat([make_prices(full), make_prices({"T4": late}, start="2020-01-09")]))
+    config = LabelConfig(scheme="cross_section", horizon=2, lag=1, cs_min_tickers=5)
+    with pytest.warns(ThinCrossSectionWarning, match="6 of 17 dates have fewer than cs_min_tickers=5") as seen:
+        lab = make_labels(prices, config)
+    assert len(seen) == 1
+    dates = pd.bdate_range("2020-01-01", periods=20)
+    thin = lab["date"] < dates[6]  # T4 starts on the 7th business day
+    assert (lab.loc[thin, "label"] == UNLABELED).all()
+    assert lab.loc[thin, "label_end"].isna().all()
+    assert lab.loc[thin, "forward_return"].isna().all()
+    full_days = lab[~thin & (lab["date"] <= dates[-4])]
+    assert len(full_days) == 5 * 11
+    assert (full_days["label"] >= 0).all()
+    # no thin date, no warning (pytest turns warnings into errors)
+    assert (make_labels(prices, config.model_copy(update={"cs_min_tickers": 4}))["label"] >= 0).sum() == 4 * 17 + 11
+
+
+def test_cross_section_label_end_is_the_latest_window_of_its_date():
+    prices = canonicalize(make_prices({t: [100.0, 101.0, 102.0, 99.0, 98.0, 100.0] for t in "ABCDE"}))
+    prices = prices.drop(index=prices.index[(prices["ticker"] == "E") & (prices["date"] == prices["date"].iloc[2])])
+    prices = prices.reset_index(drop=True)  # E misses day 2 (a one-day hole, not a gap)
+    fwd = forward_returns(prices, horizon=2, lag=1)
+    lab = make_labels(prices, LabelConfig(scheme="cross_section", horizon=2, lag=1, cs_min_tickers=4))
+    day0 = lab["date"] == lab["date"].min()
+    assert lab.loc[day0, "label_end"].nunique() == 1
+    assert lab.loc[day0, "label_end"].iloc[0] == fwd.loc[day0, "label_end"].max() > fwd.loc[day0, "label_end"].min()
+
+
+def _cs_prices(n: int, seed: int, tickers: int = 6) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    paths = {f"T{i}": list(100 * np.exp(np.cumsum(rng.normal(0, 0.02, n)))) for i in range(tickers)}
+    return canonicalize(make_prices(paths))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(12, 30), st.integers(2, 28), st.sampled_from(["quantiles", "median_band"]), st.integers(0, 2**16))
+def test_cross_section_labels_ignore_prices_after_their_label_end(n, cut, split, seed):
+    """No look-ahead: changing every price after day ``cut`` changes no label whose label_end is <= that day."""
+    prices = _cs_prices(n, seed)
+    cut_date = pd.bdate_range("2020-01-01", periods=n)[min(cut, n - 1)]
+    later = prices["date"] > cut_date
+    factor = np.random.default_rng(seed + 1).uniform(0.8, 1.25, len(prices))
+    changed = prices.copy()
+    for col in ("open", "high", "low", "close", "adj_close"):
+        changed.loc[later, col] = prices.loc[later, col] * factor[later]
+    config = LabelConfig(scheme="cross_section", horizon=2, lag=1, cs_split=split, cs_band=0.002)
+    before, after = make_labels(prices, config), make_labels(changed, config)
+    settled = before["label_end"] <= cut_date
+    pd.testing.assert_frame_equal(before[settled], after[settled], check_exact=True)
+    assert (after.loc[~settled, "label_end"].isna() | (after.loc[~settled, "label_end"] > cut_date)).all()

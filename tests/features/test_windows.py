@@ -91,3 +91,52 @@ def test_appending_future_rows_never_changes_a_past_window(n, extra, timesteps, 
         np.nan_to_num(scalers[1].transform(p_past.X)), np.flatnonzero(p_past.window_ok), timesteps=timesteps
     )
     np.testing.assert_array_equal(w_full.take(np.arange(len(w_full))), w_past.take(np.arange(len(w_past))))
+
+
+def test_relative_columns_subtract_the_reference_on_the_last_row():
+    data = np.arange(30, dtype="float64").reshape(10, 3)  # column j of row i holds 3i + j
+    ws = WindowSet(data, np.array([2, 9]), timesteps=3, relative=[(0, 0), (2, 0)])
+    x = ws.take(np.array([0, 1]))
+    np.testing.assert_array_equal(x[0, :, 0], [-6, -3, 0])  # minus its own last row (6)
+    np.testing.assert_array_equal(x[0, :, 1], [1, 4, 7])  # untouched
+    np.testing.assert_array_equal(x[1, :, 2], [23 - 27, 26 - 27, 29 - 27])  # minus column 0's last row (27)
+    np.testing.assert_array_equal(data[9], [27, 28, 29])  # the shared data is never changed
+    assert ws.subset(np.array([1])).relative == ((0, 0), (2, 0))
+    np.testing.assert_array_equal(ws.subset(np.array([1])).take(slice(None)), x[1:])
+    with pytest.raises(ValueError, match="relative pairs must name columns"):
+        WindowSet(data, np.array([2]), timesteps=3, relative=[(0, 3)])
+
+
+def test_alpha360_windows_hold_log_ratios_to_the_last_close_and_volume():
+    from features.alpha import FEATURE_SETS
+
+    rng = np.random.default_rng(4)
+    prices = _ohlc({"A": list(100 * np.exp(np.cumsum(rng.normal(0, 0.02, 40))))}, seed=4)
+    prices["adj_close"] = prices["close"] * 0.5  # a later 2:1 split: every level is on the adjusted scale
+    config = DatasetConfig(features=("alpha360",), timesteps=6)
+    assert config.features == FEATURE_SETS["alpha360"]
+    panel = build_panel(prices, config)
+    pairs = config.relative_columns
+    assert pairs == ((0, 0), (1, 0), (2, 0), (3, 0), (4, 0), (5, 5))
+    x = WindowSet(panel.X, np.array([20]), timesteps=6, relative=pairs).take(np.array([0]))[0]
+    adj, f = prices["adj_close"].to_numpy(), 0.5
+    o, h, lo, v = (prices[c].to_numpy() for c in ("open", "high", "low", "volume"))
+    rows = np.arange(15, 21)
+    np.testing.assert_allclose(x[:, 0], np.log(adj[rows] / adj[20]), atol=1e-12)
+    np.testing.assert_allclose(x[:, 1], np.log(o[rows] * f / adj[20]), atol=1e-12)
+    np.testing.assert_allclose(x[:, 2], np.log(h[rows] * f / adj[20]), atol=1e-12)
+    np.testing.assert_allclose(x[:, 3], np.log(lo[rows] * f / adj[20]), atol=1e-12)
+    typical = (h + lo + prices["close"].to_numpy()) / 3 * f
+    np.testing.assert_allclose(x[:, 4], np.log(typical[rows] / adj[20]), atol=1e-12)
+    np.testing.assert_allclose(x[:, 5], np.log((1 + v[rows] / f) / (1 + v[20] / f)), atol=1e-12)
+    assert x[-1, 0] == 0.0
+    assert x[-1, 5] == 0.0
+    assert x[-1, 1] == pytest.approx(np.log(o[20] / prices["close"].to_numpy()[20]), abs=1e-12)
+
+
+def test_level_features_need_their_reference():
+    with pytest.raises(ValueError, match=r"relative to \['rel_close'\]"):
+        DatasetConfig(features=("rel_open", "rel_volume"))
+    assert DatasetConfig(features=("alpha360_close", "ret_5")).features == ("rel_close", "ret_5")
+    assert DatasetConfig(features=("alpha360_cv",)).relative_columns == ((0, 0), (1, 1))
+    assert DatasetConfig().relative_columns == ()

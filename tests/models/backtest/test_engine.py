@@ -143,3 +143,26 @@ def test_fit_block_fits_the_model_and_all_six_baselines_on_the_fold(tmp_path: Pa
     )
     assert block.info["train_labels_end_max"] < str(fold.test_start.date())
     assert block.info["n_fit"] == len(block.model.fit_rows_)
+
+
+def test_a_cross_sectional_backtest_runs_with_alpha360_and_cs_norm(tmp_path: Path):
+    from features.labels import LabelConfig
+
+    prices = SyntheticMarket(tickers=6, days=260, seed=5, signal=0.5).fetch()
+    PriceStore(tmp_path).write(prices)
+    dataset = DatasetConfig(
+        features=("alpha360", "ret_5"), timesteps=8, cs_norm="zscore", label=LabelConfig(scheme="cross_section")
+    )
+    backtest = Backtest.prepare(
+        tmp_path, sorted(prices["ticker"].unique()), dataset=dataset, walk_forward=WalkForwardConfig(blocks=2),
+        model=TINY_MODEL, training=TINY_TRAIN.model_copy(update={"epochs": 1}), use_cache=False,
+    )  # fmt: skip
+    result = backtest.run("cs", tmp_path / "run")
+    out = result.predictions
+    assert len(out) > 0
+    assert out["ticker"].nunique() == 6
+    np.testing.assert_allclose(out[["p_down", "p_flat", "p_up"]].sum(axis=1), 1.0, atol=1e-9)
+    # cross-sectional terciles of 6 tickers: every test date holds 2 down, 2 flat, 2 up
+    per_date = out.groupby("date")["label"].value_counts().unstack(fill_value=0)
+    assert (per_date[["down", "flat", "up"]] == 2).all().all()
+    assert set(result.baselines) >= {"class_prior", "momentum"}

@@ -72,3 +72,49 @@ def test_score_keys_skips_keys_without_a_full_window(trained):
 def test_library_versions_names_missing_libraries():
     versions = library_versions(("numpy", "no-such-library-here"))
     assert versions == {"numpy": np.__version__, "no-such-library-here": "not installed"}
+
+
+def test_cross_sectional_model_windows_are_the_same_at_training_and_scoring(tmp_path, monkeypatch):
+    """alpha360 levels + cs_norm + cross_section labels: the windows a saved model scores are those it trained on."""
+    import models.learn.classifier as classifier_module
+    from features.labels import LabelConfig
+    from models.learn.batches import WindowBatches
+    from models.learn.classifier import LSTMClassifier
+
+    fed: list[WindowBatches] = []
+
+    class Recording(WindowBatches):
+        def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            super().__init__(*args, **kwargs)
+            fed.append(self)
+
+    monkeypatch.setattr(classifier_module, "WindowBatches", Recording)
+    prices = SyntheticMarket(tickers=6, days=160, seed=4, signal=0.5).fetch()
+    dataset = DatasetConfig(
+        features=("alpha360", "ret_5"), timesteps=8, cs_norm="rank", label=LabelConfig(scheme="cross_section")
+    )
+    training = TINY_TRAIN.model_copy(update={"epochs": 1})
+    fitted, meta = train_production_model(prices, dataset, TINY_MODEL, training, verbose=0)
+    assert fitted.card()["window"]["relative_to_last"] == [
+        ["rel_close", "rel_close"], ["rel_open", "rel_close"], ["rel_high", "rel_close"], ["rel_low", "rel_close"],
+        ["rel_vwap", "rel_close"], ["rel_volume", "rel_volume"],
+    ]  # fmt: skip
+    fit_windows = fed[0].windows  # what training read its batches from
+    trained = fit_windows.take(np.arange(len(fit_windows)))
+    folder = fitted.save(tmp_path / "m", metadata=meta)
+    loaded = LSTMClassifier.load(folder)
+    assert loaded.relative_ == fitted.relative_ == dataset.relative_columns
+    full = build_panel(prices, dataset)
+    keys = full.keys.iloc[fit_windows.ends[-12:]]
+    as_of = keys["date"].max()
+    scoring = build_panel(prices[prices["date"] <= as_of].reset_index(drop=True), dataset)  # as score_keys does
+    have = pd.MultiIndex.from_frame(scoring.keys)
+    rows = have.get_indexer(pd.MultiIndex.from_frame(keys))
+    scored = loaded.windows(scoring, rows).take(np.arange(len(rows)))
+    np.testing.assert_array_equal(scored, trained[-12:])
+    np.testing.assert_array_equal(scored[:, -1, [0, 5]], 0.0)  # close and volume end at log(1) = 0
+    assert np.abs(scored[:, :, :5]).max() < 1.0  # log ratios, not log levels (~4.6)
+    got = score_keys(loaded, prices, keys)
+    np.testing.assert_allclose(
+        got[["p_down", "p_flat", "p_up"]].to_numpy(), fitted.predict_proba(full, fit_windows.ends[-12:]), atol=1e-6
+    )
