@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from features.indicators import DEFAULT_FEATURES, FEATURES, feature_matrix
+from features.indicators import DEFAULT_FEATURES, FEATURES, feature_matrix, resolve_features
 from features.labels import UNLABELED, LabelConfig, QuantileBand, class_balance, make_labels
 from features.segments import DEFAULT_MAX_GAP, Segments
 from features.windows import window_end_mask
@@ -163,7 +163,12 @@ def build_panel(prices: pd.DataFrame, config: DatasetConfig) -> Panel:
     Returns:
         The panel; final labels, except for the ``quantile`` scheme, whose labels stay pending
         (-1) until :meth:`Panel.fit_labels`.
+
+    Raises:
+        ValueError: when a feature needs a column the prices lack (close-only data); adapt the
+            config first with :func:`features.indicators.resolve_features`.
     """
+    resolve_features(config.features, prices, adapt=False)  # exactly the configured features, or refuse
     X = feature_matrix(prices, names=config.features, max_gap=config.max_gap)
     labels = make_labels(prices, config.label, max_gap=config.max_gap)
     segments = Segments.of(prices, max_gap=config.max_gap)
