@@ -38,10 +38,11 @@ SP500_TICKERS: tuple[str, ...] = (
 
 SP500_DEFAULT_START = dt.date(2005, 1, 1)
 """Where runs on ``sample:sp500`` should start by default. The file's prices are rounded to 3
-decimals; before 2005 some split-adjusted prices are a few tenths of a dollar (AAPL about 0.2-0.3),
-so half a tick is 0.1-0.4% of the price and up to 13% of a year's daily returns are exactly zero.
-From 2005 on every ticker's median half-tick error is under 0.04% of its price and about 1% of
-daily returns are zero (measured in ``data/sample/README.md``)."""
+decimals, and split-adjusted prices before 2005 can be a few tenths of a dollar (AAPL 0.2-1.0):
+through 2004 AAPL's median half-tick error is 0.1-0.27% of its price every year, and in the 1990s
+2-13% of daily returns are exactly zero on average (RRC: 91% in 1990). From 2005 on every ticker's
+median half-tick error is under 0.04% of its price and about 1% of daily returns are zero
+(measured in ``data/sample/README.md``)."""
 
 
 class SampleSource:
