@@ -99,3 +99,14 @@ def test_config_defaults() -> None:
     assert config.timesteps == 30
     assert config.label == LabelConfig()
     assert config.max_gap >= 1
+
+
+def test_build_panel_never_adapts_features_to_close_only_prices():
+    prices = canonicalize(make_prices({"A": list(np.linspace(10, 20, 60)), "B": list(np.linspace(5, 6, 60))}))
+    prices.loc[prices["ticker"] == "B", "volume"] = np.nan
+    with pytest.raises(ValueError, match=r"volume_z_20 needs volume, dvol_chg_5 needs volume"):
+        build_panel(prices, DatasetConfig(timesteps=5))
+    names = ("ret_1", "rsi_14")
+    panel = build_panel(prices, DatasetConfig(features=names, timesteps=5))
+    assert panel.config.features == names
+    assert np.isfinite(panel.X[panel.window_ok]).all() and panel.window_ok.sum() > 0
