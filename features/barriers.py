@@ -79,7 +79,9 @@ def first_touch(
     open_ = valid.copy()
     close = ohlc["close"].to_numpy(dtype="float64")
     # Close-only rows (open, high, low NaN: features.frame) touch a barrier on their close.
-    high, low, opens = (np.where(np.isnan(v), close, v) for v in (ohlc[c].to_numpy(dtype="float64") for c in ("high", "low", "open")))
+    high, low, opens = (
+        np.where(np.isnan(v), close, v) for v in (ohlc[c].to_numpy(dtype="float64") for c in ("high", "low", "open"))
+    )
     for d in range(1, horizon + 1):  # a loop over the days of the horizon, vectorised over all rows
         with np.errstate(invalid="ignore"):
             up = seg.shift(high, -(lag + d)) / p0 - 1.0 > up_b

@@ -159,7 +159,7 @@ def validate_prices(frame: pd.DataFrame, *, name: str = "prices") -> pd.DataFram
     prices = frame.loc[:, list(PRICE_COLUMNS)].to_numpy()
     unreported = np.isnan(frame.loc[:, list(OHLC_EXTRA)].to_numpy()).all(axis=1)
     checked = np.where(unreported[:, None], 1.0, prices)  # NaN open/high/low together: not reported
-    bad = ~(np.isfinite(checked) & (checked > 0)).all(axis=1)
+    bad = np.asarray(~(np.isfinite(checked) & (checked > 0)).all(axis=1), dtype=bool)
     if bad.any():
         _raise_rows(frame, bad, name, "prices must be positive and finite (open, high, low may be NaN together)")
     hi, lo = frame["high"].to_numpy(), frame["low"].to_numpy()

@@ -62,11 +62,11 @@ __all__ = [
     "compute_features",
     "feature_lookback",
     "feature_warmup",
-    "resolve_features",
     "intraday_range",
     "log_return",
     "ma_distance",
     "realised_vol",
+    "resolve_features",
     "volume_zscore",
 ]
 
@@ -242,9 +242,7 @@ def feature_lookback(names: Sequence[str]) -> int:
     return max(FEATURES[n].lookback for n in names)
 
 
-def resolve_features(
-    names: Sequence[str], prices: pd.DataFrame, *, adapt: bool | None = None
-) -> tuple[str, ...]:
+def resolve_features(names: Sequence[str], prices: pd.DataFrame, *, adapt: bool | None = None) -> tuple[str, ...]:
     """The features a model can use on ``prices``: the one place that decides, for close-only data.
 
     A column is *missing* when some ticker of ``prices`` has it NaN on every row
@@ -274,8 +272,11 @@ def resolve_features(
     lacking = {n: cols for n, cols in lacking.items() if cols}
     if not lacking:
         return tuple(names)
-    columns = sorted({c for cols in lacking.values() for c in cols})
-    who = "; ".join(f"{c} is NaN throughout for {list(absent[c])}" for c in columns)
+    columns = [c for c in absent if any(c in cols for cols in lacking.values())]
+    by_tickers: dict[tuple[str, ...], list[str]] = {}
+    for c in columns:
+        by_tickers.setdefault(absent[c], []).append(c)
+    who = "; ".join(f"{', '.join(cols)} NaN throughout for {list(t)}" for t, cols in by_tickers.items())
     if adapt is None:
         adapt = tuple(names) == DEFAULT_FEATURES
     if not adapt:

@@ -175,15 +175,14 @@ def load_skfolio_sp500(*, wheel: Path | None = None, allow_drift: bool = False) 
     long = long[long["text"] != ""]
     close = np.array([_to_float(x) for x in long["text"]], dtype="float64")
     nan = np.full(len(long), np.nan)
-    return pd.DataFrame(
-        {
-            "date": pd.to_datetime(long["Date"].to_numpy(), format="%Y-%m-%d"),
-            "ticker": long["ticker"].to_numpy(),
-            "open": nan, "high": nan, "low": nan,
-            "close": close, "adj_close": close,
-            "volume": nan,
-        }  # fmt: skip
-    )
+    columns = {
+        "date": pd.to_datetime(long["Date"].to_numpy(), format="%Y-%m-%d"),
+        "ticker": long["ticker"].to_numpy(),
+        "open": nan, "high": nan, "low": nan,
+        "close": close, "adj_close": close,
+        "volume": nan,
+    }  # fmt: skip
+    return pd.DataFrame(columns)
 
 
 def build_sp500(*, wheel: Path | None = None, allow_drift: bool = False) -> pd.DataFrame:

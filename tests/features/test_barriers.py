@@ -70,7 +70,8 @@ def test_close_only_rows_touch_the_barriers_on_their_close():
     n = len(prices)
     out = first_touch(prices, horizon=3, lag=0, lower=np.full(n, -0.25), upper=np.full(n, 0.25))
     first = out.groupby(prices["ticker"].to_numpy()).head(1)
-    got = dict(zip(prices.loc[first.index, "ticker"], zip(first["label"], first["touch_day"], strict=True), strict=True))
+    pairs = zip(first["label"], first["touch_day"], strict=True)
+    got = dict(zip(prices.loc[first.index, "ticker"], pairs, strict=True))
     # closes only: UP closes at 120 at most and GAPUP at 80 (inside +-25%), so the vertical barrier
     # decides; DOWN closes at 80 (inside) then 150, so its close crosses the upper barrier on day 2
     assert got == {**{t: (1, 3) for t in CASES}, "DOWN": (2, 2)}

@@ -53,7 +53,7 @@ def get_source(spec: str) -> PriceSource:
         from features.prices.sources.sample import SAMPLE_SETS, SampleSource
 
         set_name = arg.strip().lower() or "prices"
-        if set_name not in SAMPLE_SETS or set_name == "prices" and arg:
+        if set_name not in SAMPLE_SETS or (set_name == "prices" and arg):
             sets = [f"sample:{s}" for s in SAMPLE_SETS if s != "prices"]
             raise ValueError(f"source must be 'sample' or one of {sets}, got source={spec!r}")
         return SampleSource(set_name=set_name)

@@ -63,7 +63,8 @@ def test_close_only_folder_enters_the_store_and_reloads(tmp_path: Path):
     dates = pd.bdate_range("2021-01-04", periods=6)
     for ticker, first in (("AAA", 10.0), ("BBB", 50.0)):
         closes = [first * 1.01**i for i in range(len(dates))]
-        pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), "close": closes}).to_csv(folder / f"{ticker}.csv", index=False)
+        frame = pd.DataFrame({"date": dates.strftime("%Y-%m-%d"), "close": closes})
+        frame.to_csv(folder / f"{ticker}.csv", index=False)
     store = PriceStore(tmp_path / "root")
 
     report = update_store(DirectorySource(folder), store, today=dt.date(2021, 2, 1))

@@ -70,7 +70,8 @@ def test_default_start_is_where_the_rounding_gets_small(prices: pd.DataFrame) ->
 
 def test_source_spec_reads_the_set() -> None:
     source = get_source("sample:sp500")
-    assert isinstance(source, SampleSource) and source.name == "sample:sp500"
+    assert isinstance(source, SampleSource)
+    assert source.name == "sample:sp500"
     out = source.fetch(["JPM", "KO"], "2022-12-01", "2022-12-28")
     assert sorted(out["ticker"].unique()) == ["JPM", "KO"]
     assert len(out) == 2 * 19  # trading days 2022-12-01 .. 2022-12-28
