@@ -72,3 +72,20 @@ def test_score_keys_skips_keys_without_a_full_window(trained):
 def test_library_versions_names_missing_libraries():
     versions = library_versions(("numpy", "no-such-library-here"))
     assert versions == {"numpy": np.__version__, "no-such-library-here": "not installed"}
+
+
+def test_a_model_trained_on_close_only_prices_stores_and_scores_with_the_adapted_features(caplog):
+    prices = PRICES[PRICES["date"] <= TRAIN_UNTIL].reset_index(drop=True)
+    prices[["open", "high", "low", "volume"]] = np.nan
+    with caplog.at_level("WARNING", logger="features.indicators"):
+        fitted, meta = train_production_model(prices, CFG, TINY_MODEL, TINY_TRAIN, verbose=0)
+    dropped = {"atr_14", "dvol_chg_5", "vol_gk_20", "volume_z_20"}
+    kept = [n for n in CFG.features if n not in dropped]
+    assert [r.getMessage().count("drops") for r in caplog.records] == [1]
+    assert meta["dataset"]["features"] == kept
+    assert meta["scaler"]["feature_names"] == kept
+    fitted.model_id_ = "close-only"
+    as_of = pd.Timestamp(TRAIN_UNTIL)
+    frame = score(fitted, prices, as_of)
+    assert list(frame["ticker"]) == ["SYN00", "SYN01", "SYN02"]
+    assert np.isfinite(frame[["p_down", "p_flat", "p_up"]].to_numpy()).all()
