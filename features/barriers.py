@@ -15,6 +15,9 @@ barriers given as returns from ``P0``:
   ``< lower`` -> down; otherwise the order is unknown and the label is flat (1), making no claim;
 * no touch by day ``horizon`` (the vertical barrier) -> flat (1).
 
+On close-only rows (open, high and low NaN, :mod:`features.frame`) the close stands in for all
+three: a barrier is touched when the close crosses it, which sees fewer touches than a high/low would.
+
 Rows whose window ``t+lag .. t+lag+horizon`` is incomplete (end of data, or a gap) are
 unlabeled (-1) even when a barrier was touched early, so a label never changes once it exists.
 """
@@ -74,7 +77,11 @@ def first_touch(
     label = np.full(n, 1, dtype="int8")
     touch_day = np.full(n, horizon, dtype="int64")
     open_ = valid.copy()
-    high, low, opens = (ohlc[c].to_numpy(dtype="float64") for c in ("high", "low", "open"))
+    close = ohlc["close"].to_numpy(dtype="float64")
+    # Close-only rows (open, high, low NaN: features.frame) touch a barrier on their close.
+    high, low, opens = (
+        np.where(np.isnan(v), close, v) for v in (ohlc[c].to_numpy(dtype="float64") for c in ("high", "low", "open"))
+    )
     for d in range(1, horizon + 1):  # a loop over the days of the horizon, vectorised over all rows
         with np.errstate(invalid="ignore"):
             up = seg.shift(high, -(lag + d)) / p0 - 1.0 > up_b

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler
 
 from features.alpha import expand_feature_sets, missing_references, relative_pairs
 from features.cross_section import cross_sectional_normalise
-from features.indicators import DEFAULT_FEATURES, FEATURES, feature_matrix
+from features.indicators import DEFAULT_FEATURES, FEATURES, feature_matrix, resolve_features
 from features.labels import UNLABELED, LabelConfig, QuantileBand, class_balance, make_labels, omit_defaults
 from features.segments import DEFAULT_MAX_GAP, Segments
 from features.windows import window_end_mask
@@ -195,10 +195,15 @@ def build_panel(prices: pd.DataFrame, config: DatasetConfig) -> Panel:
         The panel; final labels, except for the ``quantile`` scheme, whose labels stay pending
         (-1) until :meth:`Panel.fit_labels`.
 
+    Raises:
+        ValueError: when a feature needs a column the prices lack (close-only data); adapt the
+            config first with :func:`features.indicators.resolve_features`.
+
     Warns:
         features.labels.ThinCrossSectionWarning: under ``cross_section``, once, when dates with too
             few labelled tickers were left unlabeled.
     """
+    resolve_features(config.features, prices, adapt=False)  # exactly the configured features, or refuse
     X = feature_matrix(prices, names=config.features, max_gap=config.max_gap)
     if config.cs_norm != "none":
         skip = [j for j, _ in config.relative_columns]

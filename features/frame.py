@@ -19,6 +19,14 @@ volume     float64        shares traded (float so that missing volume can be NaN
 
 Rows are sorted by ``(ticker, date)``: every per-ticker computation (returns, windows) then
 reads one contiguous block. Keys are unique.
+
+**Close-only data.** ``close`` and ``adj_close`` are required on every row. ``open``, ``high``
+and ``low`` are all three given or all three NaN on a row ("not reported"), and ``volume`` may be
+NaN. A source that has only closes (the ``sp500`` sample, a ``dir:`` file with a date and a close)
+returns those four columns NaN throughout; price checks skip what is NaN and still check the
+closes. A column counts as *missing* for a ticker when it is NaN on every row of that ticker
+(:data:`OPTIONAL_COLUMNS`, :func:`missing_columns`); features that need it are then unavailable
+(:func:`features.indicators.resolve_features`).
 """
 
 from __future__ import annotations
@@ -30,6 +38,12 @@ import pandas as pd
 
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "adj_close")
 COLUMNS: tuple[str, ...] = ("date", "ticker", *PRICE_COLUMNS, "volume")
+REQUIRED_PRICES: tuple[str, ...] = ("close", "adj_close")
+"""Prices every row must have; the others (:data:`OPTIONAL_COLUMNS`) may be NaN ("not reported")."""
+OHLC_EXTRA: tuple[str, ...] = ("open", "high", "low")
+"""Given together or not at all on a row."""
+OPTIONAL_COLUMNS: tuple[str, ...] = (*OHLC_EXTRA, "volume")
+"""Columns a close-only source leaves NaN."""
 
 # Letters, digits and the punctuation real symbols use (^GSPC, BRK-B, EURUSD=X, RDS.A).
 # No slashes, no whitespace, no "..": a ticker ends up in file names.
@@ -121,8 +135,9 @@ def coerce(frame: pd.DataFrame) -> pd.DataFrame:
 def validate_prices(frame: pd.DataFrame, *, name: str = "prices") -> pd.DataFrame:
     """Check the canonical contract and return ``frame`` if it holds.
 
-    Rules: canonical columns; unique ``(ticker, date)``; sorted by ``(ticker, date)``; prices
-    positive and finite; ``low <= open, close <= high``; volume not negative.
+    Rules: canonical columns; unique ``(ticker, date)``; sorted by ``(ticker, date)``; ``close``
+    and ``adj_close`` positive and finite; ``open, high, low`` all NaN or all positive and finite,
+    and then ``low <= open, close <= high``; volume NaN or not negative.
 
     Args:
         frame: A frame as returned by :func:`canonicalize`.
@@ -142,12 +157,14 @@ def validate_prices(frame: pd.DataFrame, *, name: str = "prices") -> pd.DataFram
     if not (order == frame.index).all():
         raise PriceDataError(f"{name}: rows must be sorted by (ticker, date)")
     prices = frame.loc[:, list(PRICE_COLUMNS)].to_numpy()
-    bad = ~(np.isfinite(prices) & (prices > 0)).all(axis=1)
+    unreported = np.isnan(frame.loc[:, list(OHLC_EXTRA)].to_numpy()).all(axis=1)
+    checked = np.where(unreported[:, None], 1.0, prices)  # NaN open/high/low together: not reported
+    bad = np.asarray(~(np.isfinite(checked) & (checked > 0)).all(axis=1), dtype=bool)
     if bad.any():
-        _raise_rows(frame, bad, name, "prices must be positive and finite")
+        _raise_rows(frame, bad, name, "prices must be positive and finite (open, high, low may be NaN together)")
     hi, lo = frame["high"].to_numpy(), frame["low"].to_numpy()
     tol = 1e-9 * hi
-    inside = (
+    inside = unreported | (
         (lo <= frame["open"].to_numpy() + tol)
         & (lo <= frame["close"].to_numpy() + tol)
         & (frame["open"].to_numpy() <= hi + tol)
@@ -159,6 +176,26 @@ def validate_prices(frame: pd.DataFrame, *, name: str = "prices") -> pd.DataFram
     if (vol < 0).any():
         _raise_rows(frame, vol < 0, name, "volume must not be negative")
     return frame
+
+
+def missing_columns(frame: pd.DataFrame) -> dict[str, tuple[str, ...]]:
+    """Optional columns (:data:`OPTIONAL_COLUMNS`) that some ticker of ``frame`` lacks entirely.
+
+    Args:
+        frame: A canonical frame.
+
+    Returns:
+        Column -> the tickers whose every row has it NaN (sorted); columns no ticker lacks are
+        left out, so ``{}`` means full OHLCV. An empty frame lacks nothing.
+    """
+    if frame.empty:
+        return {}
+    absent = frame.loc[:, list(OPTIONAL_COLUMNS)].isna().groupby(frame["ticker"].to_numpy()).all()
+    return {
+        col: tuple(sorted(str(t) for t in absent.index[absent[col].to_numpy()]))
+        for col in OPTIONAL_COLUMNS
+        if absent[col].any()
+    }
 
 
 def fingerprint(frame: pd.DataFrame) -> str:

@@ -14,10 +14,17 @@ on the full history. Rolling features are exact; recursive smoothers (RSI, ATR, 
 their seed geometrically, and their lookback is where the seed's weight falls below
 :data:`SEED_TOLERANCE`. Whoever scores new days must load at least
 ``feature_lookback(names) + timesteps - 1`` rows per ticker.
+
+Each feature also names the optional price columns it **needs** (:attr:`FeatureSpec.needs`:
+``open``, ``high``, ``low``, ``volume``; every feature reads ``adj_close``). On close-only data
+(:func:`features.frame.missing_columns`) :func:`resolve_features` decides, in one place, which
+features a model can use: the default set drops those that need a missing column with one logged
+warning; an explicitly chosen set that needs one is refused by name.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,8 +33,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.alpha import LEVEL_FEATURES
+from features.alpha import LEVEL_FEATURES, LEVEL_NEEDS
 from features.cross_section import cross_sectional_rank
+from features.frame import OPTIONAL_COLUMNS, missing_columns
 from features.segments import DEFAULT_MAX_GAP, Segments
 from features.technical import (
     atr,
@@ -59,11 +67,17 @@ __all__ = [
     "log_return",
     "ma_distance",
     "realised_vol",
+    "resolve_features",
     "volume_zscore",
 ]
 
 FeatureFn = Callable[[pd.DataFrame], pd.Series]
 SEED_TOLERANCE = 1e-8
+_log = logging.getLogger(__name__)
+
+HL = ("high", "low")
+OHLC = ("open", "high", "low")
+VOLUME = ("volume",)
 
 
 class FeatureContext:
@@ -98,12 +112,15 @@ class FeatureSpec:
         compute: values for every row of a context, float64 (n_rows,).
         warmup: rows of a segment before the first value.
         lookback: rows up to and including ``t`` that determine the value at ``t``.
+        needs: optional price columns (:data:`features.frame.OPTIONAL_COLUMNS`) it reads besides
+            ``close`` and ``adj_close``; empty for close-only features.
     """
 
     name: str
     compute: Callable[[FeatureContext], np.ndarray] = field(repr=False)
     warmup: int
     lookback: int
+    needs: tuple[str, ...] = ()
 
     def __call__(self, prices: pd.DataFrame) -> pd.Series:
         """The feature alone for a canonical frame (default gap rule), row-aligned."""
@@ -147,6 +164,11 @@ def _ranked(base: str) -> Callable[[FeatureContext], np.ndarray]:
     return compute
 
 
+def _optional(columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns a feature reads that a close-only source may lack."""
+    return tuple(c for c in columns if c in OPTIONAL_COLUMNS)
+
+
 def _catalogue() -> dict[str, FeatureSpec]:
     wilder14 = _smoothed_lookback(14, 1 / 14)
     macd_line = _smoothed_lookback(25, 2 / 27)  # the 26-day EMA forgets its seed last
@@ -154,11 +176,11 @@ def _catalogue() -> dict[str, FeatureSpec]:
     specs = [
         *(FeatureSpec(f"ret_{k}", _per_ticker(log_return, periods=k), k, k + 1) for k in (1, 5, 10, 20, 60)),
         *(FeatureSpec(f"vol_{w}", _per_ticker(realised_vol, window=w), w, w + 1) for w in (20, 60)),
-        FeatureSpec("vol_pk_20", _per_ticker(parkinson_vol, window=20), 19, 20),
-        FeatureSpec("vol_gk_20", _per_ticker(garman_klass_vol, window=20), 19, 20),
-        FeatureSpec("range_1", lambda c: np.asarray(intraday_range(c.prices).to_numpy(dtype="float64")), 0, 1),
+        FeatureSpec("vol_pk_20", _per_ticker(parkinson_vol, window=20), 19, 20, HL),
+        FeatureSpec("vol_gk_20", _per_ticker(garman_klass_vol, window=20), 19, 20, OHLC),
+        FeatureSpec("range_1", lambda c: np.asarray(intraday_range(c.prices).to_numpy(dtype="float64")), 0, 1, HL),
         FeatureSpec("rsi_14", _per_ticker(rsi, window=14), 14, wilder14),
-        FeatureSpec("atr_14", _per_ticker(atr, window=14), 14, wilder14),
+        FeatureSpec("atr_14", _per_ticker(atr, window=14), 14, wilder14, HL),
         FeatureSpec("macd", _column("macd", macd, "macd"), 25, macd_line),
         FeatureSpec("macd_signal", _column("macd", macd, "macd_signal"), 33, macd_signal),
         FeatureSpec("macd_hist", _column("macd", macd, "macd_hist"), 33, macd_signal),
@@ -166,13 +188,15 @@ def _catalogue() -> dict[str, FeatureSpec]:
         FeatureSpec("bb_width_20", _column("bollinger", bollinger, "width"), 19, 20),
         *(FeatureSpec(f"ma_dist_{w}", _per_ticker(ma_distance, window=w), w - 1, w) for w in (20, 50, 200)),
         *(FeatureSpec(f"dd_{w}", _per_ticker(drawdown, window=w), w - 1, w) for w in (20, 60, 252)),
-        FeatureSpec("volume_z_20", _per_ticker(volume_zscore, window=20), 19, 20),
-        FeatureSpec("dvol_chg_5", _per_ticker(dollar_volume_change, window=5), 9, 10),
+        FeatureSpec("volume_z_20", _per_ticker(volume_zscore, window=20), 19, 20, VOLUME),
+        FeatureSpec("dvol_chg_5", _per_ticker(dollar_volume_change, window=5), 9, 10, VOLUME),
     ]
     by_name = {s.name: s for s in specs}
     for base in ("ret_5", "ret_20", "ret_60", "vol_20", "volume_z_20"):
-        specs.append(FeatureSpec(f"xs_{base}", _ranked(base), by_name[base].warmup, by_name[base].lookback))
-    specs += [FeatureSpec(name, _level(fn), 0, 1) for name, fn in LEVEL_FEATURES.items()]  # features.alpha
+        b = by_name[base]
+        specs.append(FeatureSpec(f"xs_{base}", _ranked(base), b.warmup, b.lookback, b.needs))
+    # features.alpha: the per-row levels of the alpha360 set
+    specs += [FeatureSpec(name, _level(fn), 0, 1, _optional(LEVEL_NEEDS[name])) for name, fn in LEVEL_FEATURES.items()]
     return {s.name: s for s in specs}
 
 
@@ -229,6 +253,58 @@ def feature_lookback(names: Sequence[str]) -> int:
     """
     _check_names(names)
     return max(FEATURES[n].lookback for n in names)
+
+
+def resolve_features(names: Sequence[str], prices: pd.DataFrame, *, adapt: bool | None = None) -> tuple[str, ...]:
+    """The features a model can use on ``prices``: the one place that decides, for close-only data.
+
+    A column is *missing* when some ticker of ``prices`` has it NaN on every row
+    (:func:`features.frame.missing_columns`): a model is one feature matrix for the whole universe,
+    so one close-only ticker makes the column missing for all (its rows would otherwise never
+    have a full window). Rows where a present column is NaN only now and then stay as they are
+    (NaN features; windows skip them).
+
+    Args:
+        names: The requested feature names.
+        prices: The canonical prices the model trains on or scores.
+        adapt: Whether features that need a missing column may be dropped. None (the default):
+            only when ``names`` is :data:`DEFAULT_FEATURES` (the set nobody chose by name). A model
+            being scored passes False: it must see exactly the features it was trained on.
+
+    Returns:
+        ``names`` in order, less the dropped features (one ``WARNING`` log record names them,
+        the missing columns and the tickers lacking them).
+
+    Raises:
+        ValueError: for unknown names; when a feature that may not be dropped needs a missing
+            column (naming the feature, the column and the tickers); when nothing is left.
+    """
+    _check_names(names)
+    absent = missing_columns(prices)
+    lacking = {n: [c for c in FEATURES[n].needs if c in absent] for n in names}
+    lacking = {n: cols for n, cols in lacking.items() if cols}
+    if not lacking:
+        return tuple(names)
+    columns = [c for c in absent if any(c in cols for cols in lacking.values())]
+    by_tickers: dict[tuple[str, ...], list[str]] = {}
+    for c in columns:
+        by_tickers.setdefault(absent[c], []).append(c)
+    who = "; ".join(f"{', '.join(cols)} NaN throughout for {list(t)}" for t, cols in by_tickers.items())
+    if adapt is None:
+        adapt = tuple(names) == DEFAULT_FEATURES
+    if not adapt:
+        what = ", ".join(f"{n} needs {'/'.join(cols)}" for n, cols in lacking.items())
+        raise ValueError(f"features unavailable on these prices: {what} ({who}); choose features without them")
+    kept = tuple(n for n in names if n not in lacking)
+    if not kept:
+        raise ValueError(f"no feature of {list(names)} is available on these prices ({who})")
+    _log.warning(
+        "close-only data: %s; the default feature set drops %s and keeps %d features",
+        who,
+        sorted(lacking),
+        len(kept),
+    )
+    return kept
 
 
 def compute_features(

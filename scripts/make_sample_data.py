@@ -1,9 +1,11 @@
-"""Build ``data/sample/prices.parquet`` from real daily prices shipped inside PyPI wheels.
+"""Build ``data/sample/prices.parquet`` and ``sp500_20.parquet`` from real daily prices shipped inside PyPI wheels.
 
 Run from anywhere (the repository root is put on ``sys.path``)::
 
     pip install -e '.[sample]'
-    python scripts/make_sample_data.py
+    pip install --no-deps skfolio==1.12.2   # only its data file is read; nothing of it is imported
+    python scripts/make_sample_data.py               # both files
+    python scripts/make_sample_data.py --set sp500   # only sp500_20.parquet
 
 Sources (see ``data/sample/README.md`` for provenance, licences and what was measured):
 
@@ -11,6 +13,12 @@ Sources (see ``data/sample/README.md`` for provenance, licences and what was mea
   S&P 500 (``^GSPC``) and NASDAQ Composite (``^IXIC``), 1999-2018.
 * ``bokeh-sampledata`` -- ``bokeh_sampledata/_data/stocks.csv.gz``: AAPL, FB, GOOG, IBM,
   MSFT to 2013-03-01, raw OHLCV plus the source's split/dividend-adjusted close.
+
+* ``skfolio`` -- ``skfolio/datasets/data/sp500_dataset.csv.gz``: adjusted closes of 20 S&P 500
+  stocks, 1990-01-02..2022-12-28, written **close-only** to ``sp500_20.parquet`` (``close =
+  adj_close`` = the file's adjusted close; open, high, low, volume NaN). The file is found through
+  the installed distribution's metadata (``importlib.metadata``), so skfolio's own dependencies are
+  not needed; ``--skfolio-wheel`` reads it from a downloaded wheel instead.
 
 ``pmdarima``'s MSFT (``load_msft``) was inspected and deliberately not used: its OHLC are
 already split- and dividend-adjusted (no raw close), so it cannot fill the canonical
@@ -47,6 +55,7 @@ if str(REPO_ROOT) not in sys.path:
 from features.frame import COLUMNS, PRICE_COLUMNS, canonicalize, validate_prices  # noqa: E402
 
 DEFAULT_OUT = REPO_ROOT / "data" / "sample" / "prices.parquet"
+DEFAULT_SP500_OUT = REPO_ROOT / "data" / "sample" / "sp500_20.parquet"
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,19 @@ BOKEH_STOCKS = SourceFile(
     "2026.1",
 )
 
+SKFOLIO_SP500 = SourceFile(
+    "skfolio",
+    "skfolio.datasets.data",
+    "sp500_dataset.csv.gz",
+    "ee21cac28befb1d0a739a9ceb22184f995394726aa0cfde9a21941d1ac04ac0d",
+    "1.12.2",
+)
+SKFOLIO_PATH = "skfolio/datasets/data/sp500_dataset.csv.gz"  # inside the distribution / wheel
+SP500_TICKERS: tuple[str, ...] = (
+    "AAPL", "AMD", "BAC", "BBY", "CVX", "GE", "HD", "JNJ", "JPM", "KO",
+    "LLY", "MRK", "MSFT", "PEP", "PFE", "PG", "RRC", "UNH", "WMT", "XOM",
+)  # fmt: skip
+
 BOKEH_TICKERS: tuple[str, ...] = ("AAPL", "FB", "GOOG", "IBM", "MSFT")
 EXPECTED_TICKERS: tuple[str, ...] = ("^GSPC", "^IXIC", *BOKEH_TICKERS)
 
@@ -103,6 +125,70 @@ def _locate(src: SourceFile, *, allow_drift: bool) -> Path:
             raise SourceDriftError(msg + " (pass --allow-source-drift to build anyway)")
         print(f"WARNING: {msg}")
     return path
+
+
+def _check_digest(src: SourceFile, data: bytes, version: str, where: str, *, allow_drift: bool) -> None:
+    digest = hashlib.sha256(data).hexdigest()
+    print(f"source {src.distribution}=={version} {where} sha256={digest}")
+    if digest != src.sha256:
+        msg = (
+            f"{src.distribution}=={version}: {src.resource} has sha256 {digest}, expected "
+            f"{src.sha256} ({src.distribution}=={src.built_with}); the sample and its tests "
+            f"were built from that version"
+        )
+        if not allow_drift:
+            raise SourceDriftError(msg + " (pass --allow-source-drift to build anyway)")
+        print(f"WARNING: {msg}")
+
+
+def _skfolio_bytes(*, wheel: Path | None, allow_drift: bool) -> bytes:
+    """The gzipped skfolio CSV, from ``wheel`` or the installed distribution (never imported)."""
+    if wheel is not None:
+        import zipfile
+
+        with zipfile.ZipFile(wheel) as zf:
+            data = zf.read(SKFOLIO_PATH)
+        version, where = wheel.name.split("-")[1], f"{wheel.name}:{SKFOLIO_PATH}"
+    else:
+        dist = importlib.metadata.distribution(SKFOLIO_SP500.distribution)
+        path = Path(str(dist.locate_file(SKFOLIO_PATH)))
+        data, version, where = path.read_bytes(), dist.version, str(path)
+    _check_digest(SKFOLIO_SP500, data, version, where, allow_drift=allow_drift)
+    return data
+
+
+def load_skfolio_sp500(*, wheel: Path | None = None, allow_drift: bool = False) -> pd.DataFrame:
+    """skfolio's 20-stock file (wide: ``Date`` then one adjusted-close column per ticker) as a close-only frame.
+
+    ``close`` and ``adj_close`` are both the file's adjusted close (the file has no raw close);
+    ``open``, ``high``, ``low`` and ``volume`` are NaN. Empty cells (none in 1.12.2) become
+    missing rows, not NaN prices.
+    """
+    import gzip
+    import io
+
+    text = gzip.decompress(_skfolio_bytes(wheel=wheel, allow_drift=allow_drift)).decode("utf-8")
+    raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    if list(raw.columns) != ["Date", *SP500_TICKERS]:
+        raise ValueError(f"{SKFOLIO_SP500.resource}: columns {list(raw.columns)}, expected Date + {SP500_TICKERS}")
+    long = raw.melt(id_vars="Date", var_name="ticker", value_name="text")
+    long = long[long["text"] != ""]
+    close = np.array([_to_float(x) for x in long["text"]], dtype="float64")
+    nan = np.full(len(long), np.nan)
+    columns = {
+        "date": pd.to_datetime(long["Date"].to_numpy(), format="%Y-%m-%d"),
+        "ticker": long["ticker"].to_numpy(),
+        "open": nan, "high": nan, "low": nan,
+        "close": close, "adj_close": close,
+        "volume": nan,
+    }  # fmt: skip
+    return pd.DataFrame(columns)
+
+
+def build_sp500(*, wheel: Path | None = None, allow_drift: bool = False) -> pd.DataFrame:
+    """The close-only 20-stock sample, canonical and validated."""
+    frame = canonicalize(load_skfolio_sp500(wheel=wheel, allow_drift=allow_drift))
+    return validate_prices(drop_invalid(frame), name="sp500 sample prices")
 
 
 def _to_float(text: str) -> float:
@@ -153,8 +239,9 @@ def drop_invalid(frame: pd.DataFrame) -> pd.DataFrame:
     ``frame`` must be canonical (see :func:`canonicalize`). The first failing rule wins, so a
     row is counted once. Duplicated ``(ticker, date)`` keys keep their first row.
     """
-    prices = frame.loc[:, list(PRICE_COLUMNS)].to_numpy()
     o, h, lo, c = (frame[k].to_numpy() for k in ("open", "high", "low", "close"))
+    close_only = np.isnan(o) & np.isnan(h) & np.isnan(lo)  # open, high, low not reported
+    prices = np.where(close_only[:, None], 1.0, frame.loc[:, list(PRICE_COLUMNS)].to_numpy())
     tol = 1e-9 * h
     with np.errstate(invalid="ignore"):
         rules: list[tuple[str, np.ndarray]] = [
@@ -162,7 +249,7 @@ def drop_invalid(frame: pd.DataFrame) -> pd.DataFrame:
             ("non-positive price", ~(prices > 0).all(axis=1)),
             (
                 "outside low <= open, close <= high",
-                ~((lo <= o + tol) & (lo <= c + tol) & (o <= h + tol) & (c <= h + tol)),
+                ~(close_only | ((lo <= o + tol) & (lo <= c + tol) & (o <= h + tol) & (c <= h + tol))),
             ),
             ("negative volume", frame["volume"].to_numpy() < 0),
             ("duplicate (ticker, date)", frame.duplicated(["ticker", "date"]).to_numpy()),
@@ -243,21 +330,33 @@ def summarize(frame: pd.DataFrame) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output parquet path")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output parquet path of the 7-ticker set")
+    parser.add_argument("--sp500-out", type=Path, default=DEFAULT_SP500_OUT, help="output path of the sp500 set")
+    parser.add_argument(
+        "--set", choices=("all", "prices", "sp500"), default="all", help="which file(s) to build (default: all)"
+    )
+    parser.add_argument("--skfolio-wheel", type=Path, help="read skfolio's file from this wheel, not the install")
     parser.add_argument(
         "--allow-source-drift",
         action="store_true",
         help="build even if a packaged source file differs from the one the sample was built from",
     )
     args = parser.parse_args(argv)
-    try:
-        frame = build(allow_drift=args.allow_source_drift)
-    except SourceDriftError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    write_parquet_atomic(frame, args.out)
-    summarize(frame)
-    print(f"wrote {args.out} ({args.out.stat().st_size} bytes)")
+    builders = {
+        "prices": (args.out, lambda: build(allow_drift=args.allow_source_drift)),
+        "sp500": (args.sp500_out, lambda: build_sp500(wheel=args.skfolio_wheel, allow_drift=args.allow_source_drift)),
+    }
+    for name, (out, make) in builders.items():
+        if args.set not in ("all", name):
+            continue
+        try:
+            frame = make()
+        except SourceDriftError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        write_parquet_atomic(frame, out)
+        summarize(frame)
+        print(f"wrote {out} ({out.stat().st_size} bytes)")
     return 0
 
 

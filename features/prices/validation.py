@@ -6,10 +6,12 @@ Every frame a source returns goes through two steps before anything is written
 =================== ========== ================================================================
 rule                action     a row ...
 =================== ========== ================================================================
-missing_price       rejected   has a NaN open, high, low, close or adj_close
+missing_price       rejected   has a NaN close or adj_close, or some but not all of open, high,
+                               low NaN (all three NaN is allowed: a close-only source)
 non_finite_price    rejected   has an infinite price
 non_positive_price  rejected   has a price <= 0
-high_low            rejected   breaks ``low <= open, close <= high`` (relative tolerance 1e-9)
+high_low            rejected   breaks ``low <= open, close <= high`` (relative tolerance 1e-9;
+                               not checked where open, high and low are NaN)
 negative_volume     rejected   has a volume < 0 (NaN volume is allowed: "not reported")
 duplicate_date      rejected   shares its (ticker, date) with another row: exact copies keep the
                                first and reject the rest; conflicting copies are all rejected
@@ -40,7 +42,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from features.frame import COLUMNS, PRICE_COLUMNS, canonicalize, coerce
+from features.frame import COLUMNS, OHLC_EXTRA, PRICE_COLUMNS, canonicalize, coerce
 
 Action = Literal["rejected", "flagged"]
 
@@ -172,15 +174,19 @@ def _mark_bad_values(work: pd.DataFrame, marks: _Marks) -> None:
     prices = work.loc[:, list(PRICE_COLUMNS)].to_numpy(dtype="float64")
     op, hi, lo, cl, _ = prices.T
     volume = work["volume"].to_numpy(dtype="float64")
+    nan = np.isnan(prices)
+    extra = np.isin(PRICE_COLUMNS, OHLC_EXTRA)
+    unreported = nan[:, extra].all(axis=1)  # a close-only row: open, high, low not reported
+    missing = nan & ~(unreported[:, None] & extra)
     with np.errstate(invalid="ignore"):
         for mask, name, what in (
-            (np.isnan(prices), "missing_price", "missing"),
+            (missing, "missing_price", "missing"),
             (np.isinf(prices), "non_finite_price", "infinite"),
             (prices <= 0, "non_positive_price", "<= 0"),
         ):
             marks.mark(mask.any(axis=1), name, functools.partial(_describe_columns, mask, what))
         tol = 1e-9 * np.abs(hi)
-        inside = (lo <= op + tol) & (lo <= cl + tol) & (op <= hi + tol) & (cl <= hi + tol)
+        inside = unreported | ((lo <= op + tol) & (lo <= cl + tol) & (op <= hi + tol) & (cl <= hi + tol))
         marks.mark(
             ~inside,
             "high_low",

@@ -35,6 +35,7 @@ import pandas as pd
 import features
 from features.dataset import DatasetConfig, Panel, build_panel
 from features.frame import fingerprint
+from features.indicators import resolve_features
 from features.labels import CLASSES, PROB_COLUMNS, class_balance, cut_label_windows, holding_days
 from features.prices.store import PriceStore
 from features.storage.layout import block_stem
@@ -358,6 +359,7 @@ class Backtest:
             ValueError: when the range cannot give a walk-forward (before any training).
         """
         prices = PriceStore(root).read(list(tickers), start, end)
+        dataset = dataset.model_copy(update={"features": resolve_features(dataset.features, prices)})
         folds = plan_folds(build_panel(prices, dataset), walk_forward)
         return cls(
             root=str(root), tickers=tuple(tickers), start=start, end=prices["date"].max().date(),

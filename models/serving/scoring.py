@@ -10,6 +10,7 @@ import pandas as pd
 
 from features.dataset import DatasetConfig, Panel, build_panel
 from features.frame import fingerprint
+from features.indicators import resolve_features
 from features.labels import class_balance
 from models.evaluation.metrics import classification_metrics
 from models.learn.classifier import LSTMClassifier
@@ -40,6 +41,7 @@ def train_production_model(
         :func:`models.serving.registry.save_model`: the classifier's card plus the training data, fit,
         validation and holdout).
     """
+    dataset_config = dataset_config.model_copy(update={"features": resolve_features(dataset_config.features, prices)})
     samples = (base := build_panel(prices, dataset_config)).samples(labeled=True)
     rows, held = chronological_holdout(
         base, samples, holdout_fraction=train_config.holdout_fraction, embargo=dataset_config.label.horizon

@@ -64,6 +64,23 @@ def test_barriers_use_split_adjusted_highs_and_lows():
     assert out["touch_day"][up].iloc[0] == 2
 
 
+def test_close_only_rows_touch_the_barriers_on_their_close():
+    prices = _case_prices()
+    prices[["open", "high", "low"]] = np.nan
+    n = len(prices)
+    out = first_touch(prices, horizon=3, lag=0, lower=np.full(n, -0.25), upper=np.full(n, 0.25))
+    first = out.groupby(prices["ticker"].to_numpy()).head(1)
+    pairs = zip(first["label"], first["touch_day"], strict=True)
+    got = dict(zip(prices.loc[first.index, "ticker"], pairs, strict=True))
+    # closes only: UP closes at 120 at most and GAPUP at 80 (inside +-25%), so the vertical barrier
+    # decides; DOWN closes at 80 (inside) then 150, so its close crosses the upper barrier on day 2
+    assert got == {**{t: (1, 3) for t in CASES}, "DOWN": (2, 2)}
+    prices.loc[prices["ticker"] == "DOWN", "close"] = [100.0, 70.0, 150.0, 150.0]
+    prices["adj_close"] = prices["close"]
+    out = first_touch(prices, horizon=3, lag=0, lower=np.full(n, -0.25), upper=np.full(n, 0.25))
+    assert tuple(out[(prices["ticker"] == "DOWN").to_numpy()].iloc[0][["label", "touch_day"]]) == (0, 1)
+
+
 def test_lag_moves_the_entry_and_barriers_are_checked_from_the_next_day():
     prices = _case_prices()
     n = len(prices)

@@ -115,3 +115,15 @@ def test_cs_norm_zscores_each_date_but_not_the_levels():
     np.testing.assert_array_equal(z.X[:, 2], raw.X[:, 2])
     np.testing.assert_array_equal(z.window_ok, raw.window_ok)
     assert DatasetConfig().cs_norm == "none"
+
+
+def test_build_panel_never_adapts_features_to_close_only_prices():
+    prices = canonicalize(make_prices({"A": list(np.linspace(10, 20, 60)), "B": list(np.linspace(5, 6, 60))}))
+    prices.loc[prices["ticker"] == "B", "volume"] = np.nan
+    with pytest.raises(ValueError, match=r"volume_z_20 needs volume, dvol_chg_5 needs volume"):
+        build_panel(prices, DatasetConfig(timesteps=5))
+    names = ("ret_1", "rsi_14")
+    panel = build_panel(prices, DatasetConfig(features=names, timesteps=5))
+    assert panel.config.features == names
+    assert panel.window_ok.sum() > 0
+    assert np.isfinite(panel.X[panel.window_ok]).all()

@@ -7,6 +7,7 @@ from features.frame import (
     PriceDataError,
     canonicalize,
     fingerprint,
+    missing_columns,
     parse_tickers,
     validate_prices,
     validate_ticker,
@@ -62,3 +63,12 @@ def test_fingerprint_changes_with_values_only():
     b = a.copy()
     b.loc[1, "close"] = 6.5
     assert fingerprint(a) != fingerprint(b)
+
+
+def test_missing_columns_names_the_tickers_that_lack_a_column_entirely():
+    prices = canonicalize(make_prices({"A": [1.0, 2.0, 3.0], "B": [4.0, 5.0, 6.0]}))
+    assert missing_columns(prices) == {}
+    prices.loc[prices["ticker"] == "B", ["open", "high", "low"]] = float("nan")
+    prices.loc[prices.index[0], "volume"] = float("nan")  # one row of A: not missing
+    assert missing_columns(prices) == {"open": ("B",), "high": ("B",), "low": ("B",)}
+    assert missing_columns(prices.iloc[:0]) == {}

@@ -17,6 +17,7 @@ from features.indicators import (
     feature_warmup,
     ma_distance,
     realised_vol,
+    resolve_features,
     volume_zscore,
 )
 from features.technical import (
@@ -363,3 +364,95 @@ def test_feature_matrix_equals_compute_features_for_every_feature():
     names = list(FEATURES)
     expected = compute_features(prices, names=names).loc[:, names].to_numpy()
     np.testing.assert_array_equal(feature_matrix(prices, names=names), expected)
+
+
+def _close_only(prices: pd.DataFrame, tickers: list[str], columns: tuple[str, ...]) -> pd.DataFrame:
+    out = prices.copy()
+    out.loc[out["ticker"].isin(tickers), list(columns)] = np.nan
+    return out
+
+
+def _two_tickers() -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    rows = []
+    for ticker in ("AAA", "BBB"):
+        closes = 20 * np.exp(np.cumsum(rng.normal(0, 0.01, 300)))
+        for date, c in zip(pd.bdate_range("2021-01-04", periods=300), closes, strict=True):
+            rows.append((date, ticker, c, c * 1.01, c * 0.99, c, c, 1000.0))
+    columns = ["date", "ticker", "open", "high", "low", "close", "adj_close", "volume"]
+    return canonicalize(pd.DataFrame(rows, columns=columns))
+
+
+def test_features_name_the_columns_they_need():
+    needs = {name: spec.needs for name, spec in FEATURES.items() if spec.needs}
+    assert needs == {
+        "vol_pk_20": ("high", "low"),
+        "vol_gk_20": ("open", "high", "low"),
+        "range_1": ("high", "low"),
+        "atr_14": ("high", "low"),
+        "volume_z_20": ("volume",),
+        "dvol_chg_5": ("volume",),
+        "xs_volume_z_20": ("volume",),
+        "rel_open": ("open",),
+        "rel_high": ("high",),
+        "rel_low": ("low",),
+        "rel_vwap": ("high", "low"),
+        "rel_volume": ("volume",),
+    }
+
+
+def test_every_feature_without_needs_is_finite_on_close_only_data():
+    prices = _close_only(_two_tickers(), ["AAA", "BBB"], ("open", "high", "low", "volume"))
+    free = [n for n, spec in FEATURES.items() if not spec.needs]
+    out = compute_features(prices, names=free)
+    assert np.isfinite(out[free].to_numpy()[-5:]).all()  # past every warm-up, none of them reads a NaN column
+    needy = compute_features(prices, names=["atr_14", "volume_z_20"])
+    assert needy[["atr_14", "volume_z_20"]].isna().all().all()  # why they must be dropped
+
+
+def test_full_ohlcv_keeps_every_feature(caplog):
+    with caplog.at_level("WARNING", logger="features.indicators"):
+        assert resolve_features(DEFAULT_FEATURES, _two_tickers()) == DEFAULT_FEATURES
+    assert caplog.records == []
+
+
+def test_default_set_drops_what_one_close_only_ticker_lacks_with_one_warning(caplog):
+    prices = _close_only(_two_tickers(), ["BBB"], ("open", "high", "low", "volume"))
+    with caplog.at_level("WARNING", logger="features.indicators"):
+        kept = resolve_features(DEFAULT_FEATURES, prices)
+
+    dropped = ["atr_14", "dvol_chg_5", "vol_gk_20", "volume_z_20"]
+    assert kept == tuple(n for n in DEFAULT_FEATURES if n not in dropped)
+    assert len(caplog.records) == 1
+    message = caplog.records[0].getMessage()
+    assert str(dropped) in message
+    assert "open, high, low, volume NaN throughout for ['BBB']" in message
+
+
+def test_volume_only_missing_drops_only_volume_features(caplog):
+    prices = _close_only(_two_tickers(), ["AAA", "BBB"], ("volume",))
+    with caplog.at_level("WARNING", logger="features.indicators"):
+        kept = resolve_features(DEFAULT_FEATURES, prices)
+    assert set(DEFAULT_FEATURES) - set(kept) == {"volume_z_20", "dvol_chg_5"}
+    assert len(caplog.records) == 1
+
+
+def test_a_partly_missing_column_is_not_missing():
+    prices = _two_tickers()
+    prices.loc[prices.index[:10], "volume"] = np.nan  # a gap in reporting, not a close-only ticker
+    assert resolve_features(DEFAULT_FEATURES, prices) == DEFAULT_FEATURES
+
+
+def test_explicitly_requested_features_are_refused_by_name():
+    prices = _close_only(_two_tickers(), ["AAA"], ("open", "high", "low", "volume"))
+    with pytest.raises(ValueError, match=r"atr_14 needs high/low, volume_z_20 needs volume \(.*\['AAA'\]"):
+        resolve_features(("ret_1", "atr_14", "volume_z_20"), prices)
+    assert resolve_features(("ret_1", "rsi_14"), prices) == ("ret_1", "rsi_14")
+    with pytest.raises(ValueError, match=r"vol_pk_20 needs high/low"):
+        resolve_features((*DEFAULT_FEATURES, "vol_pk_20"), prices)  # not the default set: refused
+
+
+def test_a_scored_default_model_is_never_adapted():
+    prices = _close_only(_two_tickers(), ["AAA"], ("volume",))
+    with pytest.raises(ValueError, match=r"volume_z_20 needs volume"):
+        resolve_features(DEFAULT_FEATURES, prices, adapt=False)

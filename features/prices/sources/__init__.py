@@ -6,7 +6,8 @@ A source is named by a spec string, the same on the CLI, in flow parameters and 
 spec                            what it reads
 =============================== ==========================================================
 ``yahoo``                       Yahoo Finance through yfinance (production; needs network)
-``sample``                      the real prices bundled in ``data/sample/``
+``sample``                      the real OHLCV prices bundled in ``data/sample/prices.parquet``
+``sample:sp500``                20 real S&P 500 stocks, close-only (``data/sample/sp500_20.parquet``)
 ``dir:PATH``                    a folder of per-ticker CSV or Parquet files
 ``synthetic[:k=v,...]``         a seeded synthetic market (see :mod:`.synthetic`)
 =============================== ==========================================================
@@ -48,10 +49,14 @@ def get_source(spec: str) -> PriceSource:
         from features.prices.sources.yahoo import YahooSource
 
         return YahooSource()
-    if kind == "sample" and not arg:
-        from features.prices.sources.sample import SampleSource
+    if kind == "sample":
+        from features.prices.sources.sample import SAMPLE_SETS, SampleSource
 
-        return SampleSource()
+        set_name = arg.strip().lower() or "prices"
+        if set_name not in SAMPLE_SETS or (set_name == "prices" and arg):
+            sets = [f"sample:{s}" for s in SAMPLE_SETS if s != "prices"]
+            raise ValueError(f"source must be 'sample' or one of {sets}, got source={spec!r}")
+        return SampleSource(set_name=set_name)
     if kind == "dir" and arg:
         from features.prices.sources.directory import DirectorySource
 
@@ -61,7 +66,8 @@ def get_source(spec: str) -> PriceSource:
 
         return SyntheticMarket.from_spec(arg)
     raise ValueError(
-        f"source must be one of 'yahoo', 'sample', 'dir:PATH', 'synthetic[:key=value,...]', got source={spec!r}"
+        f"source must be one of 'yahoo', 'sample', 'sample:sp500', 'dir:PATH', 'synthetic[:key=value,...]', "
+        f"got source={spec!r}"
     )
 
 

@@ -1,15 +1,23 @@
 """A folder of per-ticker CSV or Parquet files, as users export them from other tools.
 
-The file name (without extension) is the ticker: ``AAPL.csv``, ``^GSPC.parquet``. Columns
-``date, open, high, low, close, volume`` and optionally ``adj close`` are matched in any
-letter case and with spaces or underscores (``Adj Close``, ``adj_close``, ``AdjClose``).
-Without an adjusted close, ``adj_close = close``.
+The file name (without extension) is the ticker: ``AAPL.csv``, ``^GSPC.parquet``. Column names
+are matched in any letter case, ignoring spaces, underscores and other punctuation:
+
+* a date: ``date``, ``timestamp`` or ``datetime`` (or a date index written by pandas);
+* a close, at least one of ``close`` and the adjusted close ``adj close`` (also spelled
+  ``Adj Close``, ``adj_close``, ``AdjClose``, ``adjusted close``). Given only ``close``,
+  ``adj_close = close``; given only the adjusted close, ``close = adj_close``;
+* optionally ``open, high, low`` (all three or none) and ``volume``.
+
+A file with just a date and a close is **close-only**: its open, high, low and volume are NaN
+(:mod:`features.frame`), and the features that need them are unavailable for it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from features.dates import DateLike
@@ -18,6 +26,7 @@ from features.prices.sources.base import SourceError, select
 
 _SUFFIXES = (".csv", ".parquet")
 _ALIASES = {"adjclose": "adj_close", "adjustedclose": "adj_close", "timestamp": "date", "datetime": "date"}
+_OHLC = ("open", "high", "low")
 
 
 def _normalise_column(name: str) -> str:
@@ -51,14 +60,23 @@ class DirectorySource:
         if "date" not in {_normalise_column(c) for c in raw.columns}:
             raw = raw.reset_index()  # a date index written by pandas
         frame = raw.rename(columns=_normalise_column)
-        needed = {"date", "open", "high", "low", "close", "volume"}
-        if not needed <= set(frame.columns):
+        if "date" not in frame.columns or not {"close", "adj_close"} & set(frame.columns):
             raise SourceError(
-                f"source 'dir': {path} needs columns {sorted(needed)} (any case), has {list(raw.columns)}"
+                f"source 'dir': {path} needs a date column and a close or adj close column (any case), "
+                f"has {list(raw.columns)}"
+            )
+        ohlc = [c for c in _OHLC if c in frame.columns]
+        if ohlc and len(ohlc) < len(_OHLC):
+            raise SourceError(
+                f"source 'dir': {path} has {ohlc} but not {[c for c in _OHLC if c not in ohlc]}: "
+                "give open, high and low together or none of them (close-only)"
             )
         if "adj_close" not in frame.columns:
             frame = frame.assign(adj_close=frame["close"])
-        return frame.assign(ticker=ticker)
+        if "close" not in frame.columns:
+            frame = frame.assign(close=frame["adj_close"])
+        absent = {c: np.nan for c in (*_OHLC, "volume") if c not in frame.columns}
+        return frame.assign(**absent, ticker=ticker)
 
     def fetch(
         self,

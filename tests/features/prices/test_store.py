@@ -29,6 +29,19 @@ def test_write_then_read_round_trips_and_rerun_changes_nothing(tmp_path: Path):
     assert store.tickers() == ["SYN00", "SYN01", "SYN02"]
 
 
+def test_close_only_prices_round_trip(tmp_path: Path):
+    prices = make_prices({"A": [10.0, 11.0, 12.0], "B": [5.0, 5.5, 6.0]})
+    prices.loc[prices["ticker"] == "B", ["open", "high", "low", "volume"]] = float("nan")
+    store = PriceStore(tmp_path)
+
+    assert store.write(prices) == {"A": 3, "B": 3}
+    assert store.write(prices) == {"A": 0, "B": 0}  # NaN equals NaN when comparing with the stored rows
+    back = store.read()
+    pd.testing.assert_frame_equal(back, canonicalize(prices))
+    assert back.loc[back["ticker"] == "B", ["open", "high", "low", "volume"]].isna().all().all()
+    assert back.loc[back["ticker"] == "B", "close"].tolist() == [5.0, 5.5, 6.0]
+
+
 def test_read_filters_tickers_and_dates(tmp_path: Path):
     store = PriceStore(tmp_path)
     store.write(get_source("synthetic:tickers=3,days=30,seed=2").fetch())

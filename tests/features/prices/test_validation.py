@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.frame import COLUMNS, canonicalize, validate_prices
+from features.frame import COLUMNS, PriceDataError, canonicalize, validate_prices
 from features.prices.validation import (
     ValidationPolicy,
     flag_suspicious,
@@ -43,6 +43,11 @@ def issues(found: list) -> list[tuple[str, str, str, str]]:
         (("2024-01-03", "A", 10, 11, 9, 12, 10, 100), "high_low", "need low <= open, close <= high; got 10/11/9/12"),
         (("2024-01-03", "A", 8, 11, 9, 10, 10, 100), "high_low", "need low <= open, close <= high; got 8/11/9/10"),
         (("2024-01-03", "A", 10, 11, 9, 10, 10, -5), "negative_volume", "volume -5 < 0"),
+        (("2024-01-03", "A", NAN, 11, 9, 10, 10, 100), "missing_price", "open missing"),
+        (("2024-01-03", "A", 10, NAN, NAN, 10, 10, 100), "missing_price", "high, low missing"),
+        (("2024-01-03", "A", NAN, NAN, NAN, NAN, 10, NAN), "missing_price", "close missing"),
+        (("2024-01-03", "A", NAN, NAN, NAN, 0.0, 10, NAN), "non_positive_price", "close <= 0"),
+        (("2024-01-03", "A", NAN, NAN, NAN, 10, INF, NAN), "non_finite_price", "adj_close infinite"),
     ],
 )
 def test_each_invalid_row_is_rejected_with_its_rule(row: tuple, rule: str, detail: str) -> None:
@@ -59,6 +64,29 @@ def test_nan_volume_is_not_a_reason_to_reject() -> None:
 
     assert rejected == []
     assert len(clean) == 1
+
+
+def test_close_only_rows_pass_and_are_still_checked_on_their_closes() -> None:
+    rows = [
+        ("2024-01-02", "C", NAN, NAN, NAN, 10.0, 9.0, NAN),
+        ("2024-01-03", "C", NAN, NAN, NAN, 20.0, 18.0, NAN),  # +100%: flagged, not rejected
+        ("2024-01-04", "C", NAN, NAN, NAN, -1.0, 18.0, NAN),  # a bad close is still rejected
+    ]
+    result = validate(frame(rows))
+
+    assert result.clean["close"].tolist() == [10.0, 20.0]
+    assert result.clean[["open", "high", "low", "volume"]].isna().all().all()
+    assert issues(list(result.rejected)) == [("C", "2024-01-04", "non_positive_price", "rejected")]
+    assert issues(list(result.flagged)) == [("C", "2024-01-03", "jump", "flagged")]
+    validate_prices(result.clean)
+
+
+def test_validate_prices_allows_close_only_rows_but_not_half_ohlc() -> None:
+    close_only = canonicalize(frame([("2024-01-02", "C", NAN, NAN, NAN, 10.0, 9.0, NAN)]))
+    assert validate_prices(close_only) is close_only
+    half = canonicalize(frame([("2024-01-02", "C", NAN, 11.0, 9.0, 10.0, 9.0, NAN)]))
+    with pytest.raises(PriceDataError, match="positive and finite"):
+        validate_prices(half)
 
 
 def test_duplicates_exact_copies_keep_one_conflicting_copies_keep_none() -> None:

@@ -85,6 +85,24 @@ def test_a_too_short_range_fails_before_any_job(tmp_path: Path):
                          model=TINY_MODEL, training=TINY_TRAIN)  # fmt: skip
 
 
+def test_prepare_adapts_the_default_features_to_a_close_only_ticker_and_jobs_carry_them(tmp_path: Path):
+    prices = PRICES.copy()
+    prices.loc[prices["ticker"] == "SYN01", ["open", "high", "low", "volume"]] = np.nan
+    PriceStore(tmp_path).write(prices)
+    backtest = Backtest.prepare(
+        tmp_path, ["SYN00", "SYN01"], dataset=DATASET, walk_forward=WalkForwardConfig(blocks=2),
+        model=TINY_MODEL, training=TINY_TRAIN,
+    )  # fmt: skip
+    kept = tuple(n for n in DATASET.features if n not in {"atr_14", "dvol_chg_5", "vol_gk_20", "volume_z_20"})
+    assert backtest.dataset.features == kept
+    assert {job.dataset.features for job in backtest.jobs(0, run_id="r", out_dir=tmp_path / "out")} == {kept}
+    with pytest.raises(ValueError, match=r"atr_14 needs high/low \(high, low NaN throughout for \['SYN01'\]"):
+        Backtest.prepare(
+            tmp_path, ["SYN00", "SYN01"], dataset=DATASET.model_copy(update={"features": ("ret_1", "atr_14")}),
+            walk_forward=WalkForwardConfig(blocks=2), model=TINY_MODEL, training=TINY_TRAIN,
+        )  # fmt: skip
+
+
 def test_independent_blocks_are_all_submitted_then_collected_with_progress(tmp_path: Path):
     backtest = _backtest(tmp_path / "data", seeds=(0, 1))
     submitted: list[FoldJob] = []

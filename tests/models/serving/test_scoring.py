@@ -118,3 +118,20 @@ def test_cross_sectional_model_windows_are_the_same_at_training_and_scoring(tmp_
     np.testing.assert_allclose(
         got[["p_down", "p_flat", "p_up"]].to_numpy(), fitted.predict_proba(full, fit_windows.ends[-12:]), atol=1e-6
     )
+
+
+def test_a_model_trained_on_close_only_prices_stores_and_scores_with_the_adapted_features(caplog):
+    prices = PRICES[PRICES["date"] <= TRAIN_UNTIL].reset_index(drop=True)
+    prices[["open", "high", "low", "volume"]] = np.nan
+    with caplog.at_level("WARNING", logger="features.indicators"):
+        fitted, meta = train_production_model(prices, CFG, TINY_MODEL, TINY_TRAIN, verbose=0)
+    dropped = {"atr_14", "dvol_chg_5", "vol_gk_20", "volume_z_20"}
+    kept = [n for n in CFG.features if n not in dropped]
+    assert [r.getMessage().count("drops") for r in caplog.records] == [1]
+    assert meta["dataset"]["features"] == kept
+    assert meta["scaler"]["feature_names"] == kept
+    fitted.model_id_ = "close-only"
+    as_of = pd.Timestamp(TRAIN_UNTIL)
+    frame = score(fitted, prices, as_of)
+    assert list(frame["ticker"]) == ["SYN00", "SYN01", "SYN02"]
+    assert np.isfinite(frame[["p_down", "p_flat", "p_up"]].to_numpy()).all()
