@@ -6,7 +6,8 @@ The page needs nothing but a browser: styles are inline, charts are PNGs embedde
 beside its best baseline's, the trials count and the equity curve), the model against every baseline,
 direction, strategy with its cost sensitivity, returns (monthly heatmap, years, drawdowns, rolling risk,
 distribution), trading, signal (IC over time, quintiles, decay, per-year IC, Bayes-optimal figures for a
-synthetic source), classification charts, per-block and per-year tables and a glossary. Every value
+synthetic source), the cross-section in Qlib's terms (IC, ICIR, Rank IC, Rank ICIR and the top-k book against
+the equal-weight universe, overall and per year, with the IC and cumulative quintile charts), classification charts, per-block and per-year tables and a glossary. Every value
 printed comes from the dicts the evaluation library returns (``metrics.json``); every string is
 HTML-escaped. Tables are in :mod:`models.reporting.html_tables` and :mod:`models.reporting.html_sheet`.
 """
@@ -69,6 +70,7 @@ CAPTIONS = {
     "ic": "IC and rank IC over time",
     "quintiles": "Mean forward return by score quintile",
     "autocorrelation": "Rank autocorrelation of the score by lag",
+    "quantile_cumulative": "Cumulative gross return of each score quintile's equal-weight book and top minus bottom",
     "rolling_accuracy": "Rolling accuracy: the model, its two most accurate baselines and the class prior",
     "confusion": "Confusion matrix (rows realised, columns predicted)",
     "reliability": "Reliability diagram",
@@ -205,6 +207,7 @@ def render_report(
     tearsheet: Mapping[str, Any] | None = None,
     search_runs: Sequence[str] = (),
     notes: Sequence[str] = (),
+    cross_section: Mapping[str, Any] | None = None,
 ) -> str:
     """The report as one HTML string.
 
@@ -219,6 +222,7 @@ def render_report(
         search_runs: ids of the runs of this run's search (trials ledger); two or more show the
             ``updown report --compare`` line beside N.
         notes: caveats about the samples, shown under the setup (e.g. label windows cut by a halt).
+        cross_section: :func:`models.evaluation.cross_section.cross_section_report`'s summary, or None.
     """
     images = images or {}
     ts = tearsheet or {}
@@ -239,7 +243,12 @@ def render_report(
             "<h3>Cost sensitivity</h3>",
             sheet.side_by_side(_scroll(cost_table(strategy)), _figure(images, "cost")),
         ]
-    body += _returns(ts, images) + _trading(ts, images) + _signal(evaluation, ts, images)
+    cs_charts = bool(cross_section and cross_section.get("meaningful"))  # then the IC chart moves there
+    body += _returns(ts, images) + _trading(ts, images) + _signal(evaluation, ts, images, ic_chart=not cs_charts)
+    if cross_section:
+        body += ["<h2>Cross-section, in Qlib's terms</h2>",
+                 sheet.cross_section_html(cross_section, [_figure(images, "ic"),
+                                                          _figure(images, "quantile_cumulative")])]  # fmt: skip
     body.append("<h2>Classification</h2>")
     body += [
         _figure(images, "rolling_accuracy"),
@@ -276,12 +285,12 @@ def _trading(ts: Mapping[str, Any], images: Mapping[str, Path]) -> list[str]:
     return ["<h2>Trading</h2>", sheet.trading_table(ts["trading"]), _figure(images, "exposure")]
 
 
-def _signal(ev: Mapping[str, Any], ts: Mapping[str, Any], images: Mapping[str, Path]) -> list[str]:
+def _signal(ev: Mapping[str, Any], ts: Mapping[str, Any], images: Mapping[str, Path], *, ic_chart: bool = True) -> list[str]:
     signal = ts.get("signal") or {}
     out = ["<h2>Signal</h2>"]
     out += [ranking_table(ev["ranking"]) if ev.get("ranking") else ""]
     out += [direction_table(ev["direction"]) if ev.get("direction") else ""]
-    out += [_figure(images, "ic")]
+    out += [_figure(images, "ic") if ic_chart else ""]
     if signal:
         out += [
             sheet.side_by_side(
