@@ -94,6 +94,17 @@ def _period(folds: Sequence[Mapping[str, Any]] | None) -> str:
     return f"{min(a for a, _ in spans)} to {max(b for _, b in spans)}" if spans else ""
 
 
+def _book(strat: Mapping[str, Any]) -> str:
+    """The long/short book in words: the demeaned score's neutrality, or the cross-sectional book and its k."""
+    portfolio = strat.get("portfolio", "demeaned")
+    if portfolio == "demeaned":
+        return str(strat.get("neutral"))
+    if portfolio == "quantile":
+        return f"top minus bottom of {strat.get('quantiles')} score quantiles"
+    drop = f", n_drop {strat.get('n_drop')}" if portfolio == "topk_dropout" else ""
+    return f"{portfolio} (k {strat.get('topk')}{drop})"
+
+
 def setup_rows(run_info: Mapping[str, Any], folds: Sequence[Mapping[str, Any]] | None = None) -> list[list[str]]:
     """The run's setup as (field, value) rows: source, universe, periods, labels, model, training, costs."""
     config = run_info.get("config") or {}
@@ -119,7 +130,7 @@ def setup_rows(run_info: Mapping[str, Any], folds: Sequence[Mapping[str, Any]] |
          + ", ".join(str(s) for s in wf.get("seeds", [])) if wf else ""),
         ("costs", f"{fmt(strat['cost_bps'], digits=1)} bps per unit of turnover, "
          f"{fmt(strat.get('borrow_bps'), digits=1)} bps/yr borrow, "
-         f"risk-free {fmt(strat.get('risk_free'), 'pct')}, book {strat.get('neutral')}"
+         f"risk-free {fmt(strat.get('risk_free'), 'pct')}, book {_book(strat)}"
          if strat else ""),
     ]  # fmt: skip
     return [[k, v] for k, v in rows if v]

@@ -71,3 +71,16 @@ def test_one_ticker_says_the_cross_section_is_not_meaningful(tmp_path: Path):
     assert "<table" not in section and "n/a" not in section and "nan" not in section.lower()
     assert not table["metric"].str.startswith("cs_").any()
     assert not (tmp_path / "run" / "quantile_cumulative.png").exists()
+
+
+def test_the_setup_names_the_cross_sectional_book():
+    from models.reporting.html_report import setup_rows
+
+    def book(**strategy: object) -> str:
+        strat = {"cost_bps": 5.0, "borrow_bps": 0.0, "risk_free": 0.0, "neutral": "demean", **strategy}
+        return dict(setup_rows({"config": {"strategy": strat}}))["costs"].split("book ")[1]
+
+    assert book() == "demean"
+    assert book(portfolio="topk_dropout", topk=10, n_drop=2) == "topk_dropout (k 10, n_drop 2)"
+    assert book(portfolio="topk", topk=10, n_drop=2) == "topk (k 10)"
+    assert book(portfolio="quantile", quantiles=5) == "top minus bottom of 5 score quantiles"
