@@ -7,7 +7,8 @@ beside its best baseline's, the trials count and the equity curve), the model ag
 direction, strategy with its cost sensitivity, returns (monthly heatmap, years, drawdowns, rolling risk,
 distribution), trading, signal (IC over time, quintiles, decay, per-year IC, Bayes-optimal figures for a
 synthetic source), the cross-section in Qlib's terms (IC, ICIR, Rank IC, Rank ICIR and the top-k book against
-the equal-weight universe, overall and per year, with the IC and cumulative quintile charts), classification charts, per-block and per-year tables and a glossary. Every value
+the equal-weight universe, overall and per year, with the IC and cumulative quintile charts), classification
+charts, per-block and per-year tables and a glossary. Every value
 printed comes from the dicts the evaluation library returns (``metrics.json``); every string is
 HTML-escaped. Tables are in :mod:`models.reporting.html_tables` and :mod:`models.reporting.html_sheet`.
 """
@@ -296,7 +297,9 @@ def _trading(ts: Mapping[str, Any], images: Mapping[str, Path]) -> list[str]:
     return ["<h2>Trading</h2>", sheet.trading_table(ts["trading"]), _figure(images, "exposure")]
 
 
-def _signal(ev: Mapping[str, Any], ts: Mapping[str, Any], images: Mapping[str, Path], *, ic_chart: bool = True) -> list[str]:
+def _signal(
+    ev: Mapping[str, Any], ts: Mapping[str, Any], images: Mapping[str, Path], *, ic_chart: bool = True
+) -> list[str]:
     signal = ts.get("signal") or {}
     out = ["<h2>Signal</h2>"]
     out += [ranking_table(ev["ranking"]) if ev.get("ranking") else ""]

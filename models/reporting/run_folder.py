@@ -141,13 +141,9 @@ def write_backtest_report(
     write_parquet(predictions.loc[:, list(BACKTEST_COLUMNS)], run_dir / RUN_PREDICTIONS, metadata={
         "run_id": str(run_info.get("run_id", "")), "data_fingerprint": str(run_info.get("data_fingerprint", "")),
     })  # fmt: skip
-    write_parquet(
-        metrics_table(
-            evaluation, strategy_table(strategy), trials_table(trials), tearsheet_table(tearsheet),
-            cross_section_table(cross.summary),
-        ),  # fmt: skip
-        run_dir / "metrics.parquet",
-    )
+    tables = (strategy_table(strategy), trials_table(trials), tearsheet_table(tearsheet),
+              cross_section_table(cross.summary))  # fmt: skip
+    write_parquet(metrics_table(evaluation, *tables), run_dir / "metrics.parquet")
     write_parquet(strategy.daily, run_dir / "equity.parquet")
     images = _plots(run_dir, predictions, baselines, evaluation, strategy, cross)
     search_runs = trials.pop("run_ids")  # for the page's --compare line; metrics.json keeps its trials section

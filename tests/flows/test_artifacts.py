@@ -145,14 +145,17 @@ def test_the_cross_section_in_qlibs_terms_in_the_summary_and_its_table() -> None
     )
     rows = cross_section_rows({"cross_section": CROSS_SECTION})
     assert [r["period"] for r in rows] == ["all", "2021"]
-    assert rows[0]["icir"] == "0.350" and rows[0]["n_dates"] == "250"
-    assert rows[1]["ic_t_stat"] == "n/a" and rows[1]["information_ratio"] == "1.10"
+    assert rows[0]["icir"] == "0.350"
+    assert rows[0]["n_dates"] == "250"
+    assert rows[1]["ic_t_stat"] == "n/a"
+    assert rows[1]["information_ratio"] == "1.10"
 
 
 def test_a_one_ticker_run_says_the_cross_section_is_not_meaningful() -> None:
     note = "Not meaningful: a cross-section needs at least 3 tickers per date, this run has a median of 1"
     metrics = {**METRICS, "cross_section": {"meaningful": False, "note": note, "median_tickers": 1.0}}
     text = backtest_markdown(metrics)
-    assert f"Cross-section: {note}" in text and "ICIR" not in text
+    assert f"Cross-section: {note}" in text
+    assert "ICIR" not in text
     assert cross_section_rows(metrics) == []
     assert "Cross-section" not in backtest_markdown(METRICS)  # runs from before the cross-section: nothing

@@ -46,9 +46,12 @@ def test_ic_icir_rank_ic_on_a_constructed_example():
     fwd = [[0.01, 0.02, 0.03, 0.04]] * 2 + [[0.04, 0.03, 0.02, 0.01], [0.01, 0.02, 0.03, 0.04]]
     figs = ic_figures(daily_ic(np.repeat(dates.to_numpy(), 4), np.tile(up, 4), np.ravel(fwd)), horizon=1)
     # daily ICs 1, 1, -1, 1: mean 0.5, std (ddof 1) 1, so ICIR 0.5
-    assert figs["ic"] == pytest.approx(0.5) and figs["rank_ic"] == pytest.approx(0.5)
-    assert figs["icir"] == pytest.approx(0.5) and figs["rank_icir"] == pytest.approx(0.5)
-    assert figs["n_dates"] == 4 and math.isfinite(figs["ic_t_stat"])
+    assert figs["ic"] == pytest.approx(0.5)
+    assert figs["rank_ic"] == pytest.approx(0.5)
+    assert figs["icir"] == pytest.approx(0.5)
+    assert figs["rank_icir"] == pytest.approx(0.5)
+    assert figs["n_dates"] == 4
+    assert math.isfinite(figs["ic_t_stat"])
     prices = _prices(pd.bdate_range("2021-01-04", periods=6), {t: [0.0] * 5 for t in TICKERS})
     report = cross_section_report(_predictions(dates, [up] * 4, fwd), prices, lag=0, horizon=1)
     assert report.summary["meaningful"] is True
@@ -65,7 +68,8 @@ def test_figures_are_split_by_calendar_year():
     summary = cross_section_report(_predictions(dates, [s] * 3, fwd), prices, lag=0, horizon=1).summary
     assert list(summary["by_year"]) == ["2020", "2021"]
     assert summary["by_year"]["2020"]["ic"] == pytest.approx(0.0)  # +1 then -1
-    assert summary["by_year"]["2020"]["n_dates"] == 2 and summary["by_year"]["2021"]["n_dates"] == 1
+    assert summary["by_year"]["2020"]["n_dates"] == 2
+    assert summary["by_year"]["2021"]["n_dates"] == 1
     assert summary["by_year"]["2021"]["rank_ic"] == pytest.approx(0.8)  # ranks 1 2 3 4 against 1 2 4 3
     assert summary["by_year"]["2021"]["icir"] is None  # one date: no std (NaN, None in JSON)
     table = cross_section_table(summary)
@@ -104,9 +108,7 @@ def test_the_top_k_book_against_the_equal_weight_universe_on_a_tiny_example():
     costly = cross_section_report(_predictions(days[:2], scores, fwd), prices, lag=0, horizon=1,
                                   config=StrategyConfig(topk=1, cost_bps=10.0)).summary["overall"]  # fmt: skip
     # turnover: buy D (1) for day 1, swap D for B (2) for day 2; 3 over 2 days (no later price to sell B on)
-    assert costly["annualised_excess_return"] == pytest.approx(
-        overall["annualised_excess_return"] - 252 * 10e-4 * 1.5
-    )
+    assert costly["annualised_excess_return"] == pytest.approx(overall["annualised_excess_return"] - 252 * 10e-4 * 1.5)
     # 4 names over 5 buckets fill buckets 2..5 (ceil(5 rank / 4)): the top holds the best name, bucket 1 none
     assert report.quantiles["5"].tolist() == pytest.approx(top)
     assert report.quantiles["2"].tolist() == pytest.approx([0.01, 0.02])  # A, the worst score both days
@@ -118,8 +120,8 @@ def test_the_top_k_book_against_the_equal_weight_universe_on_a_tiny_example():
 def test_one_or_two_tickers_are_not_a_cross_section(n_tickers: int):
     days = pd.bdate_range("2021-01-04", periods=3)
     prices = _prices(days, {t: [0.01, 0.0] for t in TICKERS[:n_tickers]})
-    preds = pd.DataFrame({"date": np.repeat(days[:2], n_tickers), "ticker": TICKERS[:n_tickers] * 2,
-                          "p_down": 0.2, "p_flat": 0.3, "p_up": 0.5, "predicted": "up", "forward_return": 0.01})  # fmt: skip
+    preds = pd.DataFrame({"date": np.repeat(days[:2], n_tickers), "ticker": TICKERS[:n_tickers] * 2, "p_down": 0.2,
+                          "p_flat": 0.3, "p_up": 0.5, "predicted": "up", "forward_return": 0.01})  # fmt: skip
     report = cross_section_report(preds, prices, lag=0, horizon=1)
     assert report.summary == {
         "meaningful": False,
@@ -127,4 +129,6 @@ def test_one_or_two_tickers_are_not_a_cross_section(n_tickers: int):
         "note": f"Not meaningful: a cross-section needs at least 3 tickers per date, this run has a median of "
         f"{n_tickers}; IC, ICIR and the top-k book are not computed.",
     }
-    assert report.ic.empty and report.quantiles.empty and cross_section_table(report.summary).empty
+    assert report.ic.empty
+    assert report.quantiles.empty
+    assert cross_section_table(report.summary).empty

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -65,7 +67,8 @@ def test_fewer_tickers_than_2k_shrink_k_to_half_and_one_ticker_or_equal_scores_a
     assert [book_size(n, topk=10) for n in (0, 1, 2, 5, 19, 20, 40)] == [0, 0, 1, 2, 9, 10, 10]
     dates, tickers, scores = _one_date([0.5, 0.1, -0.2, 0.4, 0.0])
     long, short = topk_books(dates, tickers, scores, topk=10)
-    assert tickers[long].tolist() == ["T0", "T3"] and tickers[short].tolist() == ["T2", "T4"]
+    assert tickers[long].tolist() == ["T0", "T3"]
+    assert tickers[short].tolist() == ["T2", "T4"]
     assert not topk_signal(*_one_date([0.3]), topk=10).any()
     assert not topk_signal(*_one_date([0.2, 0.2, 0.2, 0.2]), topk=1).any()
 
@@ -105,13 +108,13 @@ def test_topk_dropout_turnover_is_bounded_by_n_drop_per_side():
     for side in (long, short):
         books = [set(tickers[side & (dates == d)]) for d in np.unique(dates)]
         assert all(len(b) == 5 for b in books)
-        assert max(len(b - a) for a, b in zip(books, books[1:], strict=False)) == 2  # n_drop, reached
+        assert max(len(b - a) for a, b in itertools.pairwise(books)) == 2  # n_drop, reached
     plain_books = [set(tickers[plain & (dates == d)]) for d in np.unique(dates)]
-    assert max(len(b - a) for a, b in zip(plain_books, plain_books[1:], strict=False)) > 2  # unbounded without it
+    assert max(len(b - a) for a, b in itertools.pairwise(plain_books)) > 2  # unbounded without it
 
 
 def test_quantile_spread_longs_the_top_and_shorts_the_bottom_bucket():
-    dates, tickers, scores = _one_date([0.1 * i for i in range(10)])
+    dates, _tickers, scores = _one_date([0.1 * i for i in range(10)])
     assert quantile_buckets(dates, scores, quantiles=5).tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
     signal = quantile_signal(dates, scores, quantiles=5)
     np.testing.assert_allclose(signal, [-2.5, -2.5, 0, 0, 0, 0, 0, 0, 2.5, 2.5])  # half of 10 over 2 names

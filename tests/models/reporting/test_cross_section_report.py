@@ -42,7 +42,9 @@ def test_a_cross_section_gets_qlibs_table_and_charts_in_every_output(tmp_path: P
     config = StrategyConfig(portfolio="topk_dropout", topk=3, n_drop=1)
     content, page, table = _run(tmp_path, 8, config)
     cs = content["cross_section"]
-    assert cs["meaningful"] is True and cs["book"]["rule"] == "topk_dropout" and cs["book"]["n_drop"] == 1
+    assert cs["meaningful"] is True
+    assert cs["book"]["rule"] == "topk_dropout"
+    assert cs["book"]["n_drop"] == 1
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["cross_section"] == cs
     assert "<h2>Cross-section, in Qlib's terms</h2>" in page
     section = page.split("Cross-section, in Qlib")[1].split("<h2>")[0]
@@ -68,7 +70,9 @@ def test_one_ticker_says_the_cross_section_is_not_meaningful(tmp_path: Path):
     assert content["cross_section"]["meaningful"] is False
     section = page.split("Cross-section, in Qlib")[1].split("<h2>")[0]
     assert "Not meaningful: a cross-section needs at least 3 tickers per date" in section
-    assert "<table" not in section and "n/a" not in section and "nan" not in section.lower()
+    assert "<table" not in section
+    assert "n/a" not in section
+    assert "nan" not in section.lower()
     assert not table["metric"].str.startswith("cs_").any()
     assert not (tmp_path / "run" / "quantile_cumulative.png").exists()
 
