@@ -162,6 +162,5 @@ def cross_section_html(cs: Mapping[str, Any], figures: Sequence[str] = ()) -> st
     note = f'<p class="note">{html.escape(str(cs.get("note", "")))}</p>'
     if not cs.get("meaningful"):
         return note
-    tables = side_by_side(f'<div class="scroll">{qlib_ic_table(cs)}</div>',
-                          f'<div class="scroll">{qlib_excess_table(cs)}</div>')  # fmt: skip
+    tables = f'<div class="scroll">{qlib_ic_table(cs)}</div><div class="scroll">{qlib_excess_table(cs)}</div>'
     return note + tables + "".join(figures)

@@ -153,6 +153,7 @@ def plot_quantile_cumulative(daily: pd.DataFrame, path: Path) -> Path:
     x = pd.DatetimeIndex(daily.index).to_numpy()
     buckets = [c for c in daily.columns if c != "long_short"]
     colours = matplotlib_colormaps["RdYlGn"](np.linspace(0.05, 0.95, max(len(buckets), 2)))
+    colours[:, :3] *= 0.7  # darker, so the middle (yellow) bucket shows on white
     for colour, q in zip(colours, buckets, strict=False):
         ax.plot(x, 100 * daily[q].cumsum().to_numpy(dtype="float64"), color=colour, linewidth=1.2, label=f"Q{q}")
     if "long_short" in daily:
