@@ -79,6 +79,46 @@ def config_lines(metrics: Mapping[str, Any]) -> list[str]:
     ]
 
 
+_CROSS_SECTION = (
+    ("ic", 4), ("icir", 3), ("ic_t_stat", 2), ("rank_ic", 4), ("rank_icir", 3), ("rank_ic_t_stat", 2),
+    ("annualised_excess_return", 4), ("information_ratio", 2), ("max_drawdown", 4), ("n_dates", 0),
+)  # fmt: skip
+
+
+def cross_section_rows(metrics: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Qlib's table (``metrics.json``'s ``cross_section``): one row overall and one per year; [] when not meaningful."""
+    cs = metrics.get("cross_section") or {}
+    if not cs.get("meaningful"):
+        return []
+    periods = [("all", cs["overall"]), *((str(y), f) for y, f in cs.get("by_year", {}).items())]
+    return [
+        {"period": p, **{k: str(f.get(k, "n/a")) if d == 0 else _num(f.get(k), d) for k, d in _CROSS_SECTION}}
+        for p, f in periods
+    ]
+
+
+def cross_section_lines(metrics: Mapping[str, Any]) -> list[str]:
+    """Markdown lines of the cross-section: the overall Qlib figures, or the note saying why there are none."""
+    cs = metrics.get("cross_section")
+    if not cs:
+        return []
+    if not cs.get("meaningful"):
+        return ["", f"Cross-section: {cs.get('note', 'not meaningful')}"]
+    o, book = cs["overall"], cs.get("book", {})
+    name = f"TopkDropout(topk={book.get('topk')}, n_drop={book['n_drop']})" if book.get("n_drop") else (
+        f"top {book.get('topk')}")  # fmt: skip
+    return [
+        "", "## Cross-section (Qlib's terms)", "",
+        f"- IC {_num(o.get('ic'))}, ICIR {_num(o.get('icir'), 3)} (t {_num(o.get('ic_t_stat'), 2)}); "
+        f"Rank IC {_num(o.get('rank_ic'))}, Rank ICIR {_num(o.get('rank_icir'), 3)} "
+        f"(t {_num(o.get('rank_ic_t_stat'), 2)}), over {o.get('n_dates')} dates",
+        f"- {name} long book against the equal-weight universe: annualised excess return "
+        f"{_num(o.get('annualised_excess_return'))}, IR {_num(o.get('information_ratio'), 2)}, "
+        f"max drawdown {_num(o.get('max_drawdown'))}",
+        f"- {cs.get('note', '')}",
+    ]  # fmt: skip
+
+
 def backtest_markdown(metrics: Mapping[str, Any], run_dir: str | None = None) -> str:
     """A short markdown summary: verdict, strategy headline, key config, where the files are."""
     lines = [
@@ -111,6 +151,7 @@ def backtest_markdown(metrics: Mapping[str, Any], run_dir: str | None = None) ->
                 f"(95% CI {_num(ci.get('lower'), 2)}..{_num(ci.get('upper'), 2)}), "
                 f"max drawdown {_num(m.get('max_drawdown'))}"
             )
+    lines += cross_section_lines(metrics)
     lines += ["", "## Configuration", "", *config_lines(metrics)]
     comparisons = metrics.get("comparisons", {})
     if comparisons:
@@ -137,6 +178,14 @@ def publish_backtest_artifacts(metrics: Mapping[str, Any], run_id: str, *, run_d
         create_markdown_artifact(
             markdown=backtest_markdown(metrics, run_dir), key="backtest-summary", description=run_id
         )
+        cross = cross_section_rows(metrics)
+        if cross:
+            create_table_artifact(
+                table=cross,
+                key="backtest-cross-section",
+                description=f"IC, ICIR, Rank IC, Rank ICIR (HAC t) and the top-k book against the equal-weight "
+                f"universe, overall and per year, of run {run_id}",
+            )
     except Exception as exc:  # the UI view must never sink a finished run
         _log.warning("could not publish Prefect artifacts for %s: %s", run_id, exc)
 

@@ -85,6 +85,18 @@ def _summary(values: np.ndarray, *, horizon: int) -> dict[str, float]:
     return {"mean": mean, "std": std, "t_stat": float(t), "bandwidth": bw}
 
 
+def ic_summary(values: np.ndarray, *, horizon: int = 1) -> dict[str, float]:
+    """Mean, std (ddof 1), IR (``mean / std``: Qlib's ICIR) and HAC t-statistic of a daily IC series.
+
+    Returns:
+        ``mean, std, ir, t_stat, bandwidth``; NaN where undefined (fewer than 2 values, constant series).
+    """
+    out = _summary(np.asarray(values, dtype="float64"), horizon=horizon)
+    ir = out["mean"] / out["std"] if np.isfinite(out["std"]) and out["std"] > 0 else float("nan")
+    return {"mean": out["mean"], "std": out["std"], "ir": float(ir), "t_stat": out["t_stat"],
+            "bandwidth": out["bandwidth"]}  # fmt: skip
+
+
 def information_coefficient(
     dates: np.ndarray,
     probs: np.ndarray,

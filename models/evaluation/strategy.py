@@ -25,7 +25,9 @@ every prediction: equal-weight long in the same universe, same timing). The long
 P(down)`` (or, without probabilities, +1 up / 0 flat / -1 down) is demeaned across the tickers of each
 decision date and scaled so the cohort's gross is its full slot, so a predictor that says "up" for
 everything holds no net position and earns nothing from the market. ``neutral="none"`` restores the
-directional book (+1 up, -1 down, 0 flat), whose net exposure follows the calls.
+directional book (+1 up, -1 down, 0 flat), whose net exposure follows the calls. The cross-sectional
+books (:attr:`StrategyConfig.portfolio` ``topk``, ``topk_dropout``, ``quantile``) replace the long/short's
+signals with :mod:`models.evaluation.portfolios`'s; timing, cohorts and costs are the same.
 
 Turnover on day ``d`` is ``sum_k |w_k,d - w_k,d-1|`` (one-way, fraction of capital; drift between
 rebalances is ignored): the trade made at the close before day ``d`` to hold day ``d``'s weights. Its
@@ -52,6 +54,7 @@ from features.labels import PROB_COLUMNS
 from features.storage.atomic import json_ready
 from models.evaluation.attribution import active_returns, attribution, daily_rate
 from models.evaluation.config import StrategyConfig
+from models.evaluation.portfolios import portfolio_signal
 from models.evaluation.significance import (
     deflated_sharpe_ratio,
     probabilistic_sharpe_ratio,
@@ -329,16 +332,24 @@ def neutral_signal(score: np.ndarray, dates: np.ndarray) -> np.ndarray:
     return np.asarray(np.where(gross > 0, n * dev / gross.where(gross > 0, 1.0), 0.0), dtype="float64")
 
 
+def prediction_score(predictions: pd.DataFrame) -> np.ndarray:
+    """``P(up) - P(down)`` of each prediction; without probabilities, +1 up / 0 flat / -1 down."""
+    if {PROB_COLUMNS[0], PROB_COLUMNS[2]} <= set(predictions.columns):
+        return np.asarray(
+            predictions[PROB_COLUMNS[2]].to_numpy(dtype="float64")
+            - predictions[PROB_COLUMNS[0]].to_numpy(dtype="float64")
+        )
+    return signals(predictions["predicted"], variant="long_short")
+
+
 def _variant_signal(predictions: pd.DataFrame, v: str, config: StrategyConfig) -> np.ndarray:
+    dates = predictions["date"].to_numpy(dtype="datetime64[ns]")
+    if v == "long_short" and config.portfolio != "demeaned":  # cross-sectional books: models.evaluation.portfolios
+        tickers = predictions["ticker"].astype(str).to_numpy()
+        return portfolio_signal(dates, tickers, prediction_score(predictions), config=config)
     if v != "long_short" or config.neutral == "none":
         return signals(predictions["predicted"], variant=v)
-    if {PROB_COLUMNS[0], PROB_COLUMNS[2]} <= set(predictions.columns):
-        score = predictions[PROB_COLUMNS[2]].to_numpy(dtype="float64") - predictions[PROB_COLUMNS[0]].to_numpy(
-            dtype="float64"
-        )
-    else:
-        score = signals(predictions["predicted"], variant="long_short")
-    return neutral_signal(score, predictions["date"].to_numpy(dtype="datetime64[ns]"))
+    return neutral_signal(prediction_score(predictions), dates)
 
 
 def strategy_returns(

@@ -6,7 +6,9 @@ The page needs nothing but a browser: styles are inline, charts are PNGs embedde
 beside its best baseline's, the trials count and the equity curve), the model against every baseline,
 direction, strategy with its cost sensitivity, returns (monthly heatmap, years, drawdowns, rolling risk,
 distribution), trading, signal (IC over time, quintiles, decay, per-year IC, Bayes-optimal figures for a
-synthetic source), classification charts, per-block and per-year tables and a glossary. Every value
+synthetic source), the cross-section in Qlib's terms (IC, ICIR, Rank IC, Rank ICIR and the top-k book against
+the equal-weight universe, overall and per year, with the IC and cumulative quintile charts), classification
+charts, per-block and per-year tables and a glossary. Every value
 printed comes from the dicts the evaluation library returns (``metrics.json``); every string is
 HTML-escaped. Tables are in :mod:`models.reporting.html_tables` and :mod:`models.reporting.html_sheet`.
 """
@@ -69,6 +71,7 @@ CAPTIONS = {
     "ic": "IC and rank IC over time",
     "quintiles": "Mean forward return by score quintile",
     "autocorrelation": "Rank autocorrelation of the score by lag",
+    "quantile_cumulative": "Cumulative gross return of each score quintile's equal-weight book and top minus bottom",
     "rolling_accuracy": "Rolling accuracy: the model, its two most accurate baselines and the class prior",
     "confusion": "Confusion matrix (rows realised, columns predicted)",
     "reliability": "Reliability diagram",
@@ -90,6 +93,17 @@ def _scroll(fragment: str) -> str:
 def _period(folds: Sequence[Mapping[str, Any]] | None) -> str:
     spans = [(f["test_start"], f["test_end"]) for f in folds or [] if "test_start" in f and "test_end" in f]
     return f"{min(a for a, _ in spans)} to {max(b for _, b in spans)}" if spans else ""
+
+
+def _book(strat: Mapping[str, Any]) -> str:
+    """The long/short book in words: the demeaned score's neutrality, or the cross-sectional book and its k."""
+    portfolio = strat.get("portfolio", "demeaned")
+    if portfolio == "demeaned":
+        return str(strat.get("neutral"))
+    if portfolio == "quantile":
+        return f"top minus bottom of {strat.get('quantiles')} score quantiles"
+    drop = f", n_drop {strat.get('n_drop')}" if portfolio == "topk_dropout" else ""
+    return f"{portfolio} (k {strat.get('topk')}{drop})"
 
 
 def setup_rows(run_info: Mapping[str, Any], folds: Sequence[Mapping[str, Any]] | None = None) -> list[list[str]]:
@@ -117,7 +131,7 @@ def setup_rows(run_info: Mapping[str, Any], folds: Sequence[Mapping[str, Any]] |
          + ", ".join(str(s) for s in wf.get("seeds", [])) if wf else ""),
         ("costs", f"{fmt(strat['cost_bps'], digits=1)} bps per unit of turnover, "
          f"{fmt(strat.get('borrow_bps'), digits=1)} bps/yr borrow, "
-         f"risk-free {fmt(strat.get('risk_free'), 'pct')}, book {strat.get('neutral')}"
+         f"risk-free {fmt(strat.get('risk_free'), 'pct')}, book {_book(strat)}"
          if strat else ""),
     ]  # fmt: skip
     return [[k, v] for k, v in rows if v]
@@ -205,6 +219,7 @@ def render_report(
     tearsheet: Mapping[str, Any] | None = None,
     search_runs: Sequence[str] = (),
     notes: Sequence[str] = (),
+    cross_section: Mapping[str, Any] | None = None,
 ) -> str:
     """The report as one HTML string.
 
@@ -219,6 +234,7 @@ def render_report(
         search_runs: ids of the runs of this run's search (trials ledger); two or more show the
             ``updown report --compare`` line beside N.
         notes: caveats about the samples, shown under the setup (e.g. label windows cut by a halt).
+        cross_section: :func:`models.evaluation.cross_section.cross_section_report`'s summary, or None.
     """
     images = images or {}
     ts = tearsheet or {}
@@ -239,7 +255,12 @@ def render_report(
             "<h3>Cost sensitivity</h3>",
             sheet.side_by_side(_scroll(cost_table(strategy)), _figure(images, "cost")),
         ]
-    body += _returns(ts, images) + _trading(ts, images) + _signal(evaluation, ts, images)
+    cs_charts = bool(cross_section and cross_section.get("meaningful"))  # then the IC chart moves there
+    body += _returns(ts, images) + _trading(ts, images) + _signal(evaluation, ts, images, ic_chart=not cs_charts)
+    if cross_section:
+        body += ["<h2>Cross-section, in Qlib's terms</h2>",
+                 sheet.cross_section_html(cross_section, [_figure(images, "ic"),
+                                                          _figure(images, "quantile_cumulative")])]  # fmt: skip
     body.append("<h2>Classification</h2>")
     body += [
         _figure(images, "rolling_accuracy"),
@@ -276,12 +297,14 @@ def _trading(ts: Mapping[str, Any], images: Mapping[str, Path]) -> list[str]:
     return ["<h2>Trading</h2>", sheet.trading_table(ts["trading"]), _figure(images, "exposure")]
 
 
-def _signal(ev: Mapping[str, Any], ts: Mapping[str, Any], images: Mapping[str, Path]) -> list[str]:
+def _signal(
+    ev: Mapping[str, Any], ts: Mapping[str, Any], images: Mapping[str, Path], *, ic_chart: bool = True
+) -> list[str]:
     signal = ts.get("signal") or {}
     out = ["<h2>Signal</h2>"]
     out += [ranking_table(ev["ranking"]) if ev.get("ranking") else ""]
     out += [direction_table(ev["direction"]) if ev.get("direction") else ""]
-    out += [_figure(images, "ic")]
+    out += [_figure(images, "ic") if ic_chart else ""]
     if signal:
         out += [
             sheet.side_by_side(

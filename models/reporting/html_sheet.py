@@ -6,6 +6,7 @@ an HTML fragment; charts are passed in as ``<figure>`` fragments already built b
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -121,3 +122,45 @@ def bayes_table(bayes: Mapping[str, Any], model: Mapping[str, Any]) -> str:
     return table(["", "model", "Bayes-optimal", "model - optimal"], rows,
                  caption=f"The synthetic market's true class probabilities on the same {fmt(bayes['rows'], 'int')} "
                  f"test rows: the best any forecaster can do.{share}")  # fmt: skip
+
+
+def _periods(cs: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    return [("all", cs["overall"]), *((str(y), f) for y, f in cs["by_year"].items())]
+
+
+def qlib_ic_table(cs: Mapping[str, Any]) -> str:
+    """IC, ICIR, Rank IC, Rank ICIR and their HAC t-statistics, overall and per year."""
+    rows = [
+        [p, fmt(f["ic"], digits=4), fmt(f["icir"], digits=3), fmt(f["ic_t_stat"], digits=2),
+         fmt(f["rank_ic"], digits=4), fmt(f["rank_icir"], digits=3), fmt(f["rank_ic_t_stat"], digits=2),
+         fmt(f["n_dates"], "int")]
+        for p, f in _periods(cs)
+    ]  # fmt: skip
+    return table(["period", "IC", "ICIR", "t (HAC)", "Rank IC", "Rank ICIR", "t (HAC)", "dates"], rows,
+                 caption="Per-date correlation of the score with the forward return across tickers, averaged; "
+                 "ICIR = mean / std of the daily values (Qlib's, not annualised); t from Newey-West.")  # fmt: skip
+
+
+def qlib_excess_table(cs: Mapping[str, Any]) -> str:
+    """The top-k long book against the equal-weight universe, overall and per year (Qlib's conventions)."""
+    book = cs["book"]
+    rule = f"TopkDropout(topk={book['topk']}, n_drop={book['n_drop']})" if book["n_drop"] else f"top {book['topk']}"
+    rows = [
+        [p, fmt(f["annualised_excess_return"], "pct"), fmt(f["excess_gross_annualised_return"], "pct"),
+         fmt(f["information_ratio"], digits=2), fmt(f["max_drawdown"], "pct"),
+         fmt(f["topk_annualised_return"], "pct"), fmt(f["universe_annualised_return"], "pct"), fmt(f["n_days"], "int")]
+        for p, f in _periods(cs)
+    ]  # fmt: skip
+    return table(["period", "excess/yr", "before costs", "IR", "max DD", "top-k/yr", "universe/yr", "days"], rows,
+                 caption=f"Long book {rule} (equal weight, {fmt(book['cost_bps'], digits=1)} bps costs) minus the "
+                 "equal-weight universe, same timing. As Qlib: return/yr = 252 x mean daily, IR = mean / std x "
+                 "sqrt(252), max DD of the summed daily excess returns.")  # fmt: skip
+
+
+def cross_section_html(cs: Mapping[str, Any], figures: Sequence[str] = ()) -> str:
+    """The cross-section section: the note, the two tables and the charts, or only the note when not meaningful."""
+    note = f'<p class="note">{html.escape(str(cs.get("note", "")))}</p>'
+    if not cs.get("meaningful"):
+        return note
+    tables = f'<div class="scroll">{qlib_ic_table(cs)}</div><div class="scroll">{qlib_excess_table(cs)}</div>'
+    return note + tables + "".join(figures)

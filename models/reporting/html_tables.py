@@ -27,6 +27,12 @@ GLOSSARY = (
     ("Alpha / beta", "return not explained by the equal-weight market, and the exposure to it."),
     ("Active returns", "returns after hedging the market exposure (beta) away; PSR, DSR and the interval use them."),
     ("IC", "correlation, across tickers on each date, between P(up) - P(down) and the realised return."),
+    ("ICIR / Rank ICIR", "mean daily IC (rank IC) over its standard deviation, as Qlib reports it (not annualised)."),
+    (
+        "Top-k book",
+        "equal-weight long of the k best scores; Qlib's excess return, IR and max drawdown compare it "
+        "with the equal-weight universe.",
+    ),
     ("Sharpe", "annualised mean daily return divided by its volatility, no risk-free rate."),
     ("PSR / DSR", "probability the true active Sharpe exceeds 0 / exceeds what luck across the configurations gives."),
     ("Break-even cost", "trading cost per unit of turnover, in basis points, that would wipe out the profit."),

@@ -3,7 +3,7 @@
 ``write_backtest_report`` writes into a run folder: ``predictions.parquet`` (the report schema),
 ``metrics.json`` (config, folds, model vs every baseline, significance, strategy, verdict),
 ``metrics.parquet`` (the same numbers as a tidy ``metric, subject, scope, value`` table),
-``equity.parquet`` (daily strategy and benchmark returns, exposure, turnover), four PNG plots and
+``equity.parquet`` (daily strategy and benchmark returns, exposure, turnover), the PNG plots and
 one self-contained ``report.html``. ``trials.json`` next to the runs counts the configurations
 tried on the same universe over overlapping test periods (:mod:`models.reporting.trials`), with one
 Parquet file of per-date loss differences per trial under ``trial_losses/``: the Deflated Sharpe Ratio,
@@ -24,6 +24,7 @@ import pandas as pd
 from features.labels import PROB_COLUMNS
 from features.storage.atomic import json_ready, write_json, write_parquet
 from features.storage.layout import RUN_PREDICTIONS, TRIAL_LOSSES_DIR, TRIALS_FILE
+from models.evaluation.cross_section import CrossSection, cross_section_report, cross_section_table
 from models.evaluation.metrics import evaluate_predictions, label_codes, metrics_table, reliability_table
 from models.evaluation.ranking import score
 from models.evaluation.signal import ic_series, quantile_returns, score_autocorrelation
@@ -128,9 +129,10 @@ def write_backtest_report(
         The ``metrics.json`` content.
     """
     evaluation = evaluate_predictions(predictions, dict(baselines), horizon=horizon)
+    config = strategy_config or StrategyConfig()
     strategy, trials = _strategy(predictions, baselines, prices, run_info, lag=lag, horizon=horizon,
-                                 config=strategy_config or StrategyConfig(), seed=seed,
-                                 trials_folder=trials_folder)  # fmt: skip
+                                 config=config, seed=seed, trials_folder=trials_folder)  # fmt: skip
+    cross = cross_section_report(predictions, prices, lag=lag, horizon=horizon, config=config)
     _attach_trials(evaluation, trials)
     tearsheet = build_tearsheet(strategy.daily, strategy.positions, predictions)
     bayes = _bayes(predictions, run_info, evaluation, horizon=horizon, lag=lag)
@@ -139,19 +141,19 @@ def write_backtest_report(
     write_parquet(predictions.loc[:, list(BACKTEST_COLUMNS)], run_dir / RUN_PREDICTIONS, metadata={
         "run_id": str(run_info.get("run_id", "")), "data_fingerprint": str(run_info.get("data_fingerprint", "")),
     })  # fmt: skip
-    write_parquet(
-        metrics_table(evaluation, strategy_table(strategy), trials_table(trials), tearsheet_table(tearsheet)),
-        run_dir / "metrics.parquet",
-    )
+    tables = (strategy_table(strategy), trials_table(trials), tearsheet_table(tearsheet),
+              cross_section_table(cross.summary))  # fmt: skip
+    write_parquet(metrics_table(evaluation, *tables), run_dir / "metrics.parquet")
     write_parquet(strategy.daily, run_dir / "equity.parquet")
-    images = _plots(run_dir, predictions, baselines, evaluation, strategy)
+    images = _plots(run_dir, predictions, baselines, evaluation, strategy, cross)
     search_runs = trials.pop("run_ids")  # for the page's --compare line; metrics.json keeps its trials section
     html = render_report(evaluation, strategy=strategy.to_json(), folds=folds, images=images, run_info=run_info,
-                         tearsheet=tearsheet, search_runs=search_runs, notes=_notes(extra))  # fmt: skip
+                         tearsheet=tearsheet, search_runs=search_runs, notes=_notes(extra),
+                         cross_section=cross.summary)  # fmt: skip
     write_report(html, run_dir / "report.html")
     content = {
         **run_info, "folds": folds, **evaluation, "strategy": strategy.to_json(), "tearsheet": tearsheet,
-        "trials": json_ready(trials),
+        "trials": json_ready(trials), "cross_section": cross.summary,
         **(extra or {}),
     }  # fmt: skip
     if started is not None:
@@ -258,6 +260,7 @@ def _plots(
     baselines: Mapping[str, np.ndarray],
     evaluation: dict[str, Any],
     strategy: StrategyResult,
+    cross: CrossSection | None = None,
 ) -> dict[str, Path]:
     """Every PNG chart, by key of :data:`models.reporting.html_report.CAPTIONS`."""
     y = label_codes(predictions["label"])
@@ -283,6 +286,10 @@ def _plots(
         images["quintiles"] = sheet_plots.plot_quintiles(quantile_returns(dates, s, fwd), run_dir / "quintiles.png")
         auto = score_autocorrelation(dates, predictions["ticker"].to_numpy(), s)
         images["autocorrelation"] = sheet_plots.plot_autocorrelation(auto, run_dir / "autocorrelation.png")
+    if cross is not None and len(cross.quantiles):
+        images["quantile_cumulative"] = sheet_plots.plot_quantile_cumulative(
+            cross.quantiles, run_dir / "quantile_cumulative.png"
+        )
     return images
 
 

@@ -1,5 +1,5 @@
 """PNG charts of the tear sheet: monthly heatmap, rolling risk, return distribution, exposure, cost
-sensitivity, IC over time, quintile returns, signal decay, and equity curves of several runs.
+sensitivity, IC over time, quintile returns and their cumulative paths, signal decay, and equity curves of several runs.
 
 Same contract as :mod:`models.reporting.plots`: one :class:`matplotlib.figure.Figure` per chart (Agg, no
 pyplot), written atomically to ``path``, which is returned. The numbers come from the pure functions of
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps as matplotlib_colormaps
 from matplotlib.figure import Figure
 
 from models.reporting.plots import label_log_axis, save_figure
@@ -136,6 +137,33 @@ def plot_quintiles(table: pd.DataFrame, path: Path) -> Path:
     ax.set_xlabel("score quintile (1 = most bearish)")
     ax.set_ylabel("mean forward return (%)")
     ax.set_title("Returns by score quintile")
+    return save_figure(fig, path)
+
+
+def plot_quantile_cumulative(daily: pd.DataFrame, path: Path) -> Path:
+    """Cumulative (summed) daily gross return of each score quantile's book and of top minus bottom.
+
+    Args:
+        daily: :attr:`models.evaluation.cross_section.CrossSection.quantiles`: one column per bucket
+            ``"1" .. "q"`` (1 = lowest score) and ``"long_short"``, indexed by date.
+        path: where the PNG goes.
+    """
+    fig = Figure(figsize=(10, 3.6), layout="constrained")
+    ax = fig.subplots()
+    x = pd.DatetimeIndex(daily.index).to_numpy()
+    buckets = [c for c in daily.columns if c != "long_short"]
+    colours = matplotlib_colormaps["RdYlGn"](np.linspace(0.05, 0.95, max(len(buckets), 2)))
+    colours[:, :3] *= 0.7  # darker, so the middle (yellow) bucket shows on white
+    for colour, q in zip(colours, buckets, strict=False):
+        ax.plot(x, 100 * daily[q].cumsum().to_numpy(dtype="float64"), color=colour, linewidth=1.2, label=f"Q{q}")
+    if "long_short" in daily:
+        ax.plot(x, 100 * daily["long_short"].cumsum().to_numpy(dtype="float64"), color="k", linewidth=1.6,
+                linestyle="--", label=f"Q{buckets[-1]} - Q1" if buckets else "long/short")  # fmt: skip
+    ax.axhline(0, color="0.4", linewidth=0.8)
+    ax.set_ylabel("cumulative return (%, summed)")
+    ax.set_title("Cumulative return by score quantile (gross; Q1 = most bearish)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8, ncols=len(buckets) + 1)
     return save_figure(fig, path)
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 from flows.artifacts import (
     backtest_markdown,
     config_lines,
+    cross_section_rows,
     headline_rows,
     model_card,
     publish_backtest_artifacts,
@@ -120,3 +121,41 @@ def test_model_card() -> None:
 
 def test_publishing_outside_a_flow_run_does_nothing() -> None:
     assert publish_backtest_artifacts(METRICS, "r1") is None
+
+
+CROSS_SECTION = {
+    "meaningful": True, "note": "Cross-section of a median 20 tickers per date over 250 dates.", "median_tickers": 20.0,
+    "book": {"topk": 5, "n_drop": 2, "rule": "topk_dropout", "cost_bps": 5.0, "k_per_date_median": 5.0},
+    "overall": {"ic": 0.0448, "icir": 0.35, "ic_t_stat": 2.51, "rank_ic": 0.055, "rank_icir": 0.41,
+                "rank_ic_t_stat": 3.0, "annualised_excess_return": 0.065, "information_ratio": 0.9,
+                "max_drawdown": -0.088, "n_dates": 250},
+    "by_year": {"2021": {"ic": 0.05, "icir": 0.4, "ic_t_stat": None, "rank_ic": 0.06, "rank_icir": 0.5,
+                         "rank_ic_t_stat": 1.9, "annualised_excess_return": 0.07, "information_ratio": 1.1,
+                         "max_drawdown": -0.05, "n_dates": 120}},
+}  # fmt: skip
+
+
+def test_the_cross_section_in_qlibs_terms_in_the_summary_and_its_table() -> None:
+    text = backtest_markdown({**METRICS, "cross_section": CROSS_SECTION})
+    assert "## Cross-section (Qlib's terms)" in text
+    assert "- IC 0.0448, ICIR 0.350 (t 2.51); Rank IC 0.0550, Rank ICIR 0.410 (t 3.00), over 250 dates" in text
+    assert (
+        "- TopkDropout(topk=5, n_drop=2) long book against the equal-weight universe: annualised excess return "
+        "0.0650, IR 0.90, max drawdown -0.0880" in text
+    )
+    rows = cross_section_rows({"cross_section": CROSS_SECTION})
+    assert [r["period"] for r in rows] == ["all", "2021"]
+    assert rows[0]["icir"] == "0.350"
+    assert rows[0]["n_dates"] == "250"
+    assert rows[1]["ic_t_stat"] == "n/a"
+    assert rows[1]["information_ratio"] == "1.10"
+
+
+def test_a_one_ticker_run_says_the_cross_section_is_not_meaningful() -> None:
+    note = "Not meaningful: a cross-section needs at least 3 tickers per date, this run has a median of 1"
+    metrics = {**METRICS, "cross_section": {"meaningful": False, "note": note, "median_tickers": 1.0}}
+    text = backtest_markdown(metrics)
+    assert f"Cross-section: {note}" in text
+    assert "ICIR" not in text
+    assert cross_section_rows(metrics) == []
+    assert "Cross-section" not in backtest_markdown(METRICS)  # runs from before the cross-section: nothing

@@ -29,7 +29,8 @@ def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 
 
 def test_backtest_writes_a_truthful_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    argv = ["backtest", "--source", SOURCE, "--data-root", str(tmp_path), "--cost-bps", "7", "--borrow-bps", "25"]
+    argv = ["backtest", "--source", SOURCE, "--data-root", str(tmp_path), "--cost-bps", "7", "--borrow-bps", "25",
+            "--portfolio", "topk_dropout", "--topk", "2", "--n-drop", "1"]  # fmt: skip
     run_dir = Path(_cli([*argv, *FAST], capsys))
     assert run_dir.parent == tmp_path / "reports" / "backtest"
     assert run_dir.is_dir()
@@ -39,7 +40,18 @@ def test_backtest_writes_a_truthful_report(tmp_path: Path, capsys: pytest.Captur
     assert tuple(preds.columns) == BACKTEST_COLUMNS
     assert not preds.duplicated(["date", "ticker"]).any()
     # the trading settings given on the command line are the ones the P&L used and the run records
-    assert metrics["config"]["strategy"] == {"cost_bps": 7.0, "borrow_bps": 25.0, "risk_free": 0.0, "neutral": "demean"}
+    assert metrics["config"]["strategy"] == {
+        "cost_bps": 7.0,
+        "borrow_bps": 25.0,
+        "risk_free": 0.0,
+        "neutral": "demean",
+        "portfolio": "topk_dropout",
+        "topk": 2,
+        "n_drop": 1,
+        "quantiles": 5,
+    }
+    assert metrics["cross_section"]["book"]["rule"] == "topk_dropout"
+    assert metrics["cross_section"]["meaningful"] is True  # 4 tickers: shown, with the few-tickers warning
     assert (metrics["strategy"]["settings"]["cost_bps"], metrics["strategy"]["settings"]["borrow_bps"]) == (7.0, 25.0)
     np.testing.assert_allclose(preds[["p_down", "p_flat", "p_up"]].sum(axis=1), 1.0, atol=1e-9)
     assert (preds["predicted"] == preds[["p_down", "p_flat", "p_up"]].idxmax(axis=1).str[2:]).all()

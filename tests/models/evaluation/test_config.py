@@ -7,7 +7,10 @@ from models.evaluation.config import StrategyConfig
 
 
 def test_defaults():
-    assert StrategyConfig().model_dump() == {"cost_bps": 5.0, "borrow_bps": 0.0, "risk_free": 0.0, "neutral": "demean"}
+    assert StrategyConfig().model_dump() == {
+        "cost_bps": 5.0, "borrow_bps": 0.0, "risk_free": 0.0, "neutral": "demean", "portfolio": "demeaned",
+        "topk": 10, "n_drop": 2, "quantiles": 5,
+    }  # fmt: skip
 
 
 def test_the_bounds_are_inclusive():
@@ -25,6 +28,9 @@ def test_the_bounds_are_inclusive():
     ("risk_free", 1.01, "less than or equal to 1"),
     ("neutral", "long", "'demean' or 'none'"),
     ("cost", 5.0, "Extra inputs are not permitted"),
+    ("topk", 0, "greater than or equal to 1"),
+    ("n_drop", 0, "greater than or equal to 1"),
+    ("quantiles", 1, "greater than or equal to 2"),
 ])  # fmt: skip
 def test_bad_values_are_refused_naming_the_field(field, value, message):
     with pytest.raises(pydantic.ValidationError) as info:

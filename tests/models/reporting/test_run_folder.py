@@ -69,6 +69,7 @@ def test_the_run_folder_holds_every_artefact_and_metrics_json_once(tmp_path: Pat
         "predictions.parquet", "metrics.json", "metrics.parquet", "equity.parquet", "equity.png", "confusion.png",
         "reliability.png", "rolling_accuracy.png", "report.html", "monthly.png", "rolling_risk.png",
         "distribution.png", "exposure.png", "cost.png", "ic.png", "quintiles.png", "autocorrelation.png",
+        "quantile_cumulative.png",
     ])  # fmt: skip
     assert json.loads((run / "metrics.json").read_text()) == json.loads(json.dumps(content))
     assert content["wall_seconds"] >= 2.0
@@ -187,15 +188,15 @@ def test_report_html_shows_every_section_with_the_numbers_of_metrics_json(tmp_pa
     )  # fmt: skip
     text = (tmp_path / "report.html").read_text(encoding="utf-8")
     sections = ("At a glance", "Model against baselines, same samples", "Strategy", "Cost sensitivity", "Returns",
-                "Trading", "Signal", "Against the Bayes-optimal forecaster", "Classification",
-                "Per walk-forward block", "Glossary")  # fmt: skip
+                "Trading", "Signal", "Against the Bayes-optimal forecaster", "Cross-section, in Qlib's terms",
+                "Classification", "Per walk-forward block", "Glossary")  # fmt: skip
     for section in sections:
         assert f">{section}</h" in text, section
     assert "http://" not in text
     assert "https://" not in text
     assert "<script" not in text
     assert "<link" not in text
-    assert text.count('src="data:image/png;base64,') == 12
+    assert text.count('src="data:image/png;base64,') == 13  # with the cumulative quintile returns
     sheet = content["tearsheet"]
     ls = sheet["returns"]["long_short"]
     for year, value in ls["yearly"].items():
