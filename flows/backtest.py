@@ -34,10 +34,10 @@ from flows.common import (
     code_version,
     date_range,
     public_path,
+    require_complete,
     root_spec,
     run_logger,
     run_name,
-    require_complete,
     update_prices,
     working_root,
 )

@@ -27,7 +27,7 @@ from features.prices.update import source_for, update_store
 from features.storage import layout
 from features.storage.remote import RemoteRoot, is_url
 from flows import server_guard
-from flows.exits import PartialFailure, is_permanent_os_error, partial_message
+from flows.exits import PartialFailureError, is_permanent_os_error, partial_message
 from flows.settings import (
     BACKTEST_STATE,
     CHAMPION_POINTER,
@@ -52,8 +52,8 @@ __all__ = [
     "flow_retries",
     "market_today",
     "public_path",
-    "require_complete",
     "rename_flow_run",
+    "require_complete",
     "root_spec",
     "run_logger",
     "run_name",
@@ -287,14 +287,16 @@ def require_complete(stored: dict[str, Any], *, allow_partial: bool) -> list[str
     with it, go on with the others and log one warning naming the failed ones.
 
     Raises:
-        PartialFailure: some tickers failed and ``allow_partial`` is false; the message names each.
+        PartialFailureError: some tickers failed and ``allow_partial`` is false; the message names each.
     """
     failures = dict(stored.get("failures") or {})
     if failures:
         of = len(failures) + len(stored["tickers"])
         if not allow_partial:
-            raise PartialFailure(partial_message(failures, of=of), failures)
-        run_logger().warning("%s; allow_partial: going on with %s", partial_message(failures, of=of, hint=False), stored["tickers"])
+            raise PartialFailureError(partial_message(failures, of=of), failures)
+        run_logger().warning(
+            "%s; allow_partial: going on with %s", partial_message(failures, of=of, hint=False), stored["tickers"]
+        )
     return list(stored["tickers"])
 
 

@@ -41,7 +41,6 @@ from features.frame import fingerprint
 from features.indicators import feature_lookback
 from features.prices.store import PriceStore
 from flows.artifacts import publish_daily_artifacts
-from flows.exits import PartialFailure
 from flows.common import (
     DAILY_STATE,
     DEFAULT_SOURCE,
@@ -54,6 +53,7 @@ from flows.common import (
     update_prices,
     working_root,
 )
+from flows.exits import PartialFailureError
 from models.learn.classifier import LSTMClassifier
 from models.serving.predictions import daily_path, write_daily
 from models.serving.registry import load_model
@@ -72,7 +72,7 @@ class StalePricesError(RuntimeError):
     """The stored prices are too old or too incomplete to publish on."""
 
 
-class IncompletePricesError(StalePricesError, PartialFailure):
+class IncompletePricesError(StalePricesError, PartialFailureError):
     """Fewer than ``min_coverage`` of the tickers are priced on the as-of date (exit status ``PARTIAL``)."""
 
 

@@ -65,7 +65,7 @@ PERMANENT_ERRNOS = frozenset(
 _INFRA_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
 
 
-class PartialFailure(RuntimeError):
+class PartialFailureError(RuntimeError):
     """Some requested tickers failed and ``allow_partial`` was not given (status :data:`PARTIAL`).
 
     Attributes:
@@ -99,13 +99,14 @@ def partial_message(failures: dict[str, str], *, of: int, hint: bool = True) -> 
 def status_of(exc: BaseException) -> int | None:
     """The exit status for an error the CLI reports in one line; None for an unexpected one (a bug).
 
-    The class decides, most specific first: :class:`PartialFailure`, then corrupt data
-    (:class:`features.storage.errors.CorruptDataError` and its subclasses, such as the registry's
-    :class:`models.serving.registry.CorruptModelError`), then infrastructure (:class:`InfrastructureError`, Prefect's temporary server
-    not starting, an ``OSError`` of a full disk or a read-only or forbidden path), then bad input
+    The class decides, most specific first: :class:`PartialFailureError`, then corrupt data
+    (:class:`features.storage.errors.CorruptDataError` and its subclasses, such as the
+    registry's :class:`models.serving.registry.CorruptModelError`), then infrastructure
+    (:class:`InfrastructureError`, Prefect's temporary server not starting, an ``OSError`` of a
+    full disk or a read-only or forbidden path), then bad input
     (``ValueError``, ``FileNotFoundError``, ``NotADirectoryError`` and other ``RuntimeError``).
     """
-    if isinstance(exc, PartialFailure):
+    if isinstance(exc, PartialFailureError):
         return PARTIAL
     if isinstance(exc, CorruptDataError):
         return CORRUPT

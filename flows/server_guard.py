@@ -74,7 +74,7 @@ def install() -> None:
     import prefect.server.api.server as server
 
     if not isinstance(server.subprocess, _GuardedSubprocess):
-        server.subprocess = _GuardedSubprocess()  # type: ignore[assignment]
+        server.subprocess = _GuardedSubprocess()
 
 
 def _watch(parent: int) -> None:

@@ -61,7 +61,7 @@ def train_flow(
             is trained: :func:`flows.common.require_complete`).
 
     Raises:
-        PartialFailure: some tickers failed and ``allow_partial`` is false; nothing trained.
+        PartialFailureError: some tickers failed and ``allow_partial`` is false; nothing trained.
     """
     logger = run_logger()
     lo, hi = date_range(start, end)
@@ -76,7 +76,9 @@ def train_flow(
         stored_meta = {**meta, "source": source, "code_version": code_version(), "promotion": decision.to_dict()}
         model_id = save_model(root, fitted, stored_meta, model_id=new_model_id())
         # a champion that cannot be used (corrupt pointer or model) is replaced: say so loudly
-        logger.log(logging.WARNING if decision.unusable_champion else logging.INFO, "model %s: %s", model_id, decision.reason)
+        logger.log(
+            logging.WARNING if decision.unusable_champion else logging.INFO, "model %s: %s", model_id, decision.reason
+        )
         if decision.promote:
             set_champion(root, model_id, reason=decision.reason)
             logger.info("model %s is the champion now", model_id)

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from features.dates import check_not_future, check_range, parse_date
 from features.frame import parse_tickers
+from flows import exits
 from flows.cli.args import (
     DefaultsHelpFormatter,
     build_configs,
@@ -35,7 +36,6 @@ from flows.cli.args import (
     walk_forward_config,
     walk_forward_options,
 )
-from flows import exits
 from flows.cli.checks import check_data_root, check_job_size, check_source
 from flows.cli.fields import bounded
 from flows.cli.output import FORMATS, print_frame, silence_stdout
@@ -206,10 +206,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         silence_stdout()
         return exits.BROKEN_PIPE
     except Exception as exc:
-        status = exits.status_of(exc)
-        if status is None:
+        known = exits.status_of(exc)
+        if known is None:
             raise
         print(f"updown {args.command}: error: {one_line(exc)}", file=sys.stderr)
+        return known
     return status
 
 

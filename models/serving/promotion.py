@@ -6,11 +6,12 @@ and purged and embargoed like the validation slice (:func:`models.learn.training
 Neither the candidate's weights, nor its early stopping, nor its temperature saw those samples, so
 the candidate was not fitted on them in any way; the champion was trained earlier, or on other
 data (if its training data overlapped the holdout, the comparison favours the champion, which errs
-on the side of keeping it). A champion that cannot be used (its pointer, metadata or model file
-corrupt or missing) is replaced by the candidate, and the reason names the file. A model trained with ``holdout_fraction=0`` has no holdout: then the
-validation slice is used and the reason says so, since early stopping (and the temperature) chose
-on it and flatter the candidate. Models whose labels mean different things
-(horizon, lag, band, scheme) are not comparable: such a model is promoted only with ``force``.
+on the side of keeping it). A champion that cannot be used (its pointer, metadata or model
+file corrupt or missing) is replaced by the candidate, and the reason names the file. A model
+trained with ``holdout_fraction=0`` has no holdout: then the validation slice is used and the
+reason says so, since early stopping (and the temperature) chose on it and flatter the candidate.
+Models whose labels mean different things (horizon, lag, band, scheme) are not comparable: such
+a model is promoted only with ``force``.
 """
 
 from __future__ import annotations

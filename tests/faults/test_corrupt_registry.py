@@ -65,7 +65,7 @@ def _truncate(path: Path, keep: float = 0.5) -> None:
 
 def test_a_corrupt_champion_pointer_is_replaced_by_the_candidate(root):
     _truncate(root / "models" / "champion.json")
-    with pytest.raises(CorruptModelError, match="champion.json is corrupt"):
+    with pytest.raises(CorruptModelError, match=r"champion\.json is corrupt"):
         champion_id(root)
     decision = decide_promotion(
         root, pd.DataFrame(), {"dataset": {"label": {}}}, pd.DataFrame(columns=["date", "ticker"]),

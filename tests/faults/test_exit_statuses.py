@@ -53,7 +53,7 @@ def test_readme_table_lists_every_status_of_flows_exits():
 @pytest.mark.parametrize(
     ("error", "status"),
     [
-        (exits.PartialFailure("1 of 2 tickers failed"), exits.PARTIAL),
+        (exits.PartialFailureError("1 of 2 tickers failed"), exits.PARTIAL),
         (CorruptDataError("x is corrupt"), exits.CORRUPT),
         (OSError(errno.ENOSPC, "No space left on device", "/r/x"), exits.INFRA),
         (OSError(errno.EROFS, "Read-only file system", "/r/x"), exits.INFRA),
@@ -137,7 +137,8 @@ def test_a_data_root_that_is_a_file_is_named(command, tmp_path, capsys):
     assert _error_lines(err) == [
         f"updown {command[0]}: error: data root {root} (from --data-root) is a file, not a folder"
     ]
-    assert "champion" not in err and out == ""
+    assert "champion" not in err
+    assert out == ""
 
 
 def test_a_data_root_under_a_file_names_the_file(tmp_path, capsys, monkeypatch):
@@ -186,7 +187,8 @@ def test_prices_update_with_a_failing_ticker_stores_the_rest_and_exits_partial(t
     (line,) = _error_lines(err)
     assert line.startswith("updown prices: error: 1 of 2 tickers failed (ZZZZ: ")
     assert (tmp_path / "prices" / "SYN00.parquet").is_file()
-    assert "SYN00" in out and "ZZZZ" in out
+    assert "SYN00" in out
+    assert "ZZZZ" in out
 
     status, _, err = _cli(
         ["prices", "update", "--source", SOURCE, "--tickers", "SYN00,ZZZZ", "--allow-partial"], tmp_path, capsys
@@ -199,7 +201,7 @@ def test_require_complete_goes_on_only_when_allowed():
     from flows.common import require_complete
 
     stored = {"tickers": ["AAPL"], "failures": {"ZZZZ": "no such ticker"}}
-    with pytest.raises(exits.PartialFailure, match=r"1 of 2 tickers failed \(ZZZZ: no such ticker\)") as caught:
+    with pytest.raises(exits.PartialFailureError, match=r"1 of 2 tickers failed \(ZZZZ: no such ticker\)") as caught:
         require_complete(stored, allow_partial=False)
     assert caught.value.failures == {"ZZZZ": "no such ticker"}
     assert require_complete(stored, allow_partial=True) == ["AAPL"]
@@ -261,7 +263,8 @@ def test_a_bad_source_is_refused_before_prefect_starts(command, tmp_path, capsys
     status, _, err = _cli([*command, "--source", "synthetic:tickers=abc"], tmp_path, capsys)
     assert status == exits.BAD_INPUT
     (line,) = _error_lines(err)
-    assert "tickers" in line and "abc" in line
+    assert "tickers" in line
+    assert "abc" in line
     assert "Traceback" not in err
     assert time.perf_counter() - started < 5
 

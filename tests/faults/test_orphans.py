@@ -54,7 +54,7 @@ def _answers(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _wait(condition, timeout: float, step: float = 0.1):  # noqa: ANN001, ANN202
+def _wait(condition, timeout: float, step: float = 0.1):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
@@ -66,7 +66,15 @@ def _wait(condition, timeout: float, step: float = 0.1):  # noqa: ANN001, ANN202
 
 def test_guarded_command_prefixes_only_prefects_uvicorn_command():
     uvicorn = [sys.executable, "-m", "uvicorn", "--port", "8123"]
-    assert guarded_command(uvicorn, parent=42) == [sys.executable, "-m", "flows.server_guard", "42", "uvicorn", "--port", "8123"]
+    assert guarded_command(uvicorn, parent=42) == [
+        sys.executable,
+        "-m",
+        "flows.server_guard",
+        "42",
+        "uvicorn",
+        "--port",
+        "8123",
+    ]
     assert guarded_command(["git", "status"], parent=42) == ["git", "status"]
 
 
@@ -94,7 +102,8 @@ def test_sigkill_of_the_cli_leaves_no_prefect_server(tmp_path):
         cli.wait(timeout=10)
         gone = _wait(lambda: not _marked(token), timeout=10)
         left = _marked(token)
-        assert gone and not left, f"processes outlived the killed CLI: {left}"
+        assert gone, f"processes outlived the killed CLI: {left}"
+        assert not left
         assert not _answers(port)
     finally:
         if cli.poll() is None:
