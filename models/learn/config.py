@@ -141,7 +141,7 @@ class WalkForwardConfig(BaseModel):
 FLOAT_BYTES = 4  # Keras computes in float32
 TRAINING_COPIES = 4  # weights, gradients and Adam's two moment estimates
 LSTM_STEP_FLOATS = 8  # per unit and step kept for backpropagation: 4 gates, cell and hidden state, their grads
-DATA_ROW_BYTES = 2_000  # per price row: the prices, features, scaled features, labels and windows' index (measured)
+DATA_ROW_BYTES = 2_000  # per price row: prices, features, scaled copy, labels, windows (an allowance, not measured)
 
 
 def lstm_weight_count(n_features: int, model: ModelConfig, *, n_classes: int = 3) -> int:
