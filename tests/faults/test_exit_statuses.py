@@ -197,6 +197,17 @@ def test_prices_update_with_a_failing_ticker_stores_the_rest_and_exits_partial(t
     assert _error_lines(err) == []
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")  # the flow's tasks need an API
+def test_backtest_with_a_failing_ticker_stops_before_training(tmp_path):
+    from flows.backtest import backtest_flow
+
+    with pytest.raises(exits.PartialFailureError, match=r"^1 of 2 tickers failed \(ZZZZ: ") as caught:
+        backtest_flow.fn(source=SOURCE, tickers=["SYN00", "ZZZZ"], data_root_dir=str(tmp_path))
+    assert list(caught.value.failures) == ["ZZZZ"]
+    assert not (tmp_path / "reports").exists()  # no run folder, not even a partial one
+
+
 def test_require_complete_goes_on_only_when_allowed():
     from flows.common import require_complete
 
