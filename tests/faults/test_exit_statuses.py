@@ -91,6 +91,29 @@ def test_a_passing_os_error_is_still_retried():
     assert _transient(None, None, SimpleNamespace(result=result)) is True
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.parametrize(("code", "runs"), [(errno.EROFS, 1), (errno.ENOSPC, 1), (errno.EIO, 2)])
+def test_a_flow_run_retries_no_permanent_os_error(code, runs):
+    from prefect import flow
+
+    from flows.common import flow_retries
+
+    attempts: list[int] = []
+
+    @flow(retries=2, retry_delay_seconds=120)
+    def writes_once() -> str:
+        with flow_retries((0, 0), deployments_only=False):
+            attempts.append(1)
+            if len(attempts) == 1:
+                raise OSError(code, "write failed", "/root/prices/X.parquet")
+        return "ok"
+
+    state = writes_once(return_state=True)
+    assert len(attempts) == runs  # EIO may pass: retried once, then done; EROFS/ENOSPC: failed at once
+    assert state.type.value == ("FAILED" if runs == 1 else "COMPLETED")
+
+
 @pytest.mark.parametrize(
     ("code", "status", "needle"),
     [
