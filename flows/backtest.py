@@ -34,6 +34,7 @@ from flows.common import (
     code_version,
     date_range,
     public_path,
+    require_complete,
     root_spec,
     run_logger,
     run_name,
@@ -142,6 +143,7 @@ def backtest_flow(
     strategy: StrategyConfig = StrategyConfig(),
     data_root_dir: str | None = None,
     use_cache: bool = True,
+    allow_partial: bool = False,
 ) -> str:
     """Walk-forward backtest of an LSTM classifier (:mod:`models.backtest.engine`); returns the run folder's path.
 
@@ -159,11 +161,13 @@ def backtest_flow(
         use_cache: reuse blocks trained before on the same data, configs, code and library versions
             from ``<data root>/cache/folds`` and store new ones there (``updown backtest --no-cache``
             turns both off). Training is deterministic, so a reused block equals a retrained one.
+        allow_partial: backtest the tickers that could be priced when some failed (else the run
+            stops before training: :func:`flows.common.require_complete`).
     """
     t0, logger, (lo, hi) = time.perf_counter(), run_logger(), date_range(start, end)
     _check_root_reachable(data_root_dir)
     with working_root(data_root_dir, pull=BACKTEST_STATE) as root:
-        names = update_prices(source, tickers, lo, hi, str(root))["tickers"]
+        names = require_complete(update_prices(source, tickers, lo, hi, str(root)), allow_partial=allow_partial)
         backtest = Backtest.prepare(
             root, names, lo, hi, dataset=dataset, walk_forward=walk_forward, model=model, training=training,
             strategy=strategy, use_cache=use_cache,

@@ -26,6 +26,8 @@ from features.prices.store import PriceStore
 from features.prices.update import source_for, update_store
 from features.storage import layout
 from features.storage.remote import RemoteRoot, is_url
+from flows import server_guard
+from flows.exits import PartialFailureError, is_permanent_os_error, partial_message
 from flows.settings import (
     BACKTEST_STATE,
     CHAMPION_POINTER,
@@ -36,7 +38,7 @@ from flows.settings import (
     code_version,
     root_spec,
 )
-from models.serving.registry import champion_id
+from models.serving.registry import RegistryError, champion_id
 
 __all__ = [
     "BACKTEST_STATE",
@@ -51,6 +53,7 @@ __all__ = [
     "market_today",
     "public_path",
     "rename_flow_run",
+    "require_complete",
     "root_spec",
     "run_logger",
     "run_name",
@@ -119,7 +122,9 @@ def rename_flow_run(name: str) -> None:
 
 # Errors a later attempt of a whole flow run may not see: the source or the network was down, a
 # lock or a remote write was busy. Not bad input (ValueError), not a source that answered "no
-# such ticker" (other SourceErrors), not stale prices: retrying those only repeats the failure.
+# such ticker" (other SourceErrors), not stale prices, not a permanent OS error (a full disk, a
+# read-only or forbidden data root: flows.exits.PERMANENT_ERRNOS): retrying those only repeats
+# the failure.
 TRANSIENT_FLOW_ERRORS: tuple[type[BaseException], ...] = (SourceUnavailableError, OSError, TimeoutError)
 
 
@@ -151,7 +156,8 @@ def _set_retry_policy(exc: Exception, delays: Sequence[float], *, deployments_on
         return
     attempt = max(run.run_count, 1)
     eligible = run.deployment_id is not None or not deployments_only
-    if eligible and isinstance(exc, TRANSIENT_FLOW_ERRORS) and attempt <= len(delays):
+    transient = isinstance(exc, TRANSIENT_FLOW_ERRORS) and not is_permanent_os_error(exc)
+    if eligible and transient and attempt <= len(delays):
         update = {"retries": len(delays), "retry_delay": int(delays[attempt - 1])}
         run_logger().warning(
             "transient error (%s); retry %d of %d in %d s",
@@ -195,6 +201,8 @@ class _OneTraceback(logging.Filter):
         return True
 
 
+server_guard.install()  # every flow imports this module: no temporary Prefect server outlives its process
+
 _one_traceback = _OneTraceback()
 for _name in ("prefect.task_runs", "prefect.flow_runs"):
     if _one_traceback not in logging.getLogger(_name).filters:
@@ -205,14 +213,17 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
     """Retry only errors that may pass (I/O hiccups, timeouts).
 
     Not bad input (``ValueError``), not a source that answered "no such ticker" (``SourceError``:
-    the adapter has already retried what deserved it), and not an unreachable source, which must
-    fail fast (``SourceUnavailableError``).
+    the adapter has already retried what deserved it), not an unreachable source, which must
+    fail fast (``SourceUnavailableError``), and not a permanent OS error (a full disk, a
+    read-only or forbidden data root: :data:`flows.exits.PERMANENT_ERRNOS`).
     """
     try:
         state.result()
     except (ValueError, SourceError):
         return False
-    except (OSError, TimeoutError):
+    except OSError as exc:
+        return not is_permanent_os_error(exc)
+    except TimeoutError:
         return True
     except Exception:
         return False
@@ -268,6 +279,27 @@ def update_prices(
     }
 
 
+def require_complete(stored: dict[str, Any], *, allow_partial: bool) -> list[str]:
+    """The tickers :func:`update_prices` stored, once the partial-failure policy allows going on.
+
+    The policy of every command (docs/operations.md, "Exit statuses"): when some requested tickers
+    failed, stop before anything is trained or published from the others unless ``allow_partial``;
+    with it, go on with the others and log one warning naming the failed ones.
+
+    Raises:
+        PartialFailureError: some tickers failed and ``allow_partial`` is false; the message names each.
+    """
+    failures = dict(stored.get("failures") or {})
+    if failures:
+        of = len(failures) + len(stored["tickers"])
+        if not allow_partial:
+            raise PartialFailureError(partial_message(failures, of=of), failures)
+        run_logger().warning(
+            "%s; allow_partial: going on with %s", partial_message(failures, of=of, hint=False), stored["tickers"]
+        )
+    return list(stored["tickers"])
+
+
 @task(
     retries=2, retry_delay_seconds=[5, 20], retry_jitter_factor=0.5, retry_condition_fn=_transient,
     cache_policy=NO_CACHE, timeout_seconds=3600,
@@ -279,7 +311,12 @@ def pull_root(url: str, paths: list[str]) -> str:
     """
     remote = RemoteRoot(url)
     report = remote.pull(paths)
-    if CHAMPION_POINTER in paths and (champion := champion_id(remote.mirror)) is not None:
+    try:
+        champion = champion_id(remote.mirror) if CHAMPION_POINTER in paths else None
+    except RegistryError as exc:  # the flow decides what a corrupt pointer means (train replaces it)
+        run_logger().warning("%s; its model folder is not pulled", exc)
+        champion = None
+    if champion is not None:
         extra = remote.pull([layout.model_folder(champion)])
         report.transferred += extra.transferred
         report.unchanged += extra.unchanged

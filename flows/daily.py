@@ -53,13 +53,14 @@ from flows.common import (
     update_prices,
     working_root,
 )
+from flows.exits import PartialFailureError
 from models.learn.classifier import LSTMClassifier
 from models.serving.predictions import daily_path, write_daily
 from models.serving.registry import load_model
 from models.serving.scoring import score
 from models.serving.settlement import settle_store
 
-__all__ = ["RETRY_DELAYS", "SKIPPED", "StalePricesError", "check_freshness", "daily_flow"]
+__all__ = ["RETRY_DELAYS", "SKIPPED", "IncompletePricesError", "StalePricesError", "check_freshness", "daily_flow"]
 
 # Seconds before each flow-level retry after a transient error: 1, 5, then 15 minutes (a source
 # outage rarely passes within the task's own short retries; the run still ends before 18:00).
@@ -69,6 +70,10 @@ SKIPPED = "Skipped"  # the final state's name of a run that published nothing
 
 class StalePricesError(RuntimeError):
     """The stored prices are too old or too incomplete to publish on."""
+
+
+class IncompletePricesError(StalePricesError, PartialFailureError):
+    """Fewer than ``min_coverage`` of the tickers are priced on the as-of date (exit status ``PARTIAL``)."""
 
 
 def _lookback_days(features: tuple[str, ...], timesteps: int) -> int:
@@ -106,7 +111,8 @@ def check_freshness(
         today: the run date (default: today in New York).
 
     Raises:
-        StalePricesError: naming the dates, or the share and the missing tickers.
+        StalePricesError: naming the dates (stale prices).
+        IncompletePricesError: naming the share and the missing tickers (a partial failure).
     """
     if not explicit and max_staleness_days is not None:
         today = today or market_today()
@@ -120,7 +126,7 @@ def check_freshness(
     missing = sorted(set(tickers) - priced)
     share = 1 - len(missing) / len(tickers)
     if missing and len(missing) < len(tickers) and share < min_coverage and not allow_partial:
-        raise StalePricesError(
+        raise IncompletePricesError(
             f"incomplete prices on {day:%Y-%m-%d}: {len(tickers) - len(missing)}/{len(tickers)} tickers "
             f"({share:.0%}) have a price, min_coverage={min_coverage:.0%}; missing {missing}. Nothing published; "
             f"rerun later, or pass --allow-partial (allow_partial=True) to publish the priced ones"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from prefect import flow
 
@@ -15,6 +16,7 @@ from flows.common import (
     RunLoggerCallback,
     code_version,
     date_range,
+    require_complete,
     run_logger,
     run_name,
     update_prices,
@@ -37,6 +39,7 @@ def train_flow(
     training: TrainConfig = TrainConfig(),
     force: bool = False,
     data_root_dir: str | None = None,
+    allow_partial: bool = False,
 ) -> str:
     """Train on every labeled sample in ``[start, end]``, store the model and return its id.
 
@@ -54,12 +57,17 @@ def train_flow(
         training: epochs, batch size, validation share, seed, schedule, calibration.
         force: promote even if the new model is not better (or not comparable).
         data_root_dir: data root (default ``$UPDOWN_DATA_ROOT`` or ``./data``).
+        allow_partial: train on the tickers that could be priced when some failed (else nothing
+            is trained: :func:`flows.common.require_complete`).
+
+    Raises:
+        PartialFailureError: some tickers failed and ``allow_partial`` is false; nothing trained.
     """
     logger = run_logger()
     lo, hi = date_range(start, end)
     with working_root(data_root_dir, pull=TRAIN_STATE) as root:
         stored = update_prices(source, tickers, lo, hi, str(root))
-        prices = PriceStore(root).read(stored["tickers"], lo, hi)
+        prices = PriceStore(root).read(require_complete(stored, allow_partial=allow_partial), lo, hi)
         fitted, meta = train_production_model(
             prices, dataset, model, training, callbacks=[RunLoggerCallback()], verbose=0
         )
@@ -67,7 +75,10 @@ def train_flow(
         decision = decide_promotion(root, prices, meta, keys, labels, probs, force=force, on=compared_on)
         stored_meta = {**meta, "source": source, "code_version": code_version(), "promotion": decision.to_dict()}
         model_id = save_model(root, fitted, stored_meta, model_id=new_model_id())
-        logger.info("model %s: %s", model_id, decision.reason)
+        # a champion that cannot be used (corrupt pointer or model) is replaced: say so loudly
+        logger.log(
+            logging.WARNING if decision.unusable_champion else logging.INFO, "model %s: %s", model_id, decision.reason
+        )
         if decision.promote:
             set_champion(root, model_id, reason=decision.reason)
             logger.info("model %s is the champion now", model_id)

@@ -100,7 +100,7 @@ DEFAULT_ARCH = next(name for name, preset in ARCHITECTURES.items() if preset == 
 
 
 def data_options() -> argparse.ArgumentParser:
-    """--source, --tickers, --start, --end."""
+    """--source, --tickers, --start, --end, --allow-partial."""
     data = argparse.ArgumentParser(add_help=False)
     data.add_argument(
         "--source",
@@ -110,6 +110,11 @@ def data_options() -> argparse.ArgumentParser:
     data.add_argument("--tickers", help="comma-separated symbols (default: all the source has)")
     data.add_argument("--start", type=date_arg, help="first date, YYYY-MM-DD (default: the source's first)")
     data.add_argument("--end", type=date_arg, help="last date, YYYY-MM-DD (default: the source's last)")
+    data.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="go on with the tickers that could be priced when some failed (default: stop, exit 3)",
+    )
     return data
 
 

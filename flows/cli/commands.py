@@ -1,7 +1,9 @@
 """The ``updown`` command line: a thin shell over the Prefect flows and the registry.
 
 Every command takes ``--data-root`` (default ``$UPDOWN_DATA_ROOT`` or ``./data``) and the same
-option means the same thing everywhere. Bad input exits with status 2 and one clear line.
+option means the same thing everywhere. An error the user can act on (bad input, a partial failure,
+corrupt data, the machine) is one line on stderr and its own exit status (:mod:`flows.exits`, the
+table in README.md); only an unexpected error (a bug) prints a traceback, with status 1.
 
 Start-up stays fast: this module and its option parsers import neither Prefect nor Keras
 (TensorFlow); a command imports them when it runs a flow or loads a model, so ``--help``,
@@ -23,6 +25,7 @@ from pydantic import ValidationError
 
 from features.dates import check_not_future, check_range, parse_date
 from features.frame import parse_tickers
+from flows import exits
 from flows.cli.args import (
     DefaultsHelpFormatter,
     build_configs,
@@ -33,7 +36,9 @@ from flows.cli.args import (
     walk_forward_config,
     walk_forward_options,
 )
-from flows.cli.output import BROKEN_PIPE_STATUS, FORMATS, print_frame, silence_stdout
+from flows.cli.checks import check_data_root, check_job_size, check_source
+from flows.cli.fields import bounded
+from flows.cli.output import FORMATS, print_frame, silence_stdout
 from flows.cli.prices import add_prices_parser, run_prices_command
 from flows.settings import (
     MODELS_STATE,
@@ -111,9 +116,13 @@ def _parser() -> argparse.ArgumentParser:
     daily.add_argument(
         "--allow-partial", action="store_true", help="publish the priced tickers even below --min-coverage"
     )
-    daily.add_argument("--min-coverage", type=float, default=0.9, help="share of tickers that must be priced")
     daily.add_argument(
-        "--max-staleness-days", type=int, help="refuse a latest day older than N business days (default: no limit)"
+        "--min-coverage", type=bounded(float, ge=0, le=1), default=0.9, help="share of tickers that must be priced"
+    )
+    daily.add_argument(
+        "--max-staleness-days",
+        type=bounded(int, ge=0),
+        help="refuse a latest day older than N business days (default: no limit)",
     )
     report = sub.add_parser("report", parents=[common], help="print a day's published predictions", formatter_class=fmt)
     report.add_argument("--date", type=date_arg, help="as-of date (default: latest published)")
@@ -181,11 +190,12 @@ def one_line(exc: Exception) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``updown`` console script; returns the exit status.
+    """Entry point of the ``updown`` console script; returns the exit status (:mod:`flows.exits`).
 
-    0 on success, 1 when ``prices update`` left tickers failed, 2 on bad input (one line on
-    stderr), 141 when stdout's reader went away early (``updown report | head -5``: quiet, as
-    Unix tools end on SIGPIPE).
+    0 on success; 2 bad input, 3 partial, 4 corrupt data, 5 infrastructure, each with one line on
+    stderr naming the input or file; 141 when stdout's reader went away early (``updown report |
+    head -5``: quiet, as Unix tools end on SIGPIPE). An unexpected error (a bug) raises, so Python
+    prints its traceback and exits with 1.
     """
     args = _parser().parse_args(argv)
     apply_prefect_defaults()  # a value the user set in the environment wins
@@ -194,14 +204,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # inside the try: a short output's broken pipe shows only here
     except BrokenPipeError:
         silence_stdout()
-        return BROKEN_PIPE_STATUS
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        return exits.BROKEN_PIPE
+    except Exception as exc:
+        known = exits.status_of(exc)
+        if known is None:
+            raise
         print(f"updown {args.command}: error: {one_line(exc)}", file=sys.stderr)
-        return 2
+        return known
     return status
 
 
 def _run(args: argparse.Namespace) -> int:
+    check_data_root(args.data_root)  # a file, or a folder under a file, before anything reads or writes there
     if args.command == "prices":
         return run_prices_command(args)
     if args.command == "report":
@@ -210,6 +224,7 @@ def _run(args: argparse.Namespace) -> int:
         return _models(args)
     tickers = parse_tickers(args.tickers)
     _check_dates(args)  # before any flow (and Prefect's start-up) runs
+    check_source(args.source)
     if args.command == "daily":
         from flows.daily import daily_flow
 
@@ -226,7 +241,7 @@ def _run(args: argparse.Namespace) -> int:
         path = state.result()  # raises the run's error, if it failed
         # a run that publishes nothing ends in a Completed state named Skipped whose message says why
         print(path if path else state.message or "nothing published")
-        return 0
+        return exits.OK
     if args.command == "serve":
         from prefect.settings import PREFECT_API_URL
 
@@ -238,26 +253,29 @@ def _run(args: argparse.Namespace) -> int:
         from flows.deployments import serve
 
         serve(source=args.source, tickers=tickers, data_root_dir=args.data_root, limit=args.limit)
-        return 0
+        return exits.OK
+    configs = build_configs(args)
+    check_job_size(args.source, configs["dataset"], configs["model"], configs["training"])
     shared = {
         "source": args.source,
         "tickers": tickers,
         "start": args.start,
         "end": args.end,
         "data_root_dir": args.data_root,
-        **build_configs(args),
+        "allow_partial": args.allow_partial,
+        **configs,
     }
     if args.command == "train":
         from flows.train import train_flow
 
         print(train_flow(force=args.force, **shared))
-        return 0
+        return exits.OK
     from flows.backtest import backtest_flow, configured_task_runner
 
     bt_flow = backtest_flow.with_options(task_runner=configured_task_runner(args.task_runner))
     walk_forward, strategy = walk_forward_config(args), strategy_config(args)
     print(bt_flow(walk_forward=walk_forward, strategy=strategy, use_cache=args.use_cache, **shared))
-    return 0
+    return exits.OK
 
 
 def _check_dates(args: argparse.Namespace) -> None:
@@ -281,7 +299,7 @@ def _report(args: argparse.Namespace) -> int:
 
         paths = [f"{BACKTEST}/{validate_id(i, name='run_id')}" for i in args.compare]
         print(write_comparison(DataRoot(readable_root(root_spec(args.data_root), paths)), args.compare, out=args.out))
-        return 0
+        return exits.OK
     from models.serving.predictions import read_daily, read_predictions
 
     root, tickers = root_spec(args.data_root), parse_tickers(args.tickers)  # a URL is read via a mirror
@@ -291,7 +309,7 @@ def _report(args: argparse.Namespace) -> int:
         start, end = (args.date, args.date) if args.date else (args.start, args.end)
         frame = read_predictions(root, start=start, end=end, tickers=tickers, kind=args.kind, run_id=args.run_id)
     print_frame(frame, args.format, empty=_nothing_found(args))
-    return 0
+    return exits.OK
 
 
 def _nothing_found(args: argparse.Namespace) -> str:
@@ -312,7 +330,7 @@ def _nothing_found(args: argparse.Namespace) -> str:
 
 def _models(args: argparse.Namespace) -> int:
     from features.storage.remote import readable_root
-    from models.serving.registry import champion_id, list_models, load_metadata, models_dir
+    from models.serving.registry import champion_id, list_models, load_metadata, models_dir, unreadable_models
 
     root = readable_root(root_spec(args.data_root), MODELS_STATE)
     if args.models_command == "show":
@@ -321,12 +339,15 @@ def _models(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"no champion model under {models_dir(root)}; run `updown train` first")
         print(json.dumps(load_metadata(root, model_id), indent=2, sort_keys=True))
         print(f"note: {VALIDATION_NOTE.replace('val log-loss / val acc', 'validation.*')}", file=sys.stderr)
-        return 0
+        return exits.OK
     champion = champion_id(root)
-    rows = list_models(root)
+    rows, corrupt = list_models(root), unreadable_models(root)
+    for model_id, problem in corrupt.items():  # listed, never silently skipped: the champion may be one
+        mark = " (the champion)" if model_id == champion else ""
+        print(f"updown models list: error: model {model_id}{mark} is unreadable: {problem}", file=sys.stderr)
     if not rows:
-        print(f"no models under {models_dir(root)}")
-        return 0
+        print(f"no readable models under {models_dir(root)}" if corrupt else f"no models under {models_dir(root)}")
+        return exits.CORRUPT if corrupt else exits.OK
     print(f"  {'model id':<24} {'arch':<22} {'tickers':>7} {'data':<23} {'val log-loss*':>13} {'val acc*':>8}")
     for meta in rows:
         arch = meta.get("architecture", {})
@@ -339,7 +360,7 @@ def _models(args: argparse.Namespace) -> int:
             f"{val.get('log_loss', float('nan')):>13.5f} {val.get('accuracy', float('nan')):>8.4f}"
         )
     print(f"* {VALIDATION_NOTE}")
-    return 0
+    return exits.CORRUPT if corrupt else exits.OK
 
 
 if __name__ == "__main__":

@@ -322,3 +322,12 @@ __all__ = [
     "date_arg",
     "field_options",
 ]
+
+
+def bounded(kind: type[int] | type[float], *, ge: float | None = None, le: float | None = None) -> Converter:
+    """An argparse ``type`` reading an int or float within ``[ge, le]``, refusing others in one line.
+
+    ``--min-coverage 5`` says ``must be in [0, 1], got 5`` (as a config field's option would)
+    instead of failing later, inside the flow, as a Prefect ``ParameterTypeError``.
+    """
+    return _Number(kind, Bounds(ge=ge, le=le))

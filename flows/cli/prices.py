@@ -4,18 +4,20 @@
   :func:`flows.prices.prices_update_flow`: an incremental update of the store
   (:mod:`features.prices.update`) whose report (per ticker, rejected and flagged rows) is logged in the
   flow run and printed. Without ``--tickers`` it refreshes every stored ticker (or, with an empty
-  store, everything a non-Yahoo source has). Exit status 0 when every ticker worked, 1 when some
-  failed.
+  store, everything a non-Yahoo source has). Exit status 0 when every ticker worked; when some
+  failed, the others are stored and the status is 3 (``PARTIAL``, :mod:`flows.exits`), or 0 with
+  ``--allow-partial``.
 * ``updown prices show TICKER[,TICKER...] [--start D] [--end D] [--format table|csv|json]``
   prints stored prices straight from the store (no Prefect, no network).
 
 Bad input raises ``ValueError`` naming the value; the ``updown`` entry point turns it into
-one line on stderr and exit status 2.
+one line on stderr and exit status 2 (``BAD_INPUT``).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from features.frame import parse_tickers
@@ -23,8 +25,10 @@ from features.prices.store import PriceStore
 from features.storage.layout import DataRoot
 from features.storage.remote import readable_root
 from flows.cli.args import DefaultsHelpFormatter
+from flows.cli.checks import check_source
 from flows.cli.fields import date_arg
 from flows.cli.output import FORMATS, print_frame
+from flows.exits import OK, PARTIAL, partial_message
 from flows.settings import PRICES_STATE, default_source, root_spec
 
 
@@ -45,6 +49,9 @@ def add_prices_parser(subparsers: Any, common_parent: argparse.ArgumentParser) -
         formatter_class=fmt,
     )
     update.add_argument("--tickers", help="comma-separated symbols (default: the stored ones)")
+    update.add_argument(
+        "--allow-partial", action="store_true", help="exit 0 when some tickers failed (default: exit 3, partial)"
+    )
     update.add_argument("--start", type=date_arg, help="first date, YYYY-MM-DD (default: from where each ticker is)")
     update.add_argument("--end", type=date_arg, help="last date, YYYY-MM-DD (default: the latest)")
     update.add_argument(
@@ -63,13 +70,15 @@ def run_prices_command(args: argparse.Namespace) -> int:
     """Run ``prices update`` or ``prices show`` parsed by :func:`add_prices_parser`.
 
     Returns:
-        The exit status: 0, or 1 when ``update`` left some tickers failed.
+        The exit status: 0, or 3 (``PARTIAL``) when ``update`` left some tickers failed and
+        ``--allow-partial`` was not given (a line on stderr names them).
 
     Raises:
         ValueError: bad input, or no stored prices to show, naming the value.
     """
     if args.prices_command == "show":
         return _show(args)
+    check_source(args.source)  # before Prefect's start-up
     from flows import prices  # Prefect comes with the flow
 
     result = prices.prices_update_flow(
@@ -80,7 +89,12 @@ def run_prices_command(args: argparse.Namespace) -> int:
         data_root_dir=args.data_root,
     )
     print(format_update(result))
-    return 1 if result["failures"] else 0
+    failures = result["failures"]
+    if failures and not args.allow_partial:
+        line = partial_message(failures, of=len(result["report"]["tickers"]), hint=False)
+        print(f"updown prices: error: {line}; the others are stored (--allow-partial: exit 0)", file=sys.stderr)
+        return PARTIAL
+    return OK
 
 
 def format_update(result: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ What "training rows only" means is in :mod:`models.learn.training`.
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -309,6 +310,9 @@ class LSTMClassifier:
             relative = _relative_of(card, dataset)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"cannot read the model card {card_path}: {exc}") from exc
+        if model_path.is_file() and not zipfile.is_zipfile(model_path):
+            # Keras reports a truncated archive as "File not found"; say what is wrong with which file
+            raise ValueError(f"model file {model_path} is corrupt: not a whole .keras (zip) archive, truncated?")
         try:
             network = keras.saving.load_model(model_path, safe_mode=True, compile=False)
         except Exception as exc:  # Keras raises many types for a bad file; name the file

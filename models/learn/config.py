@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 OptimizerName = Literal["adam", "rmsprop"]
+MAX_UNITS = 4096
+"""The widest LSTM layer a config accepts (16.8 million weights per layer at this width; wider needs a GPU farm)."""
 
 
 class ModelConfig(BaseModel):
@@ -24,7 +26,7 @@ class ModelConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    units: tuple[Annotated[int, Field(ge=1)], ...] = Field(
+    units: tuple[Annotated[int, Field(ge=1, le=MAX_UNITS)], ...] = Field(
         (128, 64), min_length=1, max_length=8, description="LSTM sizes, first layer to last"
     )
     dropout: float = Field(0.2, ge=0, lt=1, description="dropout rate after each LSTM layer (0 = none)")
@@ -134,3 +136,49 @@ class WalkForwardConfig(BaseModel):
         if self.window == "rolling" and self.train_days is None:
             raise ValueError("window='rolling' needs train_days (trading days of training data)")
         return self
+
+
+FLOAT_BYTES = 4  # Keras computes in float32
+TRAINING_COPIES = 4  # weights, gradients and Adam's two moment estimates
+LSTM_STEP_FLOATS = 8  # per unit and step kept for backpropagation: 4 gates, cell and hidden state, their grads
+DATA_ROW_BYTES = 2_000  # per price row: prices, features, scaled copy, labels, windows (an allowance, not measured)
+
+
+def lstm_weight_count(n_features: int, model: ModelConfig, *, n_classes: int = 3) -> int:
+    """The number of weights of the stacked LSTM ``model`` describes (both directions when bidirectional)."""
+    directions = 2 if model.bidirectional else 1
+    count, width = 0, n_features
+    for units in model.units:
+        count += directions * 4 * (units * (width + units) + units)
+        width = directions * units
+    return count + width * n_classes + n_classes
+
+
+def training_memory_bytes(
+    *, timesteps: int, n_features: int, model: ModelConfig, batch_size: int, n_rows: int = 0
+) -> int:
+    """A rough upper estimate of the memory training needs, in bytes (checked before any work starts).
+
+    The sum of the weights with their gradients and optimiser state, one batch's activations kept
+    for backpropagation (``batch_size x timesteps x units``, per layer and direction) with its
+    input (``batch_size x timesteps x n_features``), and ``n_rows`` price rows turned into
+    features, labels and windows (0 when the data's size is not known in advance).
+    """
+    directions = 2 if model.bidirectional else 1
+    weights = lstm_weight_count(n_features, model) * FLOAT_BYTES * TRAINING_COPIES
+    activations = batch_size * timesteps * (directions * sum(model.units) * LSTM_STEP_FLOATS + n_features)
+    return weights + activations * FLOAT_BYTES + n_rows * DATA_ROW_BYTES
+
+
+def check_training_memory(estimate: int, *, available: int, what: str) -> None:
+    """Refuse a job whose estimated memory exceeds ``available`` bytes, with the estimate and its parts named.
+
+    Raises:
+        ValueError: ``what`` and both sizes in GiB.
+    """
+    if estimate > available:
+        raise ValueError(
+            f"{what} would need about {estimate / 2**30:,.1f} GiB of memory, more than the "
+            f"{available / 2**30:,.1f} GiB available: use fewer units, timesteps, features, a smaller "
+            "batch size or less data"
+        )

@@ -6,10 +6,12 @@ and purged and embargoed like the validation slice (:func:`models.learn.training
 Neither the candidate's weights, nor its early stopping, nor its temperature saw those samples, so
 the candidate was not fitted on them in any way; the champion was trained earlier, or on other
 data (if its training data overlapped the holdout, the comparison favours the champion, which errs
-on the side of keeping it). A model trained with ``holdout_fraction=0`` has no holdout: then the
-validation slice is used and the reason says so, since early stopping (and the temperature) chose
-on it and flatter the candidate. Models whose labels mean different things
-(horizon, lag, band, scheme) are not comparable: such a model is promoted only with ``force``.
+on the side of keeping it). A champion that cannot be used (its pointer, metadata or model
+file corrupt or missing) is replaced by the candidate, and the reason names the file. A model
+trained with ``holdout_fraction=0`` has no holdout: then the validation slice is used and the
+reason says so, since early stopping (and the temperature) chose on it and flatter the candidate.
+Models whose labels mean different things (horizon, lag, band, scheme) are not comparable: such
+a model is promoted only with ``force``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class PromotionDecision:
     candidate_log_loss: float | None = None
     champion_log_loss: float | None = None
     n_compared: int = 0
+    unusable_champion: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,13 +80,18 @@ def decide_promotion(
     """
     y = np.asarray(val_labels, dtype="int64")
     candidate_ll = float(sample_log_loss(y, candidate_val_probs).mean()) if len(y) else None
-    current = champion_id(root)
+    try:
+        current = champion_id(root)
+    except RegistryError as exc:  # a corrupt pointer names no usable champion: the candidate replaces it
+        reason = f"the current champion cannot be used: {exc}"
+        return PromotionDecision(True, reason, None, candidate_ll, unusable_champion=True)
     if current is None:
         return PromotionDecision(True, "no champion yet", None, candidate_ll, None, len(y))
     try:
         champion = load_model(root, current)
     except RegistryError as exc:
-        return PromotionDecision(True, f"current champion {current} cannot be used: {exc}", current, candidate_ll)
+        reason = f"current champion {current} cannot be used: {exc}"
+        return PromotionDecision(True, reason, current, candidate_ll, unusable_champion=True)
     if champion.card_["dataset"]["label"] != candidate_meta["dataset"]["label"]:
         reason = (
             f"labels differ from champion {current} ({champion.card_['dataset']['label']} vs "

@@ -24,14 +24,20 @@ import keras
 from features.indicators import FEATURES
 from features.labels import CLASSES
 from features.storage.atomic import current_umask, fsync_dir, write_json
+from features.storage.errors import CorruptDataError
 from features.storage.layout import CARD_FILE, MODEL_FILE, DataRoot, validate_id
 from models.learn.classifier import LSTMClassifier
 
 FORMAT_VERSION = 1
+SCALER_KEYS = ("mean", "scale")  # the fitted scaler's arrays a card must hold, one value per feature
 
 
 class RegistryError(RuntimeError):
     """A model or its metadata is missing, corrupt or does not fit the running code."""
+
+
+class CorruptModelError(RegistryError, CorruptDataError):
+    """A stored model, its metadata or the champion pointer is corrupt or unreadable; the message names the file."""
 
 
 def models_dir(root: Path) -> Path:
@@ -81,16 +87,28 @@ def save_model(
 
 
 def list_models(root: Path) -> list[dict[str, Any]]:
-    """Metadata of every stored model, oldest first (unreadable folders are skipped)."""
-    out = []
+    """Metadata of every stored model, oldest first (unreadable folders are skipped: :func:`unreadable_models`)."""
+    return [meta for meta in _cards(root).values() if isinstance(meta, dict)]
+
+
+def unreadable_models(root: Path) -> dict[str, str]:
+    """``{model id: problem}`` of the model folders whose metadata is not a readable JSON object."""
+    return {model_id: meta for model_id, meta in _cards(root).items() if isinstance(meta, str)}
+
+
+def _cards(root: Path) -> dict[str, dict[str, Any] | str]:
+    """Each model folder's card, or the sentence saying why it cannot be read, oldest first."""
+    out: dict[str, dict[str, Any] | str] = {}
     base = models_dir(root)
     for folder in sorted(base.iterdir()) if base.is_dir() else []:
-        meta = folder / CARD_FILE
-        if folder.is_dir() and not folder.name.startswith(".") and meta.is_file():
-            try:
-                out.append(json.loads(meta.read_text(encoding="utf-8")))
-            except json.JSONDecodeError:
-                continue
+        if not folder.is_dir() or folder.name.startswith("."):
+            continue
+        try:
+            out[folder.name] = load_metadata(root, folder.name)
+        except CorruptModelError as exc:
+            out[folder.name] = str(exc)
+        except (RegistryError, ValueError):  # no card (not a model folder) or a name that is no model id
+            continue
     return out
 
 
@@ -101,8 +119,8 @@ def champion_id(root: Path) -> str | None:
         return None
     try:
         return _check_id(json.loads(pointer.read_text(encoding="utf-8"))["model_id"])
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise RegistryError(f"champion pointer {pointer} is corrupt: {exc}") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise CorruptModelError(f"champion pointer {pointer} is corrupt: {exc}") from exc
 
 
 def set_champion(root: Path, model_id: str, *, reason: str) -> None:
@@ -119,13 +137,21 @@ def load_metadata(root: Path, model_id: str) -> dict[str, Any]:
     """The metadata of a stored model, as stored.
 
     Raises:
-        RegistryError: naming the file when it is missing or not JSON.
+        RegistryError: naming the file when it is missing.
+        CorruptModelError: naming the file when it is not a JSON object (truncated, tampered).
     """
     path = DataRoot(root).model_card(model_id)
     try:
-        return dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RegistryError(f"cannot read model metadata {path}: {exc}") from exc
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise RegistryError(f"no model {model_id!r}: {path} does not exist") from exc
+    try:
+        card = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CorruptModelError(f"model metadata {path} is corrupt (not JSON: {exc})") from exc
+    if not isinstance(card, dict):
+        raise CorruptModelError(f"model metadata {path} is corrupt: a JSON {type(card).__name__}, not an object")
+    return card
 
 
 def load_model(root: Path, model_id: str | None = None) -> LSTMClassifier:
@@ -136,8 +162,9 @@ def load_model(root: Path, model_id: str | None = None) -> LSTMClassifier:
         stored metadata in ``card_``.
 
     Raises:
-        RegistryError: naming the file when the model or metadata is missing, corrupt, from an
-            incompatible format version, or uses features/classes this code does not have.
+        RegistryError: naming the file when the model or metadata is missing, from an incompatible
+            format version, or uses features/classes this code does not have; a
+            :class:`CorruptModelError` when a file is corrupt (truncated, not JSON, keys missing).
     """
     model_id = model_id or champion_id(root)
     if model_id is None:
@@ -146,8 +173,8 @@ def load_model(root: Path, model_id: str | None = None) -> LSTMClassifier:
     _check_metadata(load_metadata(root, model_id), folder / CARD_FILE)
     try:
         model = LSTMClassifier.load(folder)
-    except ValueError as exc:
-        raise RegistryError(str(exc)) from exc
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        raise CorruptModelError(str(exc)) from exc
     model.model_id_ = model_id
     return model
 
@@ -161,8 +188,11 @@ def _check_metadata(metadata: dict[str, Any], path: Path) -> None:
         features = list(metadata["dataset"]["features"])
         classes = list(metadata["classes"])
         scaler_names = list(metadata["scaler"]["feature_names"])
+        for key in SCALER_KEYS:
+            if len(metadata["scaler"][key]) != len(scaler_names):
+                raise CorruptModelError(f"{path} is corrupt: scaler.{key} and scaler.feature_names differ in length")
     except (KeyError, TypeError) as exc:
-        raise RegistryError(f"{path}: metadata lacks {exc}") from exc
+        raise CorruptModelError(f"{path} is corrupt: the metadata lacks {exc}") from exc
     unknown = [f for f in features if f not in FEATURES]
     if unknown:
         raise RegistryError(f"{path}: features {unknown} are not known to this code")

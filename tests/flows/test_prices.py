@@ -18,6 +18,7 @@ from features.prices.sources import SourceError
 from features.prices.store import PriceStore
 from flows.cli.prices import add_prices_parser, format_update, run_prices_command
 from flows.common import update_prices
+from flows.exits import PARTIAL
 from flows.prices import prices_update_flow
 from tests.support import make_prices
 
@@ -203,14 +204,14 @@ def test_show_of_nothing_stored_is_an_error_naming_the_ticker(tmp_path: Path) ->
 
 
 @pytest.mark.usefixtures("without_prefect")
-def test_update_command_prints_each_ticker_and_exits_1_when_some_failed(
+def test_update_command_prints_each_ticker_and_exits_partial_when_some_failed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["prices", "update", "--source", SOURCE, "--data-root", str(tmp_path)]
 
     assert run_prices_command(parser().parse_args([*argv, "--tickers", "SYN00"])) == 0
     ok = capsys.readouterr().out.splitlines()
-    assert run_prices_command(parser().parse_args([*argv, "--tickers", "SYN00,NOPE"])) == 1
+    assert run_prices_command(parser().parse_args([*argv, "--tickers", "SYN00,NOPE"])) == PARTIAL  # 3
     partial = capsys.readouterr().out.splitlines()
 
     assert ok[1].split() == ["SYN00", "updated", "60", "0", "0", "0"]

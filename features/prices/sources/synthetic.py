@@ -59,6 +59,12 @@ ORACLE_PATHS = 80_000
 ORACLE_GRID = 41
 
 
+MAX_ROWS = 20_000_000
+"""The most rows (tickers x days) a synthetic market may have: it is generated whole, in memory."""
+BYTES_PER_ROW = 300
+"""Peak memory per row while building a market and its frame (measured: 298 B at 1,000,000 rows)."""
+
+
 @dataclass(frozen=True)
 class SyntheticMarket:
     """Generator of a multi-ticker daily OHLCV market (business days, no holidays).
@@ -95,6 +101,12 @@ class SyntheticMarket:
             raise ValueError(f"tickers must be in [1, 10000], got tickers={self.tickers}")
         if not 2 <= self.days <= 100_000:
             raise ValueError(f"days must be in [2, 100000], got days={self.days}")
+        if self.tickers * self.days > MAX_ROWS:  # the limits hold together: the market is built whole, in memory
+            raise ValueError(
+                f"tickers x days must be at most {MAX_ROWS:,} rows, got tickers={self.tickers} x days={self.days} = "
+                f"{self.tickers * self.days:,} rows (about {self.tickers * self.days * BYTES_PER_ROW / 2**30:.0f} GiB "
+                "of memory to build)"
+            )
         if not 0 <= self.signal <= 10:
             raise ValueError(f"signal must be in [0, 10], got signal={self.signal}")
         if not 0 <= self.rho < 1:

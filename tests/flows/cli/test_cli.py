@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from flows.cli.commands import main
+from flows.exits import INFRA
 from tests.support import publish_daily
 
 
@@ -217,7 +218,7 @@ def test_prefect_server_start_up_timeout_becomes_one_line_saying_what_to_do(monk
 
     monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "240")
     monkeypatch.setattr(flows.cli.commands, "_run", slow_server)
-    assert main(["backtest"]) == 2
+    assert main(["backtest"]) == INFRA  # the machine, not the input (README, "Exit statuses")
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith("updown backtest: error: Prefect's temporary server did not start within 240 s")
