@@ -39,7 +39,7 @@ from models.evaluation.config import StrategyConfig
 from models.evaluation.portfolios import long_book_signal, quantile_buckets
 from models.evaluation.ranking import daily_ic, ic_summary
 from models.evaluation.signal import ic_series
-from models.evaluation.strategy import _prepare, position_weights, prediction_score
+from models.evaluation.strategy import align_prices, position_weights, prediction_score
 
 __all__ = [
     "MIN_TICKERS",
@@ -97,7 +97,7 @@ def book_returns(
         Frame indexed by date (every price date of the predicted tickers) with ``{name}_gross``,
         ``{name}_turnover`` and ``{name}_net`` (gross minus ``cost_bps * 1e-4 * turnover``).
     """
-    px, rows = _prepare(predictions, prices)
+    px, rows = align_prices(predictions, prices)
     ticker = px["ticker"].to_numpy()
     first = np.r_[True, ticker[1:] != ticker[:-1]]
     adj = px["adj_close"].to_numpy(dtype="float64")

@@ -111,7 +111,7 @@ def signals(predicted: pd.Series, *, variant: str) -> np.ndarray:
     return out
 
 
-def _prepare(predictions: pd.DataFrame, prices: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+def align_prices(predictions: pd.DataFrame, prices: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """Price rows of the predicted tickers (sorted by ticker, date) and the price row of each prediction."""
     tickers = pd.unique(predictions["ticker"].astype(str))
     px = prices.loc[prices["ticker"].astype(str).isin(tickers), ["date", "ticker", "adj_close"]]
@@ -367,7 +367,7 @@ def strategy_returns(
         raise ValueError(f"horizon must be >= 1 and lag >= 0, got horizon={horizon}, lag={lag}")
     if len(predictions) == 0:
         raise ValueError("predictions must hold at least one row")
-    px, rows = _prepare(predictions, prices)
+    px, rows = align_prices(predictions, prices)
     ticker = px["ticker"].to_numpy()
     first = np.r_[True, ticker[1:] != ticker[:-1]]
     adj = px["adj_close"].to_numpy(dtype="float64")
