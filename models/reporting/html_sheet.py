@@ -145,6 +145,9 @@ def qlib_excess_table(cs: Mapping[str, Any]) -> str:
     """The top-k long book against the equal-weight universe, overall and per year (Qlib's conventions)."""
     book = cs["book"]
     rule = f"TopkDropout(topk={book['topk']}, n_drop={book['n_drop']})" if book["n_drop"] else f"top {book['topk']}"
+    k = book.get("k_per_date_median")
+    if k is not None and k < book["topk"]:  # too few tickers for k names on each side
+        rule += f" (a median of {fmt(k, 'int')} names per date: k is at most half the tickers of a date)"
     rows = [
         [p, fmt(f["annualised_excess_return"], "pct"), fmt(f["excess_gross_annualised_return"], "pct"),
          fmt(f["information_ratio"], digits=2), fmt(f["max_drawdown"], "pct"),

@@ -55,7 +55,7 @@ def test_a_cross_section_gets_qlibs_table_and_charts_in_every_output(tmp_path: P
     assert f"<td>{fmt(overall['annualised_excess_return'], 'pct')}</td>" in section
     for year in cs["by_year"]:
         assert f"<td>{year}</td>" in section
-    assert "TopkDropout(topk=3, n_drop=1)" in section
+    assert "TopkDropout(topk=3, n_drop=1) (equal weight" in section  # 8 tickers hold 3 a side: k as asked
     for key in ("quantile_cumulative", "ic"):
         assert f'alt="{html.escape(CAPTIONS[key])}"' in section
     assert page.count(f'alt="{html.escape(CAPTIONS["ic"])}"') == 1  # the IC chart moved here from the signal section
@@ -63,6 +63,12 @@ def test_a_cross_section_gets_qlibs_table_and_charts_in_every_output(tmp_path: P
     ic = table.loc[(table["metric"] == "cs_ic") & (table["scope"] == "all"), "value"].item()
     assert ic == pytest.approx(overall["ic"])
     assert content["strategy"]["settings"]["portfolio"] == "topk_dropout"
+
+
+def test_the_caption_says_when_a_date_has_too_few_tickers_for_k_a_side(tmp_path: Path):
+    content, page, _ = _run(tmp_path, 8, StrategyConfig(portfolio="topk", topk=10))
+    assert content["cross_section"]["book"]["k_per_date_median"] == 4.0
+    assert "top 10 (a median of 4 names per date: k is at most half the tickers of a date)" in page
 
 
 def test_one_ticker_says_the_cross_section_is_not_meaningful(tmp_path: Path):
