@@ -156,6 +156,7 @@ def cross_section_report(
     lag: int,
     horizon: int,
     config: StrategyConfig | None = None,
+    baselines: Mapping[str, np.ndarray] | None = None,
     periods_per_year: int = 252,
     window: int = 63,
 ) -> CrossSection:
@@ -169,6 +170,8 @@ def cross_section_report(
         horizon: label horizon and holding period, as the strategy's.
         config: the strategy's settings: ``topk``, ``n_drop``, ``portfolio`` (``topk_dropout`` makes the
             long book TopkDropout's), ``quantiles`` and ``cost_bps`` (charged on the top-k book).
+        baselines: name -> (n, 3) probabilities row-aligned with ``predictions``: each baseline's score
+            gets the same overall IC figures, so the model's IC is read beside what simple rules reach.
         periods_per_year: to annualise.
         window: dates of the IC's rolling mean.
 
@@ -177,7 +180,9 @@ def cross_section_report(
         meaningful, ``book`` (``topk``, ``n_drop`` or None, ``rule``, ``cost_bps``), ``overall`` and
         ``by_year`` (year -> the :func:`ic_figures` keys and the :func:`excess_figures` keys of the net
         top-k book (``excess_gross_annualised_return`` before costs) and ``topk_annualised_return``,
-        ``universe_annualised_return``) and ``quantile_total_return`` (bucket -> summed daily gross return).
+        ``universe_annualised_return``), ``quantile_total_return`` (bucket -> summed daily gross return)
+        and ``baselines`` (name -> the overall :func:`ic_figures` of its score; NaN figures and
+        ``n_dates`` 0 for a baseline that gives every ticker of a date the same score, e.g. the class prior).
     """
     config = config or StrategyConfig()
     dates = predictions["date"].to_numpy(dtype="datetime64[ns]")
@@ -240,14 +245,23 @@ def cross_section_report(
                  "k_per_date_median": float(min(config.topk, median // 2))},
         "overall": figures(per_date, daily), "by_year": by_year,
         "quantile_total_return": {k: float(v) for k, v in quantiles.sum().items()},
+        "baselines": {name: _baseline_ic(dates, np.asarray(probs, dtype="float64"), fwd, horizon=horizon)
+                      for name, probs in (baselines or {}).items()},
     }  # fmt: skip
     return CrossSection(json_ready(summary), ic_series(dates, s, fwd, window=window), quantiles)
+
+
+def _baseline_ic(dates: np.ndarray, probs: np.ndarray, fwd: np.ndarray, *, horizon: int) -> dict[str, Any]:
+    """Overall IC figures of a baseline's ``P(up) - P(down)``; dates where it ranks nobody apart are left out."""
+    per_date = daily_ic(dates, probs[:, 2] - probs[:, 0], fwd).dropna(subset=["ic", "rank_ic"])
+    return ic_figures(per_date, horizon=horizon)
 
 
 def cross_section_table(summary: Mapping[str, Any]) -> pd.DataFrame:
     """:func:`cross_section_report`'s summary as tidy ``metric, subject, scope, value`` rows (subject ``topk``).
 
-    Scopes: ``all`` and ``year=YYYY``; bucket totals as ``quantile_total_return`` with scope ``quantile=q``.
+    Scopes: ``all`` and ``year=YYYY``; bucket totals as ``quantile_total_return`` with scope ``quantile=q``;
+    each baseline's IC figures with its name as the subject, scope ``all``.
     """
     rows: list[tuple[str, str, str, Any]] = []
     if summary.get("meaningful"):
@@ -255,6 +269,8 @@ def cross_section_table(summary: Mapping[str, Any]) -> pd.DataFrame:
             rows += [(f"cs_{k}", "topk", scope, v) for k, v in figs.items()]
         rows += [("quantile_total_return", "topk", f"quantile={q}", v)
                  for q, v in summary["quantile_total_return"].items()]  # fmt: skip
+        for name, figs in summary.get("baselines", {}).items():
+            rows += [(f"cs_{k}", name, "all", v) for k, v in figs.items()]
     table = pd.DataFrame(rows, columns=["metric", "subject", "scope", "value"])
     table["value"] = pd.to_numeric(table["value"], errors="coerce").astype("float64")
     return table

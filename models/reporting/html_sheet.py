@@ -141,6 +141,27 @@ def qlib_ic_table(cs: Mapping[str, Any]) -> str:
                  "ICIR = mean / std of the daily values (Qlib's, not annualised); t from Newey-West.")  # fmt: skip
 
 
+def baseline_ic_table(cs: Mapping[str, Any]) -> str:
+    """The model's overall IC figures beside each baseline's, so an IC is read against what simple rules reach."""
+    if not cs.get("baselines"):
+        return ""
+    rows = []
+    for name, f in [("model", cs["overall"]), *cs["baselines"].items()]:
+        if not f["n_dates"]:
+            rows.append([name.replace("_", " "), *["n/a"] * 6, "0"])
+            continue
+        rows.append([name.replace("_", " "), fmt(f["ic"], digits=4), fmt(f["icir"], digits=3),
+                     fmt(f["ic_t_stat"], digits=2), fmt(f["rank_ic"], digits=4), fmt(f["rank_icir"], digits=3),
+                     fmt(f["rank_ic_t_stat"], digits=2), fmt(f["n_dates"], "int")])  # fmt: skip
+    return table(
+        ["forecast", "IC", "ICIR", "t (HAC)", "Rank IC", "Rank ICIR", "t (HAC)", "dates"],
+        rows,
+        caption="The same figures for each baseline's P(up) - P(down), all dates: an IC means little "
+        "until it beats these; n/a: the forecast gives every ticker of a date the same score. The directional "
+        "verdict tests the rank IC differences (Holm-adjusted).",
+    )
+
+
 def qlib_excess_table(cs: Mapping[str, Any]) -> str:
     """The top-k long book against the equal-weight universe, overall and per year (Qlib's conventions)."""
     book = cs["book"]
@@ -165,5 +186,6 @@ def cross_section_html(cs: Mapping[str, Any], figures: Sequence[str] = ()) -> st
     note = f'<p class="note">{html.escape(str(cs.get("note", "")))}</p>'
     if not cs.get("meaningful"):
         return note
-    tables = f'<div class="scroll">{qlib_ic_table(cs)}</div><div class="scroll">{qlib_excess_table(cs)}</div>'
+    tables = "".join(f'<div class="scroll">{t}</div>'
+                     for t in (qlib_ic_table(cs), baseline_ic_table(cs), qlib_excess_table(cs)) if t)  # fmt: skip
     return note + tables + "".join(figures)

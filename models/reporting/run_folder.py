@@ -132,7 +132,7 @@ def write_backtest_report(
     config = strategy_config or StrategyConfig()
     strategy, trials = _strategy(predictions, baselines, prices, run_info, lag=lag, horizon=horizon,
                                  config=config, seed=seed, trials_folder=trials_folder)  # fmt: skip
-    cross = cross_section_report(predictions, prices, lag=lag, horizon=horizon, config=config)
+    cross = cross_section_report(predictions, prices, lag=lag, horizon=horizon, config=config, baselines=baselines)
     _attach_trials(evaluation, trials)
     tearsheet = build_tearsheet(strategy.daily, strategy.positions, predictions)
     bayes = _bayes(predictions, run_info, evaluation, horizon=horizon, lag=lag)

@@ -60,6 +60,27 @@ def test_ic_icir_rank_ic_on_a_constructed_example():
     assert report.ic["ic"].tolist() == pytest.approx([1, 1, -1, 1])
 
 
+def test_each_baselines_ic_is_given_beside_the_models():
+    dates = pd.bdate_range("2021-01-04", periods=4)
+    fwd = [[0.01, 0.02, 0.03, 0.04], [0.04, 0.03, 0.02, 0.01], [0.01, 0.03, 0.02, 0.04], [0.02, 0.01, 0.04, 0.03]]
+    predictions = _predictions(dates, [[0.1, 0.2, 0.3, 0.4]] * 4, fwd)
+    r = np.ravel(fwd)
+    oracle = np.column_stack([-r, np.zeros_like(r), r])  # P(up) - P(down) = 2r: ranks every date right
+    prior = np.tile([0.3, 0.4, 0.3], (len(r), 1))  # the same score for every ticker: no cross-section
+    prices = _prices(pd.bdate_range("2021-01-04", periods=6), {t: [0.0] * 5 for t in TICKERS})
+    report = cross_section_report(predictions, prices, lag=0, horizon=1, baselines={"oracle": oracle, "prior": prior})
+    figures = report.summary["baselines"]
+    assert figures["oracle"]["ic"] == pytest.approx(1.0)
+    assert figures["oracle"]["rank_ic"] == pytest.approx(1.0)
+    assert figures["oracle"]["n_dates"] == 4
+    assert figures["prior"]["n_dates"] == 0
+    assert figures["prior"]["ic"] is None  # NaN, stored as JSON null
+    assert report.summary["overall"]["ic"] < 0.5  # the model's fixed ranking is right on one date in four
+    table = cross_section_table(report.summary)
+    oracle_ic = table.loc[(table["subject"] == "oracle") & (table["metric"] == "cs_ic"), ["scope", "value"]]
+    assert oracle_ic.values.tolist() == [["all", pytest.approx(1.0)]]
+
+
 def test_figures_are_split_by_calendar_year():
     dates = pd.DatetimeIndex(["2020-12-30", "2020-12-31", "2021-01-04"])
     s = [0.1, 0.2, 0.3, 0.4]

@@ -55,12 +55,18 @@ def test_a_cross_section_gets_qlibs_table_and_charts_in_every_output(tmp_path: P
     assert f"<td>{fmt(overall['annualised_excess_return'], 'pct')}</td>" in section
     for year in cs["by_year"]:
         assert f"<td>{year}</td>" in section
-    assert "TopkDropout(topk=3, n_drop=1) (equal weight" in section  # 8 tickers hold 3 a side: k as asked
+    assert "TopkDropout(topk=3, n_drop=1) (equal weight" in section
+    assert cs["baselines"]["class_prior"]["n_dates"] == 0  # one score for every ticker ranks nobody
+    assert (
+        "<tr><td>class prior</td>" + "<td>n/a</td>" * 6 + "<td>0</td></tr>" in section
+    )  # 8 tickers hold 3 a side: k as asked
     for key in ("quantile_cumulative", "ic"):
         assert f'alt="{html.escape(CAPTIONS[key])}"' in section
     assert page.count(f'alt="{html.escape(CAPTIONS["ic"])}"') == 1  # the IC chart moved here from the signal section
     assert (tmp_path / "run" / "quantile_cumulative.png").read_bytes().startswith(b"\x89PNG")
-    ic = table.loc[(table["metric"] == "cs_ic") & (table["scope"] == "all"), "value"].item()
+    ic = table.loc[
+        (table["metric"] == "cs_ic") & (table["scope"] == "all") & (table["subject"] == "topk"), "value"
+    ].item()
     assert ic == pytest.approx(overall["ic"])
     assert content["strategy"]["settings"]["portfolio"] == "topk_dropout"
 
