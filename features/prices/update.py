@@ -387,15 +387,17 @@ def _update_ticker(
     A corrupt stored file was quarantined by the store when it was first read (it then counts as
     absent); the outcome says so in ``quarantined``.
     """
+    bad: list[RowIssue] = []
+    odd: list[RowIssue] = []
     if window is None or got is None:
-        outcome, bad, odd = TickerUpdate(name, "unchanged"), [], []
+        outcome = TickerUpdate(name, "unchanged")
     elif name in got.failures:
-        outcome, bad, odd = TickerUpdate(name, "failed", fetched=_window_text(*window), reason=got.failures[name]), [], []
+        outcome = TickerUpdate(name, "failed", fetched=_window_text(*window), reason=got.failures[name])
     else:
         try:
             outcome, bad, odd = _apply(source, store, name, got, asked=_window_text(*window), settings=settings)
         except (SourceError, StoreLockedError, PriceDataError, CorruptFileError) as exc:
-            outcome, bad, odd = TickerUpdate(name, "failed", fetched=_window_text(*window), reason=str(exc)), [], []
+            outcome = TickerUpdate(name, "failed", fetched=_window_text(*window), reason=str(exc))
     note = store.quarantined.get(name, "")
     return (replace(outcome, quarantined=note) if note else outcome), bad, odd
 

@@ -42,10 +42,11 @@ globs above never see them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -157,11 +158,8 @@ def read_daily(root: str | Path, *, date: DateLike | None = None, tickers: list[
             table = read_partition(root, as_of, kind="daily")
             if table is not None:
                 break
-        if table is None:
-            raise FileNotFoundError(
-                f"no readable daily reports under {DataRoot(root).partitions_dir('daily')} (the corrupt ones were "
-                f"moved to {DataRoot(root).quarantine_dir}); run `updown daily` first"
-            )
+        if table is None:  # every one corrupt (now quarantined): name the latest
+            _missing_daily(root, daily_path(root, dates[-1]), dates[-1], [])
     else:
         as_of = wanted
         path = daily_path(root, as_of)
@@ -174,7 +172,7 @@ def read_daily(root: str | Path, *, date: DateLike | None = None, tickers: list[
     return frame.loc[:, list(PREDICTION_COLUMNS)]
 
 
-def _missing_daily(root: Path, path: Path, as_of: pd.Timestamp, dates: list[pd.Timestamp]) -> None:
+def _missing_daily(root: Path, path: Path, as_of: pd.Timestamp, dates: list[pd.Timestamp]) -> NoReturn:
     """Raise the error for an absent daily partition: corrupt (and quarantined), or never published."""
     copies = quarantined(DataRoot(root), path)
     if copies:
@@ -248,10 +246,8 @@ def set_aside(root: Path, path: Path, problem: Exception) -> Path | None:
         return None
     moved = quarantine(DataRoot(root), path, reason=f"cannot read report {path}: {problem}")
     if moved is not None:
-        try:
+        with contextlib.suppress(OSError):  # not empty (a writer's temp file) or gone
             os.rmdir(path.parent)
-        except OSError:
-            pass  # not empty (a writer's temp file) or gone
     return moved
 
 

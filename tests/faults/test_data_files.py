@@ -60,7 +60,9 @@ def test_a_truncated_price_file_is_quarantined_and_a_refetch_rebuilds_it(tmp_pat
     assert "SYN01.parquet was corrupt" in outcome["SYN01"].quarantined
     assert "moved to" in str(outcome["SYN01"])
     moved = _quarantined(tmp_path)
-    assert len(moved) == 1 and moved[0].startswith("prices/SYN01.parquet.") and moved[0].endswith(".corrupt")
+    assert len(moved) == 1
+    assert moved[0].startswith("prices/SYN01.parquet.")
+    assert moved[0].endswith(".corrupt")
     assert any("SYN01.parquet" in r.getMessage() and "quarantine" in r.getMessage() for r in caplog.records)
     pd.testing.assert_frame_equal(store.read(), source.fetch())
 
@@ -70,9 +72,11 @@ def test_a_corrupt_price_file_is_skipped_by_readers_and_the_others_read(tmp_path
     store.write(SyntheticMarket(tickers=2, days=30, seed=1).fetch())
     _truncate(store.path("SYN00"))
     frame = store.read()
-    assert sorted(frame["ticker"].unique()) == ["SYN01"] and len(frame) == 30
+    assert sorted(frame["ticker"].unique()) == ["SYN01"]
+    assert len(frame) == 30
     assert not store.path("SYN00").exists()
-    assert "SYN00" in store.quarantined and store.tickers() == ["SYN01"]
+    assert "SYN00" in store.quarantined
+    assert store.tickers() == ["SYN01"]
     assert len(store.stored_dates(["SYN00", "SYN01"])["SYN01"]) == 30
 
 
@@ -111,9 +115,8 @@ def test_a_symlinked_lock_is_refused_and_nothing_is_created_outside_the_root(tmp
     store.lock_path("AAA").unlink()
     store.lock_path("AAA").parent.rmdir()
     store.lock_path("AAA").parent.symlink_to(outside)
-    with pytest.raises(CorruptFileError, match=r"lock folder .*\.locks is a symbolic link"):
-        with store.lock("AAA"):
-            pass
+    with pytest.raises(CorruptFileError, match=r"lock folder .*\.locks is a symbolic link"), store.lock("AAA"):
+        pass
     assert list(outside.iterdir()) == []
 
 
@@ -134,7 +137,8 @@ def test_a_corrupt_daily_partition_is_quarantined_and_readers_go_on(tmp_path):
     assert read_daily(tmp_path)["date"].unique().tolist() == [DAY2]  # the latest readable one
     assert sorted(read_predictions(tmp_path)["date"].unique()) == [DAY1, DAY2]
     moved = _quarantined(tmp_path)
-    assert len(moved) == 1 and moved[0].startswith("reports/daily/date=2024-01-04/predictions.parquet.")
+    assert len(moved) == 1
+    assert moved[0].startswith("reports/daily/date=2024-01-04/predictions.parquet.")
     assert not (DataRoot(tmp_path).partitions_dir("daily") / "date=2024-01-04").exists()  # no stray folder left
     with pytest.raises(CorruptFileError, match=r"date=2024-01-04.*predictions\.parquet was corrupt.*quarantined"):
         read_daily(tmp_path, date="2024-01-04")
@@ -210,7 +214,8 @@ def test_one_bad_file_in_a_dir_folder_never_sinks_the_good_ones(tmp_path, caplog
     # the same folder through the update path: the good ticker is stored
     store = PriceStore(tmp_path / "root")
     report = update_store(DirectorySource(tmp_path), store)
-    assert report.succeeded == ["GOOD"] and len(store.read(["GOOD"])) == 2
+    assert report.succeeded == ["GOOD"]
+    assert len(store.read(["GOOD"])) == 2
 
 
 def test_a_requested_ticker_whose_dir_file_is_bad_is_an_error_naming_the_file(tmp_path):
@@ -220,7 +225,8 @@ def test_a_requested_ticker_whose_dir_file_is_bad_is_an_error_naming_the_file(tm
         DirectorySource(tmp_path).fetch(["JUNK"])
     assert list(DirectorySource(tmp_path).fetch(["GOOD"])["close"]) == [10.0, 11.0]
     report = update_store(DirectorySource(tmp_path), PriceStore(tmp_path / "root"), ["GOOD", "JUNK"])
-    assert report.succeeded == ["GOOD"] and "JUNK.csv" in report.failures["JUNK"]
+    assert report.succeeded == ["GOOD"]
+    assert "JUNK.csv" in report.failures["JUNK"]
 
 
 @pytest.mark.parametrize(

@@ -209,4 +209,3 @@ def _dates(column: pd.Series, path: Path) -> pd.Series:
         what = "is empty" if pd.isna(value) or str(value).strip() == "" else f"{value!r} is not a date"
         raise SourceError(f"source 'dir': {path} {where(row)}: the date {what} ({int(empty.sum())} such rows)")
     return parsed
-
