@@ -9,7 +9,12 @@ Layout (spelled by :class:`features.storage.layout.DataRoot`)::
 File names come from validated tickers, so a name never escapes its folder. Every write holds
 the ticker's lock, merges with (or replaces) what is stored, validates the result and
 replaces the file atomically (:mod:`features.storage.atomic`): a reader sees the old file or the new one,
-and a write that would change nothing leaves the file untouched. Reads go through
+and a write that would change nothing leaves the file untouched.
+
+A stored file that cannot be read (truncated, garbage) is named, moved to the root's quarantine
+folder (:mod:`features.storage.quarantine`) under the ticker's lock and treated as absent, so the
+other tickers are read and the next update fetches that ticker afresh; :attr:`PriceStore.quarantined`
+says which. Reads go through
 ``pyarrow.dataset`` over the requested files with column selection and a date filter, which
 prunes row groups by their statistics; files are written in row groups of
 :data:`ROW_GROUP_ROWS` rows so that a recent window reads only the last group of each file.
@@ -18,9 +23,11 @@ prunes row groups by their statistics; files are written in row groups of
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import functools
 import itertools
+import logging
 import operator
 import os
 import threading
@@ -41,6 +48,9 @@ from features.frame import COLUMNS, PriceDataError, canonicalize, empty_frame, v
 from features.prices.sources.base import canonical_events, empty_events
 from features.storage.atomic import atomic_path
 from features.storage.layout import DataRoot
+from features.storage.quarantine import CorruptFileError, quarantine
+
+_log = logging.getLogger("updown")
 
 # About 16 years of trading days per row group: a recent window (the daily flow's) reads only
 # each file's last group, and a full read decodes few groups (measured in docs/prices.md).
@@ -66,6 +76,10 @@ class PriceStore:
     Args:
         root: The data root (``./data`` by default in the CLI).
         lock_timeout_s: How long a write waits for another update of the same ticker.
+
+    Attributes:
+        quarantined: ticker -> what happened to its corrupt price or events file (moved to
+            quarantine, or skipped when it could not be moved), for the files this store found.
     """
 
     def __init__(self, root: str | Path, *, lock_timeout_s: float = 120.0) -> None:
@@ -76,6 +90,7 @@ class PriceStore:
         self.folder = self.layout.prices_dir
         self.events_folder = self.layout.events_dir
         self.lock_timeout_s = float(lock_timeout_s)
+        self.quarantined: dict[str, str] = {}
 
     # -- paths ------------------------------------------------------------------------------
 
@@ -106,6 +121,8 @@ class PriceStore:
         Raises:
             StoreLockedError: when the lock is not free within ``timeout_s`` (default: the
                 store's ``lock_timeout_s``), naming the ticker and the lock file.
+            CorruptFileError: the lock file or its ``.locks`` folder is a symbolic link (it is
+                never followed: it could create or lock a file outside the root).
         """
         wait = self.lock_timeout_s if timeout_s is None else timeout_s
         with _hold(self.lock_path(ticker), ticker=ticker, timeout_s=wait):
@@ -167,11 +184,13 @@ class PriceStore:
     ) -> pd.DataFrame:
         """Canonical prices for ``tickers`` (None = all stored) in an inclusive date range.
 
-        Tickers without a file are skipped; use :meth:`tickers` to see what is stored.
+        Tickers without a file are skipped; use :meth:`tickers` to see what is stored. A corrupt
+        file is quarantined with a warning and skipped (see :attr:`quarantined`).
 
         Raises:
             ValueError: for a bad ticker or date, or ``start`` after ``end``.
-            PriceDataError: when a stored file cannot be read, naming the file.
+            PriceDataError: when a stored file cannot be read for another reason than its
+                content (e.g. permissions), naming the file.
         """
         lo, hi = parse_date(start, name="start"), parse_date(end, name="end")
         check_range(lo, hi)
@@ -209,13 +228,34 @@ class PriceStore:
             dataset = ds.dataset([str(p) for p in paths], format="parquet", schema=PRICE_SCHEMA)
             return dataset.to_table(columns=columns, filter=condition)
         except (OSError, pa.ArrowException) as exc:  # corrupt or foreign file: find it and name it
+            good = []
             for path in paths:
-                try:
-                    pq.read_schema(path)
-                    pq.read_table(path, columns=columns)
-                except Exception as inner:
-                    raise PriceDataError(f"cannot read stored prices {path}: {inner}") from inner
-            raise PriceDataError(f"cannot read stored prices under {self.folder}: {exc}") from exc
+                problem = _unreadable(path, columns=columns)
+                if problem is None:
+                    good.append(path)
+                elif not _is_corrupt(problem):
+                    raise PriceDataError(f"cannot read stored prices {path}: {problem}") from problem
+                else:
+                    self._set_aside(path.stem, path, problem)
+            if len(good) == len(paths):
+                raise PriceDataError(f"cannot read stored prices under {self.folder}: {exc}") from exc
+        if not good:
+            return PRICE_SCHEMA.empty_table().select(columns)
+        return self._scan(good, columns=columns, lo=lo, hi=hi)
+
+    def _set_aside(self, ticker: str, path: Path, problem: Exception) -> None:
+        """Quarantine ``ticker``'s corrupt ``path`` under its lock if it is still corrupt; else leave it."""
+        reason = f"cannot read stored {path}: {problem}"
+        try:
+            with self.lock(ticker, timeout_s=min(self.lock_timeout_s, 5.0)):
+                if not path.is_file() or _unreadable(path, columns=None) is None:
+                    return  # replaced (repaired) by a writer meanwhile: nothing to set aside
+                moved = quarantine(self.layout, path, reason=reason)
+        except (OSError, StoreLockedError, CorruptFileError) as exc:  # read-only root, busy or unsafe lock
+            _log.warning("corrupt file %s skipped (%s); not moved to quarantine: %s", path, reason, exc)
+            moved = None
+        where = f"moved to {moved}" if moved is not None else "skipped (could not be moved to quarantine)"
+        self.quarantined[ticker] = f"stored file {path} was corrupt ({problem}); {where}"
 
     # -- corporate actions ------------------------------------------------------------------
 
@@ -227,7 +267,10 @@ class PriceStore:
         try:
             table = pq.read_table(path, schema=EVENT_FILE_SCHEMA)
         except Exception as exc:
-            raise PriceDataError(f"cannot read stored events {path}: {exc}") from exc
+            if not _is_corrupt(exc):
+                raise PriceDataError(f"cannot read stored events {path}: {exc}") from exc
+            self._set_aside(ticker, path, exc)
+            return empty_events()
         return canonical_events(table.to_pandas().assign(ticker=ticker))
 
     def write_events(self, ticker: str, events: pd.DataFrame, *, replace: bool = False) -> bool:
@@ -246,6 +289,21 @@ class PriceStore:
             with atomic_path(self.events_path(ticker)) as tmp:
                 pq.write_table(table, tmp, compression="zstd")
             return True
+
+
+def _unreadable(path: Path, *, columns: list[str] | None) -> Exception | None:
+    """Why ``path`` cannot be read as Parquet (None: it can)."""
+    try:
+        pq.read_schema(path)
+        pq.read_table(path, columns=columns)
+    except Exception as exc:
+        return exc
+    return None
+
+
+def _is_corrupt(exc: Exception) -> bool:
+    """Whether a read error is about the file's content (corrupt, foreign), not the system (I/O, permissions)."""
+    return isinstance(exc, pa.ArrowException | ValueError | TypeError) and not isinstance(exc, OSError)
 
 
 def _in_key_order(table: pa.Table) -> pa.Table:
@@ -286,8 +344,7 @@ def _hold(path: Path, *, ticker: str, timeout_s: float) -> Iterator[None]:
         raise _locked(ticker, path, timeout_s)
     try:
         if held.depth == 0:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = _open_lock(path)
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -311,6 +368,29 @@ def _hold(path: Path, *, ticker: str, timeout_s: float) -> Iterator[None]:
             os.close(held.fd)
             held.fd = -1
         held.rlock.release()
+
+
+def _open_lock(path: Path) -> int:
+    """Open (creating) the lock file ``path``, never through a symbolic link.
+
+    Raises:
+        CorruptFileError: ``path`` or its folder is a symbolic link, naming it and its target.
+    """
+    if path.parent.is_symlink():
+        raise CorruptFileError(
+            f"lock folder {path.parent} is a symbolic link (to {os.readlink(path.parent)}); refusing to lock through "
+            "it: remove it (a new one is made)"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or path.is_symlink():
+            raise CorruptFileError(
+                f"lock file {path} is a symbolic link (to {os.readlink(path)}); refusing to follow it: "
+                "remove it (a new lock file is made)"
+            ) from exc
+        raise
 
 
 def _locked(ticker: str, path: Path, timeout_s: float) -> StoreLockedError:

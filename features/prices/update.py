@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,6 +41,7 @@ from features.prices.sources.base import FetchResult, SourceError, SourceUnavail
 from features.prices.store import PriceStore, StoreLockedError
 from features.prices.validation import RowIssue, ValidationPolicy, flag_with_history, reject_invalid
 from features.storage.layout import DataRoot
+from features.storage.quarantine import CorruptFileError
 
 Status = Literal["updated", "unchanged", "failed"]
 _VALUES = [*PRICE_COLUMNS, "volume"]
@@ -63,6 +64,8 @@ class TickerUpdate:
         fetched: The window asked of the source, ``"YYYY-MM-DD..YYYY-MM-DD"`` (``earliest`` or
             ``latest`` for an open end); empty when nothing had to be fetched.
         reason: Why it failed, or why the history was refetched.
+        quarantined: When its stored file was corrupt: which, and where it was moved (the
+            store then held nothing for it, so the window fetched was that of a new ticker).
     """
 
     ticker: str
@@ -75,12 +78,14 @@ class TickerUpdate:
     refetched_full: bool = False
     fetched: str = ""
     reason: str = ""
+    quarantined: str = ""
 
     def __str__(self) -> str:
+        note = f" ({self.quarantined})" if self.quarantined else ""
         if self.status == "failed":
-            return f"{self.ticker}: failed: {self.reason}"
+            return f"{self.ticker}: failed: {self.reason}{note}"
         text = (
-            f"{self.ticker}: {self.status}, {self.rows_added} added, {self.rows_changed} changed"
+            f"{self.ticker}{note}: {self.status}, {self.rows_added} added, {self.rows_changed} changed"
             f"{f', {self.rows_removed} removed' if self.rows_removed else ''}, {self.rows_rejected} rejected, "
             f"{self.rows_flagged} flagged"
         )
@@ -136,7 +141,9 @@ class UpdateReport:
                 f"{counts['failed']} failed; {len(self.rejected)} rows rejected, {len(self.flagged)} flagged",
             )
         ]
-        lines += [(logging.WARNING if t.status == "failed" else logging.INFO, str(t)) for t in self.tickers]
+        lines += [
+            (logging.WARNING if t.status == "failed" or t.quarantined else logging.INFO, str(t)) for t in self.tickers
+        ]
         issues = [*self.rejected, *self.flagged]
         lines += [(logging.WARNING, str(issue)) for issue in issues[:_MAX_LOGGED_ISSUES]]
         if len(issues) > _MAX_LOGGED_ISSUES:
@@ -375,16 +382,24 @@ def _update_ticker(
     *,
     settings: _Settings,
 ) -> tuple[TickerUpdate, list[RowIssue], list[RowIssue]]:
-    """Steps 3-5 for one ticker, or why there is nothing to do; a failure is an outcome, not an error."""
+    """Steps 3-5 for one ticker, or why there is nothing to do; a failure is an outcome, not an error.
+
+    A corrupt stored file was quarantined by the store when it was first read (it then counts as
+    absent); the outcome says so in ``quarantined``.
+    """
+    bad: list[RowIssue] = []
+    odd: list[RowIssue] = []
     if window is None or got is None:
-        return TickerUpdate(name, "unchanged"), [], []
-    asked = _window_text(*window)
-    if name in got.failures:
-        return TickerUpdate(name, "failed", fetched=asked, reason=got.failures[name]), [], []
-    try:
-        return _apply(source, store, name, got, asked=asked, settings=settings)
-    except (SourceError, StoreLockedError, PriceDataError) as exc:
-        return TickerUpdate(name, "failed", fetched=asked, reason=str(exc)), [], []
+        outcome = TickerUpdate(name, "unchanged")
+    elif name in got.failures:
+        outcome = TickerUpdate(name, "failed", fetched=_window_text(*window), reason=got.failures[name])
+    else:
+        try:
+            outcome, bad, odd = _apply(source, store, name, got, asked=_window_text(*window), settings=settings)
+        except (SourceError, StoreLockedError, PriceDataError, CorruptFileError) as exc:
+            outcome = TickerUpdate(name, "failed", fetched=_window_text(*window), reason=str(exc))
+    note = store.quarantined.get(name, "")
+    return (replace(outcome, quarantined=note) if note else outcome), bad, odd
 
 
 def _apply(

@@ -16,6 +16,7 @@
     <root>/reports/backtest/trials.json                     the trials ledger (configurations tried per data)
     <root>/cache/folds/<key[:2]>/<key>/                     one fold cache entry (per machine, never synced)
     <root>/cache/yfinance/                                  yfinance's own caches (time zones, cookie)
+    <root>/quarantine/<path>.<UTC time>.corrupt             a corrupt file moved aside (features.storage.quarantine)
 
 Inside a backtest run folder, each walk-forward block leaves ``folds/seed=<s>/fold=<k>.*``
 (:func:`block_stem`).
@@ -55,6 +56,7 @@ FINISHED_RUNS = "reports/backtest/*/predictions.parquet"
 CACHE = "cache"
 FOLD_CACHE = "cache/folds"
 YFINANCE_CACHE = "cache/yfinance"
+QUARANTINE = "quarantine"
 
 MODEL_FILE = "model.keras"
 """A stored model's weights and architecture (Keras 3 format)."""
@@ -194,12 +196,18 @@ class DataRoot:
         return self.partitions_dir(kind) / f"{_DATE_PREFIX}{day:%Y-%m-%d}" / PARTITION_FILES[kind]
 
     def partition_days(self, kind: ReportKind) -> list[str]:
-        """The ``YYYY-MM-DD`` of every partition file of ``kind`` present, unparsed and unsorted."""
+        """The ``YYYY-MM-DD`` of every partition file of ``kind`` present, unparsed and unsorted.
+
+        A ``date=`` folder without the partition file (empty, or holding only a killed writer's
+        hidden temp file) is no partition: it is not listed.
+        """
         folder = self.partitions_dir(kind)
         if not folder.is_dir():
             return []
         return [
-            p.parent.name.removeprefix(_DATE_PREFIX) for p in folder.glob(f"{_DATE_PREFIX}*/{PARTITION_FILES[kind]}")
+            p.parent.name.removeprefix(_DATE_PREFIX)
+            for p in folder.glob(f"{_DATE_PREFIX}*/{PARTITION_FILES[kind]}")
+            if p.is_file()
         ]
 
     @property
@@ -250,3 +258,19 @@ class DataRoot:
     @property
     def yfinance_cache(self) -> Path:
         return self._at(YFINANCE_CACHE)
+
+    # -- quarantine (per machine) ---------------------------------------------------------
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self._at(QUARANTINE)
+
+    def quarantine_file(self, path: str | os.PathLike[str], *, now: dt.datetime) -> Path:
+        """``quarantine/<path under the root>.<UTC time>.corrupt``: where a corrupt ``path`` is moved.
+
+        Raises:
+            ValueError: ``path`` is not under the root.
+        """
+        rel = self.relative(path)
+        stamp = now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        return self.quarantine_dir.joinpath(*rel.split("/")).with_name(f"{Path(rel).name}.{stamp}.corrupt")

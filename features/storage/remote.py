@@ -59,7 +59,7 @@ COMMIT_LAST: tuple[str, ...] = (
     layout.MODEL_CARDS,  # the registry lists a model once its metadata.json exists
     layout.CHAMPION,  # the pointer the daily flow follows
 )
-NOT_SYNCED = (f"{layout.CACHE}/",)
+NOT_SYNCED = (f"{layout.CACHE}/", f"{layout.QUARANTINE}/")
 FSSPEC_HINT = (
     "a data root URL needs the fsspec filesystem of its scheme: "
     "pip install 'updown[s3]' (s3fs) or 'updown[gcs]' (gcsfs)"

@@ -31,13 +31,22 @@ Daily partitions follow the hive convention: ``date`` lives in the folder name, 
 file, so ``pandas.read_parquet("<root>/reports/daily")``, ``pyarrow.dataset`` and DuckDB's
 ``read_parquet('<root>/reports/daily/*/*.parquet')`` read the whole history directly.
 :func:`read_predictions` returns it with ``date`` as ``datetime64[ns]``.
+
+A partition file that cannot be read (truncated, garbage) is moved to the root's quarantine folder
+with a warning naming it (:mod:`features.storage.quarantine`) and is from then on absent: readers
+skip it, settlement settles that date again, ``updown daily`` republishes it when asked. A
+``date=`` folder without its file (empty, or only a killed writer's hidden temp file) is no
+partition. Quarantined files live outside ``reports/`` and do not end in ``.parquet``, so the
+globs above never see them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -49,6 +58,7 @@ from features.labels import CLASSES, PROB_COLUMNS
 from features.storage import layout
 from features.storage.atomic import write_parquet
 from features.storage.layout import DataRoot
+from features.storage.quarantine import CorruptFileError, quarantine, quarantined
 from features.storage.remote import readable_root
 
 PREDICTION_COLUMNS: tuple[str, ...] = ("date", "ticker", "horizon", *PROB_COLUMNS, "predicted", "model_id")
@@ -58,6 +68,7 @@ OPTIONAL_BACKTEST_COLUMNS: tuple[str, ...] = ("hold_days",)
 :func:`features.labels.holding_days`) under the ``triple_barrier`` scheme, read by the strategy P&L."""
 SETTLED_COLUMNS: tuple[str, ...] = (*PREDICTION_COLUMNS, "forward_return", "label", "label_end")
 KINDS: tuple[str, ...] = ("daily", "settled", "backtest")
+ReportKind = Literal["daily", "settled", "backtest"]
 
 
 def prediction_frame(keys: pd.DataFrame, probs: np.ndarray, *, horizon: int, model_id: str) -> pd.DataFrame:
@@ -132,6 +143,7 @@ def read_daily(root: str | Path, *, date: DateLike | None = None, tickers: list[
 
     Raises:
         FileNotFoundError: naming the folder when nothing (or nothing for ``date``) is published.
+        CorruptFileError: the partition of ``date`` is corrupt (it is quarantined, the message says where).
     """
     wanted = parse_date(date, name="date")
     root = readable_root(root, [layout.DAILY])
@@ -140,18 +152,103 @@ def read_daily(root: str | Path, *, date: DateLike | None = None, tickers: list[
         raise FileNotFoundError(
             f"no daily reports under {DataRoot(root).partitions_dir('daily')}; run `updown daily` first"
         )
-    as_of = dates[-1] if wanted is None else wanted
-    path = daily_path(root, as_of)
-    if not path.is_file():
-        have = f"{dates[0]:%Y-%m-%d}..{dates[-1]:%Y-%m-%d}"
-        raise FileNotFoundError(f"no daily report for date={as_of:%Y-%m-%d} (published: {have})")
-    frame = _with_date(pq.read_table(path), as_of)
+    if wanted is None:  # the latest readable partition: a corrupt one is quarantined and the one before taken
+        table = None
+        for as_of in reversed(dates):
+            table = read_partition(root, as_of, kind="daily")
+            if table is not None:
+                break
+        if table is None:  # every one corrupt (now quarantined): name the latest
+            _missing_daily(root, daily_path(root, dates[-1]), dates[-1], [])
+    else:
+        as_of = wanted
+        path = daily_path(root, as_of)
+        table = read_partition(root, as_of, kind="daily") if path.is_file() else None
+        if table is None:
+            _missing_daily(root, path, as_of, dates)
+    frame = _with_date(table, as_of)
     if tickers is not None:
         frame = frame[frame["ticker"].isin(tickers)].reset_index(drop=True)
     return frame.loc[:, list(PREDICTION_COLUMNS)]
 
 
-ReportKind = Literal["daily", "settled", "backtest"]
+def _missing_daily(root: Path, path: Path, as_of: pd.Timestamp, dates: list[pd.Timestamp]) -> NoReturn:
+    """Raise the error for an absent daily partition: corrupt (and quarantined), or never published."""
+    copies = quarantined(DataRoot(root), path)
+    if copies:
+        raise CorruptFileError(
+            f"the daily report {path} was corrupt and is quarantined as {copies[-1]}; "
+            f"republish it with `updown daily --as-of {as_of:%Y-%m-%d}`"
+        )
+    have = f"{dates[0]:%Y-%m-%d}..{dates[-1]:%Y-%m-%d}" if dates else "none"
+    raise FileNotFoundError(f"no daily report for date={as_of:%Y-%m-%d} (published: {have})")
+
+
+def read_partition(root: Path, as_of: pd.Timestamp, *, kind: ReportKind = "daily") -> pa.Table | None:
+    """The partition of ``as_of`` as stored (without ``date``); None when it is absent or corrupt.
+
+    A corrupt file is moved to quarantine with a warning naming it (:func:`set_aside`).
+
+    Raises:
+        OSError: the file cannot be read for another reason than its content (e.g. permissions).
+    """
+    path = partition_path(root, as_of, kind=kind)
+    try:
+        return pq.read_table(path)
+    except FileNotFoundError:
+        return None
+    except (pa.ArrowException, ValueError) as exc:
+        if isinstance(exc, OSError):
+            raise
+        set_aside(root, path, exc)
+        return None
+
+
+def partition_footers(root: Path, *, kind: ReportKind = "daily") -> dict[pd.Timestamp, tuple[int, dict[str, str]]]:
+    """Rows and key-value metadata of every readable partition of ``kind``, by date (footers only).
+
+    A partition whose footer cannot be read is moved to quarantine with a warning and left out.
+    """
+    out: dict[pd.Timestamp, tuple[int, dict[str, str]]] = {}
+    for day in partition_dates(root, kind=kind):
+        path = partition_path(root, day, kind=kind)
+        try:
+            meta = pq.read_metadata(path)
+        except FileNotFoundError:
+            continue
+        except (pa.ArrowException, ValueError) as exc:
+            if isinstance(exc, OSError):
+                raise
+            set_aside(root, path, exc)
+            continue
+        raw = meta.metadata or {}
+        out[day] = (int(meta.num_rows), {k.decode(): v.decode() for k, v in raw.items() if k != b"pandas"})
+    return out
+
+
+def set_aside(root: Path, path: Path, problem: Exception) -> Path | None:
+    """Quarantine the corrupt report ``path`` unless a writer replaced it since (then leave it).
+
+    Reports have no lock: the file is moved only if it is still the same file (inode) and still
+    unreadable; the ``date=`` folder it leaves empty is removed. Returns where it went (None: not moved).
+    """
+    try:
+        before = path.stat()
+        pq.read_metadata(path)
+        pq.read_table(path)
+    except FileNotFoundError:
+        return None
+    except Exception:  # still corrupt
+        pass
+    else:
+        return None  # readable now: a writer replaced it
+    if path.stat().st_ino != before.st_ino:
+        return None
+    moved = quarantine(DataRoot(root), path, reason=f"cannot read report {path}: {problem}")
+    if moved is not None:
+        with contextlib.suppress(OSError):  # not empty (a writer's temp file) or gone
+            os.rmdir(path.parent)
+    return moved
 
 
 def partition_path(root: Path, as_of: pd.Timestamp, *, kind: ReportKind = "daily") -> Path:
@@ -283,11 +380,9 @@ def read_predictions(
             keep &= (frame["date"] <= hi).to_numpy()
         frame = frame[keep]
     else:
-        parts = [
-            _with_date(pq.read_table(partition_path(root, d, kind=kind)), d)
-            for d in partition_dates(root, kind=kind)
-            if (lo is None or d >= lo) and (hi is None or d <= hi)
-        ]
+        days = [d for d in partition_dates(root, kind=kind) if (lo is None or d >= lo) and (hi is None or d <= hi)]
+        tables = {d: read_partition(root, d, kind=kind) for d in days}  # a corrupt one is quarantined: None
+        parts = [_with_date(t, d) for d, t in tables.items() if t is not None]
         frame = pd.concat(parts, ignore_index=True) if parts else _empty(kind)
     if tickers is not None:
         frame = frame[frame["ticker"].isin(tickers)]

@@ -33,14 +33,13 @@ import pandas as pd
 from features.dates import DateLike
 from features.labels import UNLABELED, LabelConfig, QuantileBand, make_labels
 from features.prices.store import PriceStore
-from features.storage.atomic import read_parquet_metadata, write_parquet
+from features.storage.atomic import write_parquet
 from features.storage.layout import DataRoot
 from models.evaluation.metrics import label_codes, sample_log_loss
 from models.serving.predictions import (
     PREDICTION_COLUMNS,
     PROB_COLUMNS,
-    partition_dates,
-    partition_path,
+    partition_footers,
     read_predictions,
     settled_frame,
     write_settled,
@@ -260,12 +259,6 @@ class SettlementReport:
     warnings: list[str] = field(default_factory=list)
 
 
-def _rows(path: Path) -> int:
-    import pyarrow.parquet as pq
-
-    return int(pq.read_metadata(path).num_rows)
-
-
 def settle_store(
     root: Path, *, window: int = 60, z: float = 2.0, lookback_days: int = 120, now: dt.datetime | None = None
 ) -> SettlementReport:
@@ -287,14 +280,13 @@ def settle_store(
     """
     stamp = (now or dt.datetime.now(dt.UTC)).isoformat()
     report = SettlementReport()
-    published = {d: partition_path(root, d, kind="daily") for d in partition_dates(root, kind="daily")}
-    done = {d: partition_path(root, d, kind="settled") for d in partition_dates(root, kind="settled")}
-    created = {d: read_parquet_metadata(p).get("created_at", "") for d, p in published.items()}
-    stale = {
-        d for d, p in done.items() if d in created and read_parquet_metadata(p).get("daily_created_at") != created[d]
-    }
-    counts = {d: 0 if d in stale else _rows(p) for d, p in done.items()}
-    pending = unsettled({d: _rows(p) for d, p in published.items()}, counts)
+    # footers only, each read once; a corrupt partition is quarantined and counts as absent
+    published = partition_footers(root, kind="daily")
+    done = partition_footers(root, kind="settled")
+    created = {d: meta.get("created_at", "") for d, (_, meta) in published.items()}
+    stale = {d for d, (_, meta) in done.items() if d in created and meta.get("daily_created_at") != created[d]}
+    counts = {d: 0 if d in stale else n for d, (n, _) in done.items()}
+    pending = unsettled({d: n for d, (n, _) in published.items()}, counts)
     report.pending_dates = len(pending)
     if pending:
         preds = read_predictions(root, start=pending[0])

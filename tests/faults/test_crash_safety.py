@@ -19,6 +19,7 @@ import pytest
 from features.prices.sources.synthetic import SyntheticMarket
 from features.prices.store import PriceStore
 from features.storage.atomic import write_parquet
+from features.storage.quarantine import CorruptFileError
 from models.serving.predictions import prediction_frame, read_daily, write_daily
 
 WRITER = textwrap.dedent(
@@ -162,7 +163,7 @@ def test_disk_error_while_saving_a_model_leaves_no_half_model(tmp_path, monkeypa
         load_model(tmp_path)
 
 
-def test_corrupt_report_partition_is_named(tmp_path):
+def test_corrupt_report_partition_is_named_and_quarantined(tmp_path):
     keys = pd.DataFrame({"date": pd.Timestamp("2024-01-02"), "ticker": ["A"]})
     path = write_daily(
         tmp_path,
@@ -170,16 +171,17 @@ def test_corrupt_report_partition_is_named(tmp_path):
         prediction_frame(keys, np.array([[0.2, 0.3, 0.5]]), horizon=5, model_id="m"),
     )
     path.write_bytes(path.read_bytes()[:40])  # truncated
-    with pytest.raises(ValueError, match=r"date=2024-01-02.*predictions\.parquet"):
+    with pytest.raises(CorruptFileError, match=r"date=2024-01-02.*predictions\.parquet was corrupt.*quarantined as"):
         read_daily(tmp_path)
+    assert not path.exists()  # moved aside (tests/faults/test_data_files.py has the rest)
 
 
-def test_truncated_price_file_is_named_and_other_tickers_still_read(tmp_path):
+def test_truncated_price_file_is_quarantined_and_other_tickers_still_read(tmp_path):
     store = PriceStore(tmp_path)
     store.write(SyntheticMarket(tickers=2, days=50, seed=1).fetch())
     store.path("SYN00").write_bytes(store.path("SYN00").read_bytes()[:100])
-    with pytest.raises(ValueError, match=r"SYN00\.parquet"):
-        store.read(["SYN00"])
+    assert store.read(["SYN00"]).empty  # quarantined, then absent
+    assert "SYN00.parquet was corrupt" in store.quarantined["SYN00"]
     assert len(store.read(["SYN01"])) == 50
 
 

@@ -18,6 +18,7 @@ import pytest
 from features.dataset import DatasetConfig
 from features.prices.sources import get_source
 from features.storage.errors import CorruptDataError
+from features.storage.quarantine import CorruptFileError
 from flows import exits
 from flows.cli.checks import check_job_size
 from flows.cli.commands import main
@@ -55,6 +56,7 @@ def test_readme_table_lists_every_status_of_flows_exits():
     [
         (exits.PartialFailureError("1 of 2 tickers failed"), exits.PARTIAL),
         (CorruptDataError("x is corrupt"), exits.CORRUPT),
+        (CorruptFileError("the daily report x was corrupt and is quarantined"), exits.CORRUPT),
         (OSError(errno.ENOSPC, "No space left on device", "/r/x"), exits.INFRA),
         (OSError(errno.EROFS, "Read-only file system", "/r/x"), exits.INFRA),
         (PermissionError(errno.EACCES, "Permission denied", "/r/x"), exits.INFRA),

@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -85,12 +86,33 @@ def test_crash_before_rename_leaves_old_file_readable(tmp_path: Path, monkeypatc
     assert sorted(p.name for p in store.folder.iterdir()) == [".locks", "A.parquet"]  # no temp file left behind
 
 
-def test_corrupt_file_is_named(tmp_path: Path):
+def test_corrupt_file_is_named_and_quarantined(tmp_path: Path):
     store = PriceStore(tmp_path)
     store.folder.mkdir(parents=True)
     store.path("A").write_bytes(b"not parquet")
-    with pytest.raises(PriceDataError, match=r"A\.parquet"):
+    assert store.read(["A"]).empty
+    assert re.search(
+        r"A\.parquet was corrupt .*; moved to .*quarantine/prices/A\.parquet\.\d+T\d+Z\.corrupt", store.quarantined["A"]
+    )
+    (moved,) = (tmp_path / "quarantine" / "prices").iterdir()
+    assert moved.read_bytes() == b"not parquet"  # kept, never deleted
+
+
+def test_unreadable_file_that_is_not_corrupt_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    store = PriceStore(tmp_path)
+    store.write(make_prices({"A": [10.0]}))
+    real = pq.read_schema
+
+    def denied(path, *args, **kwargs):
+        raise PermissionError(13, f"Permission denied: {path}")
+
+    monkeypatch.setattr(ds, "dataset", lambda *a, **k: denied("dataset"))
+    monkeypatch.setattr(pq, "read_schema", denied)
+    with pytest.raises(PriceDataError, match=r"cannot read stored prices .*A\.parquet: .*Permission denied"):
         store.read(["A"])
+    monkeypatch.setattr(pq, "read_schema", real)
+    assert store.path("A").exists()
+    assert store.quarantined == {}
 
 
 def test_ticker_cannot_escape_the_folder(tmp_path: Path):
@@ -163,13 +185,14 @@ def test_files_written_before_the_store_had_a_schema_still_read(tmp_path: Path):
     assert store.write(make_prices({"A": [10.0, 11.0, 12.0]})) == {"A": 1}
 
 
-def test_corrupt_file_among_many_is_named(tmp_path: Path):
+def test_corrupt_file_among_many_is_set_aside_and_the_others_read(tmp_path: Path):
     store = PriceStore(tmp_path)
     store.write(make_prices({"A": [10.0], "C": [1.0]}))
     store.path("B").write_bytes(b"PAR1 not really")
 
-    with pytest.raises(PriceDataError, match=r"B\.parquet"):
-        store.read()
+    assert list(store.read()["ticker"]) == ["A", "C"]
+    assert list(store.quarantined) == ["B"]
+    assert not store.path("B").exists()
 
 
 def test_stored_dates(tmp_path: Path):

@@ -443,6 +443,7 @@ def test_report_is_json_ready(tmp_path: Path) -> None:
         "refetched_full": False,
         "fetched": "2020-01-01..latest",
         "reason": "",
+        "quarantined": "",
     }
     assert data["rejected"] == [
         {

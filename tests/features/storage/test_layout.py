@@ -208,3 +208,15 @@ def test_no_module_but_the_layout_spells_a_path_under_the_root():
             if rel in PENDING:
                 assert found, f"{rel} no longer spells a path: remove it from PENDING"
     assert offenders == {}, f"build these paths with features.storage.layout.DataRoot: {offenders}"
+
+
+def test_quarantine_file_mirrors_the_path_under_the_root_and_never_ends_in_parquet(tmp_path):
+    root = DataRoot(tmp_path)
+    now = dt.datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=dt.UTC)
+    got = root.quarantine_file(root.partition("daily", dt.date(2024, 1, 2)), now=now)
+    assert got.relative_to(tmp_path).as_posix() == (
+        "quarantine/reports/daily/date=2024-01-02/predictions.parquet.20240102T030405000006Z.corrupt"
+    )
+    assert root.quarantine_file(root.price_file("AAPL"), now=now).name == "AAPL.parquet.20240102T030405000006Z.corrupt"
+    with pytest.raises(ValueError, match="is not in the subpath"):
+        root.quarantine_file(tmp_path.parent / "elsewhere.parquet", now=now)
