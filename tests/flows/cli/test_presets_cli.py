@@ -90,3 +90,19 @@ def test_universe_file_reaches_the_dataset_config(tmp_path: Path) -> None:
         "end": "2020-06-30",
     }
     assert "universe" not in DatasetConfig().model_dump()  # left out at its default: old dumps unchanged
+
+
+def test_a_bad_universe_file_is_one_line_and_status_2_before_any_flow(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flows.cli.commands import main
+
+    path = tmp_path / "bad.csv"
+    path.write_text("ticker,start\nAAPL,2020-02-30\n")
+
+    assert main(["backtest", "--universe", str(path), "--data-root", str(tmp_path / "data")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"updown backtest: error: universe file '{path}' row 2: start must be a date like 2020-01-31, got '2020-02-30'"
+    )
+    assert not (tmp_path / "data").exists()
