@@ -98,3 +98,12 @@ def test_docs_presets_md_shows_every_setting_as_the_code_has_it() -> None:
     for name in PRESETS:
         for field, value, note in preset_table(name):
             assert f"| {field} | {value} | {note} |" in doc, (name, field)
+
+
+def test_a_deployments_json_parameters_count_as_explicit() -> None:
+    # Prefect validates a deployment's `--param 'dataset={"timesteps": 30}'` into a config whose fields_set is that key
+    dataset = DatasetConfig.model_validate({"timesteps": 30})
+    got = apply_preset("qlib-lstm", BLANK._replace(dataset=dataset), n_tickers=20)
+
+    assert got.dataset.timesteps == 30
+    assert got.dataset.label.lag == 1  # the rest still from the preset
