@@ -26,6 +26,7 @@ from features.cross_section import cross_sectional_normalise
 from features.indicators import DEFAULT_FEATURES, FEATURES, feature_matrix, resolve_features
 from features.labels import UNLABELED, LabelConfig, QuantileBand, class_balance, make_labels, omit_defaults
 from features.segments import DEFAULT_MAX_GAP, Segments
+from features.universe import Universe
 from features.windows import window_end_mask
 
 
@@ -56,10 +57,15 @@ class DatasetConfig(BaseModel):
         description="per-date normalisation of the features across tickers, as Qlib's CSZScoreNorm (zscore) "
         "or CSRankNorm (rank); none keeps them as computed",
     )
+    universe: Universe | None = Field(
+        None,
+        description="tickers and their membership dates (features.universe); rows outside membership are "
+        "no samples and left out of every cross-section (default: every row is a member)",
+    )
 
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return omit_defaults(self, handler(self), ("cs_norm",))
+        return omit_defaults(self, handler(self), ("cs_norm", "universe"))
 
     @field_validator("features", mode="before")
     @classmethod
@@ -202,15 +208,24 @@ def build_panel(prices: pd.DataFrame, config: DatasetConfig) -> Panel:
     Warns:
         features.labels.ThinCrossSectionWarning: under ``cross_section``, once, when dates with too
             few labelled tickers were left unlabeled.
+
+    With ``config.universe`` (:mod:`features.universe`), rows outside membership keep their
+    features (a member's windows may read its earlier history) but are no window ends, carry no
+    label and take no part in a cross-section: ``cs_norm`` normalises them among the other
+    non-members of their date, apart from the members.
     """
     resolve_features(config.features, prices, adapt=False)  # exactly the configured features, or refuse
     X = feature_matrix(prices, names=config.features, max_gap=config.max_gap)
+    members = member_mask(prices, config.universe)
     if config.cs_norm != "none":
         skip = [j for j, _ in config.relative_columns]
-        X = cross_sectional_normalise(X, prices["date"].to_numpy(), method=config.cs_norm, skip=skip)
-    labels = make_labels(prices, config.label, max_gap=config.max_gap)
+        groups = _cross_section_groups(prices["date"].to_numpy(), members)
+        X = cross_sectional_normalise(X, groups, method=config.cs_norm, skip=skip)
+    labels = make_labels(prices, config.label, max_gap=config.max_gap, members=members)
     segments = Segments.of(prices, max_gap=config.max_gap)
     ok = window_end_mask(segments.codes, np.isfinite(X).all(axis=1), timesteps=config.timesteps)
+    if members is not None:
+        ok &= members
     scheme = config.label.scheme
     state = QuantileBand(quantiles=config.label.quantiles).to_dict() if scheme == "quantile" else {"scheme": scheme}
     return Panel(
@@ -223,3 +238,18 @@ def build_panel(prices: pd.DataFrame, config: DatasetConfig) -> Panel:
         config=config,
         label_state=state,
     )
+
+
+def member_mask(prices: pd.DataFrame, universe: Universe | None) -> np.ndarray | None:
+    """Whether each price row's ticker was a member on its date (None without a universe: all are)."""
+    if universe is None:
+        return None
+    return universe.mask(prices["ticker"].to_numpy(), prices["date"].to_numpy())
+
+
+def _cross_section_groups(dates: np.ndarray, members: np.ndarray | None) -> np.ndarray:
+    """The cross-section key of each row: its date, with non-members in a group of their own per date."""
+    if members is None:
+        return dates
+    day = pd.DatetimeIndex(dates).strftime("%Y-%m-%d").to_numpy(dtype=object)
+    return np.where(members, day, "out:" + day)

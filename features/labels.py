@@ -339,6 +339,7 @@ def make_labels(
     *,
     band: QuantileBand | None = None,
     max_gap: int = DEFAULT_MAX_GAP,
+    members: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Forward returns, label ends, thresholds and classes for every row of ``prices``.
 
@@ -347,6 +348,8 @@ def make_labels(
         config: Timing and scheme.
         band: for the ``quantile`` scheme, fitted thresholds; None leaves labels pending (-1).
         max_gap: business days between rows beyond which a ticker's history is cut in two.
+        members: bool (n_rows,), the rows inside the universe's membership (:mod:`features.universe`);
+            the others get no label and stay out of ``cross_section``'s ranking. None: all rows.
 
     Returns:
         Frame with ``date, ticker, forward_return, label_end, label`` (int8, -1 = unlabeled or
@@ -362,6 +365,8 @@ def make_labels(
         raise ValueError(f"band is only used by scheme='quantile', got scheme={config.scheme!r}")
     fwd = forward_returns(prices, horizon=config.horizon, lag=config.lag, max_gap=max_gap)
     r = fwd["forward_return"].to_numpy(dtype="float64")
+    if members is not None:  # a non-member has no label: it is no sample and in no date's cross-section
+        r = np.where(members, r, np.nan)
     n = len(r)
     decided = end = fwd["label_end"].to_numpy()
     if config.scheme == "fixed":

@@ -47,6 +47,7 @@ from models.backtest import foldcache
 from models.backtest.engine import Backtest, FoldJob, run_block
 from models.evaluation.config import StrategyConfig
 from models.learn.config import ModelConfig, TrainConfig, WalkForwardConfig
+from models.presets import PresetName
 from models.serving.registry import new_model_id
 
 # The code a block runs: any edit to it, committed or not, keys new fold cache entries.
@@ -144,6 +145,7 @@ def backtest_flow(
     data_root_dir: str | None = None,
     use_cache: bool = True,
     allow_partial: bool = False,
+    preset: PresetName | None = None,
 ) -> str:
     """Walk-forward backtest of an LSTM classifier (:mod:`models.backtest.engine`); returns the run folder's path.
 
@@ -161,16 +163,19 @@ def backtest_flow(
         use_cache: reuse blocks trained before on the same data, configs, code and library versions
             from ``<data root>/cache/folds`` and store new ones there (``updown backtest --no-cache``
             turns both off). Training is deterministic, so a reused block equals a retrained one.
-        allow_partial: backtest the tickers that could be priced when some failed (else the run
-            stops before training: :func:`flows.common.require_complete`).
+        if tickers is None and dataset.universe is not None:  # a universe file names the tickers
+            tickers = list(dataset.universe.tickers)
+        names = require_complete(update_prices(source, tickers, lo, hi, str(root)), allow_partial=allow_partial)
     """
     t0, logger, (lo, hi) = time.perf_counter(), run_logger(), date_range(start, end)
     _check_root_reachable(data_root_dir)
     with working_root(data_root_dir, pull=BACKTEST_STATE) as root:
+        if tickers is None and dataset.universe is not None:  # a universe file names the tickers
+            tickers = list(dataset.universe.tickers)
         names = require_complete(update_prices(source, tickers, lo, hi, str(root)), allow_partial=allow_partial)
         backtest = Backtest.prepare(
             root, names, lo, hi, dataset=dataset, walk_forward=walk_forward, model=model, training=training,
-            strategy=strategy, use_cache=use_cache,
+            strategy=strategy, use_cache=use_cache, preset=preset,
         )  # fmt: skip
         run_id, layout = new_model_id(), DataRoot(root)
         final, partial = layout.backtest_run(run_id), layout.backtest_partial(run_id)

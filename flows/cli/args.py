@@ -12,15 +12,19 @@ Prefect start-up) happens.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from features.alpha import FEATURE_SETS
 from features.dataset import DatasetConfig
 from features.indicators import FEATURES
 from features.labels import LabelConfig
-from flows.cli.fields import add_options, config_values, date_arg, field_options
+from features.universe import load_universe
+from flows.cli.fields import FieldOption, add_options, config_values, date_arg, field_options
 from flows.settings import default_source
 from models.evaluation.config import StrategyConfig
 from models.learn.config import ARCHITECTURES, ModelConfig, TrainConfig, WalkForwardConfig
+from models.presets import PRESETS
 
 __all__ = [
     "DATASET_OPTIONS",
@@ -33,6 +37,7 @@ __all__ = [
     "DefaultsHelpFormatter",
     "build_configs",
     "data_options",
+    "explicit_options",
     "model_options",
     "strategy_config",
     "walk_forward_config",
@@ -56,10 +61,13 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
 
 
 def features_arg(text: str) -> tuple[str, ...]:
+    """Feature names or feature-set names (``alpha360``...; :data:`features.alpha.FEATURE_SETS`)."""
     names = tuple(p.strip() for p in text.split(",") if p.strip())
-    unknown = [n for n in names if n not in FEATURES]
+    unknown = [n for n in names if n not in FEATURES and n not in FEATURE_SETS]
     if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown features {unknown or text!r}; known: {', '.join(FEATURES)}")
+        raise argparse.ArgumentTypeError(
+            f"unknown features {unknown or text!r}; known: {', '.join(FEATURES)}; sets: {', '.join(FEATURE_SETS)}"
+        )
     return names
 
 
@@ -75,7 +83,7 @@ def _preset_values(field: str) -> str:
 # The fields not offered on the command line (set them through a flow's parameters).
 NOT_OPTIONS: dict[type[Any], tuple[str, ...]] = {
     LabelConfig: ("lag", "vol_window", "k", "quantiles", "profit_take", "stop_loss"),
-    DatasetConfig: ("label", "max_gap"),  # label: LABEL_OPTIONS
+    DatasetConfig: ("label", "max_gap", "universe"),  # label: LABEL_OPTIONS; universe: --universe FILE
     ModelConfig: ("dropout", "bidirectional"),  # from --arch
     TrainConfig: ("batch_size", "patience", "val_fraction", "class_weight"),
     WalkForwardConfig: ("test_fraction", "test_start", "embargo"),
@@ -100,7 +108,7 @@ DEFAULT_ARCH = next(name for name, preset in ARCHITECTURES.items() if preset == 
 
 
 def data_options() -> argparse.ArgumentParser:
-    """--source, --tickers, --start, --end, --allow-partial."""
+    """--source, --tickers, --start, --end, --allow-partial, --universe."""
     data = argparse.ArgumentParser(add_help=False)
     data.add_argument(
         "--source",
@@ -114,6 +122,12 @@ def data_options() -> argparse.ArgumentParser:
         "--allow-partial",
         action="store_true",
         help="go on with the tickers that could be priced when some failed (default: stop, exit 3)",
+    )
+    data.add_argument(
+        "--universe",
+        metavar="FILE",
+        help="CSV with a ticker column and optional start, end membership dates: only members on each date are "
+        "samples and in its cross-section; its tickers are the default --tickers (default: none)",
     )
     return data
 
@@ -140,26 +154,69 @@ def model_options(*, backtest: bool = False) -> argparse.ArgumentParser:
     return m
 
 
+def explicit_options(parser: argparse.ArgumentParser, argv: Sequence[str]) -> set[str]:
+    """The destinations ``argv`` sets on the command line (defaults left out).
+
+    ``parser`` (a fresh one: its defaults are replaced) parses ``argv`` again with every default
+    suppressed, so only the options given remain: a ``--preset`` yields to them and to nothing else.
+    """
+    _suppress_defaults(parser)
+    return set(vars(parser.parse_args(list(argv))))
+
+
+def _suppress_defaults(parser: argparse.ArgumentParser) -> None:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _suppress_defaults(sub)
+        else:
+            action.default = argparse.SUPPRESS
+
+
+def _values(args: argparse.Namespace, options: Iterable[FieldOption]) -> dict[str, Any]:
+    """:func:`config_values`, less the options not given on the command line when ``args.explicit`` says which."""
+    options = tuple(options)
+    explicit = getattr(args, "explicit", None)
+    if explicit is not None:
+        options = tuple(o for o in options if o.dest in explicit)
+    return config_values(args, options)
+
+
 def build_configs(args: argparse.Namespace) -> dict[str, Any]:
-    """The flow parameters ``dataset``, ``model`` and ``training`` from parsed options."""
-    preset = ARCHITECTURES[args.arch]
-    label = LabelConfig(**config_values(args, LABEL_OPTIONS))
+    """The flow parameters ``dataset``, ``model`` and ``training`` from parsed options.
+
+    With ``args.explicit`` (the options given, under ``--preset``), the configs hold only those
+    fields (their ``model_fields_set``), so the preset fills the rest.
+    """
+    explicit = getattr(args, "explicit", None)
+    arch = ARCHITECTURES[args.arch].model_dump() if explicit is None or "arch" in explicit else {}
+    label = LabelConfig(**_values(args, LABEL_OPTIONS))
+    universe = {"universe": load_universe(args.universe)} if getattr(args, "universe", None) else {}
     return {
-        "dataset": DatasetConfig(label=label, **config_values(args, DATASET_OPTIONS)),
-        "model": ModelConfig.model_validate({**preset.model_dump(), **config_values(args, MODEL_OPTIONS)}),
-        "training": TrainConfig(**config_values(args, TRAIN_OPTIONS)),
+        "dataset": DatasetConfig(label=label, **_values(args, DATASET_OPTIONS), **universe),
+        "model": ModelConfig.model_validate({**arch, **_values(args, MODEL_OPTIONS)}),
+        "training": TrainConfig(**_values(args, TRAIN_OPTIONS)),
     }
 
 
 def walk_forward_options(parser: argparse.ArgumentParser) -> None:
-    """Options of ``backtest`` only: the walk-forward and how its predictions are traded."""
+    """Options of ``backtest`` only: the walk-forward, how its predictions are traded, and ``--preset``."""
     add_options(parser, (*WALK_FORWARD_OPTIONS, *STRATEGY_OPTIONS))
+    parser.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help="research preset (docs/presets.md): sets the defaults of the dataset, model, training, walk-forward "
+        "and strategy options; options given on the command line override it (default: none)",
+    )
 
 
 def strategy_config(args: argparse.Namespace) -> StrategyConfig:
-    return StrategyConfig(**config_values(args, STRATEGY_OPTIONS))
+    return StrategyConfig(**_values(args, STRATEGY_OPTIONS))
 
 
 def walk_forward_config(args: argparse.Namespace) -> WalkForwardConfig:
-    values = config_values(args, WALK_FORWARD_OPTIONS)
+    values = _values(args, WALK_FORWARD_OPTIONS)
+    explicit = getattr(args, "explicit", None)
+    if explicit is not None and "seed" not in explicit and "seeds" not in values:
+        return WalkForwardConfig(**values)
     return WalkForwardConfig(**{**values, "seeds": values.get("seeds") or (args.seed,)})

@@ -31,6 +31,7 @@ from flows.cli.args import (
     build_configs,
     data_options,
     date_arg,
+    explicit_options,
     model_options,
     strategy_config,
     walk_forward_config,
@@ -198,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     prints its traceback and exits with 1.
     """
     args = _parser().parse_args(argv)
+    if getattr(args, "preset", None):  # a preset yields only to the options given (flows.cli.args.build_configs)
+        args.explicit = explicit_options(_parser(), sys.argv[1:] if argv is None else argv)
     apply_prefect_defaults()  # a value the user set in the environment wins
     try:
         status = _run(args)
@@ -265,6 +268,8 @@ def _run(args: argparse.Namespace) -> int:
         "allow_partial": args.allow_partial,
         **configs,
     }
+    if tickers is None and shared["dataset"].universe is not None:  # --universe names the tickers
+        shared["tickers"] = list(shared["dataset"].universe.tickers)
     if args.command == "train":
         from flows.train import train_flow
 
@@ -274,7 +279,7 @@ def _run(args: argparse.Namespace) -> int:
 
     bt_flow = backtest_flow.with_options(task_runner=configured_task_runner(args.task_runner))
     walk_forward, strategy = walk_forward_config(args), strategy_config(args)
-    print(bt_flow(walk_forward=walk_forward, strategy=strategy, use_cache=args.use_cache, **shared))
+    print(bt_flow(walk_forward=walk_forward, strategy=strategy, use_cache=args.use_cache, preset=args.preset, **shared))
     return exits.OK
 
 

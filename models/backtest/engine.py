@@ -34,11 +34,12 @@ import pandas as pd
 
 import features
 from features.dataset import DatasetConfig, Panel, build_panel
-from features.frame import fingerprint
+from features.frame import fingerprint, missing_columns
 from features.indicators import resolve_features
 from features.labels import CLASSES, PROB_COLUMNS, class_balance, cut_label_windows, holding_days
 from features.prices.store import PriceStore
 from features.storage.layout import block_stem
+from features.universe import survivorship_warning
 from models.backtest import foldcache
 from models.backtest.foldfiles import Block, read_block, write_block
 from models.backtest.walkforward import Fold, plan_folds, seed_summary, stitch
@@ -48,6 +49,7 @@ from models.learn.baselines import BaselineData, fit_baselines
 from models.learn.classifier import LSTMClassifier
 from models.learn.config import ModelConfig, TrainConfig, WalkForwardConfig
 from models.learn.training import sample_weights_of
+from models.presets import Configs, apply_preset
 from models.reporting.run_folder import write_backtest_report
 from models.serving.predictions import prediction_frame
 from models.versions import library_versions
@@ -337,6 +339,7 @@ class Backtest:
     data_fingerprint: str
     use_cache: bool = True
     strategy: StrategyConfig = dataclasses.field(default_factory=StrategyConfig)
+    preset: str | None = None
 
     @classmethod
     def prepare(
@@ -352,20 +355,31 @@ class Backtest:
         training: TrainConfig,
         use_cache: bool = True,
         strategy: StrategyConfig | None = None,
+        preset: str | None = None,
     ) -> Backtest:
         """Read the prices under ``root`` and plan the folds.
 
+        With ``preset`` (:mod:`models.presets`), every config field not set explicitly (not in its
+        ``model_fields_set``) takes the preset's value, settled for these prices: the universe's
+        size scales its book, close-only data picks its close-only feature set.
+
         Raises:
-            ValueError: when the range cannot give a walk-forward (before any training).
+            ValueError: when the range cannot give a walk-forward (before any training), or for an
+                unknown preset.
         """
         prices = PriceStore(root).read(list(tickers), start, end)
+        configs = apply_preset(
+            preset, Configs(dataset, model, training, walk_forward, strategy or StrategyConfig()),
+            n_tickers=cross_section_size(prices, dataset), missing=missing_columns(prices),
+        )  # fmt: skip
+        dataset, model, training, walk_forward, strategy = configs
         dataset = dataset.model_copy(update={"features": resolve_features(dataset.features, prices)})
         folds = plan_folds(build_panel(prices, dataset), walk_forward)
         return cls(
             root=str(root), tickers=tuple(tickers), start=start, end=prices["date"].max().date(),
             dataset=dataset, walk_forward=walk_forward, model=model, training=training, prices=prices,
             folds=tuple(folds), data_fingerprint=fingerprint(prices), use_cache=use_cache,
-            strategy=strategy or StrategyConfig(),
+            strategy=strategy, preset=preset,
         )  # fmt: skip
 
     def jobs(self, seed: int, *, run_id: str, out_dir: str | Path) -> list[FoldJob]:
@@ -453,7 +467,16 @@ class Backtest:
         }
 
     def run_info(self, run_id: str, *, source: str, code_version: str) -> dict[str, Any]:
-        """The run's identity for ``metrics.json``: id, time, code, versions, data and configs."""
+        """The run's identity for ``metrics.json``: id, time, code, versions, data and configs.
+
+        Adds ``preset`` when the run used one and ``survivorship_warning`` when its tickers were
+        likely chosen with hindsight (:func:`features.universe.survivorship_warning`).
+        """
+        extra: dict[str, Any] = {}
+        if self.preset is not None:
+            extra["preset"] = self.preset
+        if warning := survivorship_warning(self.dataset.universe, source=source):
+            extra["survivorship_warning"] = warning
         return {
             "run_id": run_id,
             "created_at": dt.datetime.now(dt.UTC).isoformat(),
@@ -471,6 +494,7 @@ class Backtest:
                 "training": self.training.model_dump(mode="json"),
                 "strategy": self.strategy.model_dump(mode="json"),
             },
+            **extra,
         }
 
     def write_report(
@@ -489,6 +513,15 @@ class Backtest:
             trials_folder=trials_folder, seed=self.walk_forward.seeds[0], extra=result.extra, started=started,
             strategy_config=self.strategy,
         )  # fmt: skip
+
+
+def cross_section_size(prices: pd.DataFrame, dataset: DatasetConfig) -> int:
+    """Typical number of tickers on a date: the median over dates of the members (all tickers without a universe)."""
+    if dataset.universe is None:
+        return int(prices["ticker"].nunique())
+    members = dataset.universe.mask(prices["ticker"].to_numpy(), prices["date"].to_numpy())
+    per_date = pd.Series(members).groupby(prices["date"].to_numpy()).sum()
+    return max(1, int(per_date.median())) if len(per_date) else 1
 
 
 def _stem(handle: Handle) -> str:

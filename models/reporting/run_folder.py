@@ -148,7 +148,7 @@ def write_backtest_report(
     images = _plots(run_dir, predictions, baselines, evaluation, strategy, cross)
     search_runs = trials.pop("run_ids")  # for the page's --compare line; metrics.json keeps its trials section
     html = render_report(evaluation, strategy=strategy.to_json(), folds=folds, images=images, run_info=run_info,
-                         tearsheet=tearsheet, search_runs=search_runs, notes=_notes(extra),
+                         tearsheet=tearsheet, search_runs=search_runs, notes=_notes(extra, run_info),
                          cross_section=cross.summary)  # fmt: skip
     write_report(html, run_dir / "report.html")
     content = {
@@ -293,14 +293,17 @@ def _plots(
     return images
 
 
-def _notes(extra: Mapping[str, Any] | None) -> list[str]:
-    """Plain-words caveats about the samples for the top of report.html (from ``metrics.json``'s extras)."""
+def _notes(extra: Mapping[str, Any] | None, run_info: Mapping[str, Any] | None = None) -> list[str]:
+    """Plain-words caveats for the top of report.html: survivorship (``run_info``), cut label windows (``extra``)."""
+    survivors = (run_info or {}).get("survivorship_warning")
+    notes = [str(survivors)] if survivors else []
     cut = (extra or {}).get("cut_label_windows") or {}
     if not cut.get("n_test"):
-        return []
+        return notes
     tickers = cut.get("tickers") or []
     shown = ", ".join(tickers[:10]) + (f" and {len(tickers) - 10} more" if len(tickers) > 10 else "")
     return [
+        *notes,
         f"{cut['n_test']} test samples were dropped because a halt or the end of a ticker's data cut their label "
-        f"window ({shown}): the figures below leave them out."
+        f"window ({shown}): the figures below leave them out.",
     ]
