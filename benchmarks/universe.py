@@ -30,7 +30,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -326,9 +326,7 @@ def run(*, scale: Scale = "full", repeats: int | None = None, isolate: bool = Tr
     for b in res["blocks"]:
         figures[f"block_{b['fold']}_s"] = Figure("s", [b["block_s"]])
     top = {"prepare", "run", "write_report"}
-    over = sorted(
-        n for n, t in stages.items() if n not in top and n != FIT_STAGE and t["exclusive_s"] / wall > 0.10
-    )
+    over = sorted(n for n, t in stages.items() if n not in top and n != FIT_STAGE and t["exclusive_s"] / wall > 0.10)
     met = (
         res["max_rss_mib"] <= 6 * 1024
         and res["first_panel_s"] <= 30
