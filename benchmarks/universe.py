@@ -201,7 +201,12 @@ def measure(root: str, size: dict[str, Any]) -> dict[str, Any]:
     from models.backtest.engine import Backtest, BlockDone, code_identity, run_block
     from models.learn.config import ModelConfig, TrainConfig, WalkForwardConfig
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    progress = logging.StreamHandler(sys.stderr)  # Prefect's root handler shows WARNING and above only
+    progress.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    updown = logging.getLogger("updown")
+    updown.addHandler(progress)
+    updown.setLevel(logging.INFO)
+    updown.propagate = False
     rss0 = rss_mib()
     tickers = PriceStore(root).tickers()
     clock = StageClock()
