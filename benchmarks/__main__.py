@@ -28,6 +28,7 @@ from benchmarks import (
     inference,
     lstm,
     memory,
+    scale_out,
     store_read,
     training,
     universe,
@@ -118,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             "backtest": lambda: backtest.run(scale=scale, repeats=args.repeats),
             "cli": lambda: cli_startup.run(scale=scale, repeats=args.repeats),
             "lstm": lambda: lstm.run(scale=scale, repeats=args.repeats),
+            "scale_out": lambda: scale_out.run(scale=scale, repeats=args.repeats),
             "universe": lambda: universe.run(scale=scale, repeats=args.repeats),
         }
         if scale == "quick":  # quick sizes of store and daily differ: let each prepare its own
