@@ -49,6 +49,7 @@ MODULES = {
         backtest,
         cli_startup,
         universe,
+        scale_out,
     )
 }
 DEFAULT_OUT = Path(__file__).parent / "results" / "latest.json"

@@ -124,7 +124,7 @@ def run(*, scale: Scale = "full", repeats: int | None = None) -> dict[str, Any]:
 
     seed_everything(0)  # as LSTMClassifier.fit does: seeds, and deterministic ops for both contenders
     model = build_lstm_classifier(config.timesteps, len(config.features), units=units)
-    batches = WindowBatches(windows, labels, batch_size=batch, shuffle=True, seed=0)
+    batches = WindowBatches(windows, labels, batch_size=batch, shuffle=True, seed=0, workers=1)
     threaded = WindowBatches(windows, labels, batch_size=batch, shuffle=True, seed=0, workers=2)
     dataset = tf_data_pipeline(data, windows.ends, labels, timesteps=config.timesteps, batch=batch, weights=weights)
 
