@@ -24,6 +24,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -153,6 +154,10 @@ def _worker(code: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     return out
 
 
+def _one_epoch(model: Any, x: np.ndarray, y: np.ndarray) -> Callable[[], Any]:
+    return lambda: model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=True, verbose=0)
+
+
 def jax_available() -> bool:
     import importlib.util
 
@@ -177,14 +182,7 @@ def run(*, scale: Scale = "full", repeats: int | None = None, isolate: bool = Tr
             t0 = time.perf_counter()
             m.fit(x[:BATCH], y[:BATCH], batch_size=BATCH, epochs=1, verbose=0)
             figures[f"t{timesteps}_{name}_first_call_s"] = Figure("s", [time.perf_counter() - t0])
-        times = side_by_side(
-            {
-                name: (lambda m=m, x=x, y=y: m.fit(x, y, batch_size=BATCH, epochs=1, shuffle=True, verbose=0))
-                for name, m in models.items()
-            },
-            repeats=reps,
-            warmup=False,
-        )
+        times = side_by_side({name: _one_epoch(m, x, y) for name, m in models.items()}, repeats=reps, warmup=False)
         flops = lstm_train_flops(timesteps, N_FEATURES, units)
         for name in models:
             rates = [n / t for t in times[name]]

@@ -44,7 +44,7 @@ GOAL = (
 
 # The market: 40% of the noise variance common to all tickers, a weak momentum signal
 # (Bayes accuracy ~1 point above the prior), default volatility spread.
-MARKET = {"seed": 7, "signal": 0.1, "factor": 0.4}
+MARKET: dict[str, Any] = {"seed": 7, "signal": 0.1, "factor": 0.4}
 SIZES: dict[str, dict[str, Any]] = {
     "full": {"tickers": 500, "days": 1260, "epochs": 1, "units": (128, 64), "timesteps": 30, "repeats": 1},
     "quick": {"tickers": 100, "days": 1260, "epochs": 1, "units": (128, 64), "timesteps": 30, "repeats": 1},
@@ -81,7 +81,7 @@ class StageClock:
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        rec = {"stage": name, "peak_rss_mib": rss_mib(), "child_s": 0.0, "t0": time.perf_counter()}
+        rec: dict[str, Any] = {"stage": name, "peak_rss_mib": rss_mib(), "child_s": 0.0, "t0": time.perf_counter()}
         with self._lock:
             self._stack.append(rec)
         try:
