@@ -65,7 +65,8 @@ def test_unrolled_model_has_the_loop_models_weights_and_forward_pass():
 
     assert [layer.unroll for layer in unrolled.layers if isinstance(layer, keras.layers.LSTM)] == [True, True]
     assert not any(layer.unroll for layer in loop.layers if isinstance(layer, keras.layers.LSTM))
-    assert bi.layers[0].forward_layer.unroll and bi.layers[0].backward_layer.unroll
+    assert bi.layers[0].forward_layer.unroll
+    assert bi.layers[0].backward_layer.unroll
     for a, b in zip(loop.get_weights(), unrolled.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(loop.predict(x, verbose=0), unrolled.predict(x, verbose=0))
