@@ -20,12 +20,37 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import backtest, cli_startup, daily, feature_engineering, inference, memory, store_read, training
+from benchmarks import (
+    backtest,
+    cli_startup,
+    daily,
+    feature_engineering,
+    inference,
+    lstm,
+    memory,
+    scale_out,
+    store_read,
+    training,
+    universe,
+)
 from benchmarks.common import machine_info, train_champion, workspace
 from benchmarks.report import markdown
 
 MODULES = {
-    m.NAME: m for m in (training, memory, feature_engineering, store_read, daily, inference, backtest, cli_startup)
+    m.NAME: m
+    for m in (
+        training,
+        lstm,
+        memory,
+        feature_engineering,
+        store_read,
+        daily,
+        inference,
+        backtest,
+        cli_startup,
+        universe,
+        scale_out,
+    )
 }
 DEFAULT_OUT = Path(__file__).parent / "results" / "latest.json"
 
@@ -94,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
             ),
             "backtest": lambda: backtest.run(scale=scale, repeats=args.repeats),
             "cli": lambda: cli_startup.run(scale=scale, repeats=args.repeats),
+            "lstm": lambda: lstm.run(scale=scale, repeats=args.repeats),
+            "scale_out": lambda: scale_out.run(scale=scale, repeats=args.repeats),
+            "universe": lambda: universe.run(scale=scale, repeats=args.repeats),
         }
         if scale == "quick":  # quick sizes of store and daily differ: let each prepare its own
             runners["store"] = lambda: store_read.run(scale=scale, repeats=args.repeats)

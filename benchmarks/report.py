@@ -17,6 +17,12 @@ ROWS: list[tuple[str, str, str, str]] = [
     ("7. `updown backtest` on the sample", "backtest", "wall_s", "{:.0f} s"),
     ("8. `updown --help` / `python -c 'import pandas'`", "cli", "help_over_import_pandas", "{:.2f}x"),
     ("8. `updown report` / `python -c 'import pandas'`", "cli", "report_over_import_pandas", "{:.2f}x"),
+    ("9. Universe 500 x 5 y backtest: peak RSS", "universe", "max_rss_gib", "{:.2f} GiB"),
+    ("9. Universe: features + panel (one build)", "universe", "features_plus_panel_s", "{:.1f} s"),
+    ("9. Universe: wall / (epochs x samples / throughput)", "universe", "wall_over_estimate", "{:.2f}x"),
+    ("10. LSTM `unroll=True` / loop training, 30 steps", "lstm", "t30_unroll_over_loop", "{:.2f}x"),
+    ("10. JAX / TensorFlow inference", "lstm", "infer_jax_over_tensorflow", "{:.2f}x"),
+    ("11. Backtest on `dask:2` / local runner, speed", "scale_out", "dask2_over_local_speed", "{:.2f}x"),
 ]
 GOALS = {
     "throughput_ratio": ">= 0.9x",
@@ -30,6 +36,12 @@ GOALS = {
     "wall_s": "<= 600 s",
     "help_over_import_pandas": "<= 2x",
     "report_over_import_pandas": "<= 2x",
+    "max_rss_gib": "<= 6 GiB",
+    "features_plus_panel_s": "<= 30 s",
+    "wall_over_estimate": "<= 1.2x",
+    "t30_unroll_over_loop": "> 1 to adopt",
+    "infer_jax_over_tensorflow": "> 1 to adopt",
+    "dask2_over_local_speed": "> 1 pays",
 }
 CHECKS = {
     "throughput_ratio": lambda v: v >= 0.9,
@@ -43,6 +55,12 @@ CHECKS = {
     "wall_s": lambda v: v <= 600,
     "help_over_import_pandas": lambda v: v <= 2,
     "report_over_import_pandas": lambda v: v <= 2,
+    "max_rss_gib": lambda v: v <= 6,
+    "features_plus_panel_s": lambda v: v <= 30,
+    "wall_over_estimate": lambda v: v <= 1.2,
+    "t30_unroll_over_loop": lambda v: v > 1,
+    "infer_jax_over_tensorflow": lambda v: v > 1,
+    "dask2_over_local_speed": lambda v: v > 1,
 }
 
 

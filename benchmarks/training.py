@@ -39,10 +39,59 @@ NAME = "training"
 GOAL = "pipeline/NumPy fit throughput >= 0.9; LSTM training >= 40% of fp32 matmul GFLOP/s"
 
 SIZES: dict[str, dict[str, Any]] = {
-    "full": {"tickers": 12, "days": 1500, "samples": 16384, "units": (128, 64), "repeats": 3, "xla": True},
+    "full": {"tickers": 12, "days": 1500, "samples": 16384, "units": (128, 64), "repeats": 5, "xla": True},
     "quick": {"tickers": 4, "days": 1200, "samples": 4096, "units": (128, 64), "repeats": 2, "xla": False},
     "toy": {"tickers": 2, "days": 300, "samples": 256, "units": (8, 4), "repeats": 1, "xla": False},
 }
+
+
+def tf_data_pipeline(
+    data: np.ndarray, ends: np.ndarray, labels: np.ndarray, *, timesteps: int, batch: int, weights: dict[int, float]
+) -> Any:
+    """The same shuffled batches as a ``tf.data`` pipeline: indices shuffled per epoch, gathered in the graph.
+
+    The normalised array lives in the graph once; each batch's windows are one ``tf.gather`` of
+    ``ends[:, None] + offsets``, run ahead of the step by ``prefetch``.
+    """
+    import tensorflow as tf
+
+    table = tf.constant(data)
+    offsets = tf.range(-timesteps + 1, 1, dtype=tf.int64)
+    one_hot = tf.constant(np.eye(3, dtype="float32")[labels])
+    w = tf.constant(np.asarray([weights[int(k)] for k in labels], dtype="float32"))
+    ends_t = tf.constant(np.asarray(ends, dtype="int64"))
+
+    def gather(idx: Any) -> Any:
+        rows = tf.gather(ends_t, idx)[:, None] + offsets
+        return tf.gather(table, rows), tf.gather(one_hot, idx), tf.gather(w, idx)
+
+    return (
+        tf.data.Dataset.range(len(ends))
+        .shuffle(len(ends), seed=0, reshuffle_each_iteration=True)
+        .batch(batch)
+        .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def same_result(windows: Any, labels: np.ndarray, batch: int, units: tuple[int, ...], config: Any) -> bool:
+    """Whether two epochs with ``workers=2`` give, to the bit, the predictions of ``workers=1`` (same seed)."""
+    from models.learn.backend import seed_everything
+    from models.learn.batches import WindowBatches
+    from models.learn.lstm import build_lstm_classifier
+
+    small = windows.subset(np.arange(min(len(windows), 4 * batch)))
+    probs = []
+    for workers in (1, 2):
+        seed_everything(0)
+        model = build_lstm_classifier(config.timesteps, len(config.features), units=units, seed=0)
+        model.fit(
+            WindowBatches(small, labels[: len(small)], batch_size=batch, shuffle=True, seed=0, workers=workers),
+            epochs=2,
+            verbose=0,
+        )
+        probs.append(model.predict(small.take(np.arange(len(small))), verbose=0))
+    return bool(np.array_equal(probs[0], probs[1]))
 
 
 def run(*, scale: Scale = "full", repeats: int | None = None) -> dict[str, Any]:
@@ -75,21 +124,38 @@ def run(*, scale: Scale = "full", repeats: int | None = None) -> dict[str, Any]:
 
     seed_everything(0)  # as LSTMClassifier.fit does: seeds, and deterministic ops for both contenders
     model = build_lstm_classifier(config.timesteps, len(config.features), units=units)
-    batches = WindowBatches(windows, labels, batch_size=batch, shuffle=True, seed=0)
+    batches = WindowBatches(windows, labels, batch_size=batch, shuffle=True, seed=0, workers=1)
+    threaded = WindowBatches(windows, labels, batch_size=batch, shuffle=True, seed=0, workers=2)
+    dataset = tf_data_pipeline(data, windows.ends, labels, timesteps=config.timesteps, batch=batch, weights=weights)
 
     def pipeline() -> None:
         model.fit(batches, epochs=1, class_weight=weights, verbose=0)
+
+    def workers() -> None:
+        model.fit(threaded, epochs=1, class_weight=weights, verbose=0)
+
+    def tf_data() -> None:
+        model.fit(dataset, epochs=1, shuffle=False, verbose=0)  # shuffled by the dataset; weights its 3rd element
 
     def plain() -> None:
         model.fit(x_np, y_np, batch_size=batch, epochs=1, shuffle=True, class_weight=weights, verbose=0)
 
     # No warm-up at toy size: each traced step costs seconds, and toy numbers only check the plumbing.
-    times = side_by_side({"pipeline": pipeline, "numpy": plain}, repeats=reps, warmup=scale != "toy")
+    times = side_by_side(
+        {"pipeline": pipeline, "workers2": workers, "tf_data": tf_data, "numpy": plain},
+        repeats=reps,
+        warmup=scale != "toy",
+    )
     figures = {
         "pipeline_samples_per_s": Figure("samples/s", [n / t for t in times["pipeline"]], "higher"),
         "numpy_samples_per_s": Figure("samples/s", [n / t for t in times["numpy"]], "higher"),
         "throughput_ratio": Figure("ratio", ratios(times["numpy"], times["pipeline"]), "higher"),
+        "workers2_samples_per_s": Figure("samples/s", [n / t for t in times["workers2"]], "higher"),
+        "workers2_over_numpy": Figure("ratio", ratios(times["numpy"], times["workers2"]), "higher"),
+        "tf_data_samples_per_s": Figure("samples/s", [n / t for t in times["tf_data"]], "higher"),
+        "tf_data_over_numpy": Figure("ratio", ratios(times["numpy"], times["tf_data"]), "higher"),
     }
+    figures["workers_same_result"] = Figure("ratio", [float(same_result(windows, labels, batch, units, config))])
 
     # Whole LSTMClassifier.fit call (scaler, windows, fit, validation, validation predictions), 1 epoch.
     def whole() -> None:

@@ -9,9 +9,9 @@ homes still export them: ``models.learn.lstm.ModelConfig``, ``models.learn.train
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 OptimizerName = Literal["adam", "rmsprop"]
 MAX_UNITS = 4096
@@ -33,6 +33,20 @@ class ModelConfig(BaseModel):
     bidirectional: bool = Field(False, description="wrap each LSTM layer in Bidirectional")
     optimizer: OptimizerName = Field("adam", description="optimiser")
     learning_rate: float = Field(1e-3, gt=0, le=1, description="optimiser step size")
+    unroll: bool = Field(
+        False,
+        description="unroll the LSTM loop over the timesteps (results equal in distribution, not to the bit; "
+        "speed measured in BENCHMARKS.md)",
+    )
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # unroll was added after configs were first stored: left out at its default, so earlier
+        # configurations dump (model cards, metrics.json, fold-cache keys) exactly as before
+        dumped: dict[str, Any] = handler(self)
+        if not self.unroll:
+            dumped.pop("unroll", None)
+        return dumped
 
 
 ARCHITECTURES: dict[str, ModelConfig] = {

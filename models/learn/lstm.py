@@ -31,6 +31,7 @@ def build_lstm_classifier(
     n_classes: int = 3,
     optimizer: OptimizerName = "adam",
     learning_rate: float = 1e-3,
+    unroll: bool = False,
     seed: int | None = None,
 ) -> keras.Model:
     """Build and compile a (stacked) LSTM classifier.
@@ -44,6 +45,11 @@ def build_lstm_classifier(
         n_classes: softmax outputs (3: down, flat, up).
         optimizer: ``"adam"`` or ``"rmsprop"``.
         learning_rate: optimiser learning rate.
+        unroll: unroll each LSTM's loop over the timesteps into one flat graph instead of a
+            symbolic loop (Keras's ``unroll``). Same function and the same initial weights, so the
+            same forward pass to the bit; training rounds differently (gradients are summed in
+            another order), so weights drift apart at float precision and results agree in
+            distribution, not to the bit. Its speed and memory are in BENCHMARKS.md (``lstm``).
         seed: seeds every initializer and dropout layer explicitly (see :class:`_LayerSeeds`), so
             the initial weights and dropout masks depend on this number only, never on the
             process-wide Python random state that other threads (a Dask worker's, Prefect's) also
@@ -64,10 +70,15 @@ def build_lstm_classifier(
     layers: list[keras.layers.Layer] = [keras.Input(shape=(timesteps, n_features), name="window")]
     for i, size in enumerate(units):
         sequences = i < len(units) - 1
-        lstm = keras.layers.LSTM(size, return_sequences=sequences, name=f"lstm_{i}", **seeds.lstm())
+        lstm = keras.layers.LSTM(size, return_sequences=sequences, unroll=unroll, name=f"lstm_{i}", **seeds.lstm())
         if bidirectional:
             backward = keras.layers.LSTM(
-                size, return_sequences=sequences, go_backwards=True, name=f"lstm_{i}_backward", **seeds.lstm()
+                size,
+                return_sequences=sequences,
+                go_backwards=True,
+                unroll=unroll,
+                name=f"lstm_{i}_backward",
+                **seeds.lstm(),
             )
             layers.append(keras.layers.Bidirectional(lstm, backward_layer=backward, name=f"bi_lstm_{i}"))
         else:

@@ -8,12 +8,25 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from benchmarks import backtest, cli_startup, daily, feature_engineering, inference, memory, store_read, training
+from benchmarks import (
+    backtest,
+    cli_startup,
+    daily,
+    feature_engineering,
+    inference,
+    lstm,
+    memory,
+    scale_out,
+    store_read,
+    training,
+    universe,
+)
 from benchmarks.common import lstm_forward_flops, lstm_train_flops, synthetic_prices, train_champion
 
 
@@ -53,7 +66,53 @@ def test_per_ticker_loop_gives_the_library_numbers() -> None:
 
 
 def test_training_toy() -> None:
-    check_well_formed(training.run(scale="toy"), "training")
+    res = training.run(scale="toy")
+    check_well_formed(res, "training")
+    assert res["figures"]["workers_same_result"]["median"] == 1.0
+    assert {"workers2_over_numpy", "tf_data_over_numpy"} <= set(res["figures"])
+
+
+def test_lstm_toy() -> None:
+    res = lstm.run(scale="toy", isolate=False)
+    check_well_formed(res, "lstm")
+    figures = res["figures"]
+    assert figures["t4_forward_max_abs_diff"]["median"] == 0.0  # same seed, same weights: the same forward pass
+    assert figures["t4_unroll_over_loop"]["repeats"][0] == pytest.approx(
+        figures["t4_unroll_samples_per_s"]["repeats"][0] / figures["t4_loop_samples_per_s"]["repeats"][0]
+    )
+
+
+def test_stage_clock_counts_nested_stages_apart() -> None:
+    clock = universe.StageClock(interval=0.01)
+    try:
+        with clock.stage("outer"):
+            time.sleep(0.05)
+            with clock.stage("inner"):
+                time.sleep(0.05)
+    finally:
+        clock.restore()
+    totals = clock.totals()
+    assert totals["inner"]["calls"] == 1
+    assert totals["outer"]["seconds"] >= totals["inner"]["seconds"] >= 0.05
+    assert totals["outer"]["exclusive_s"] == pytest.approx(totals["outer"]["seconds"] - totals["inner"]["seconds"])
+    assert totals["outer"]["peak_rss_mib"] > 0
+
+
+def test_universe_toy() -> None:
+    res = universe.run(scale="toy", isolate=False)
+    check_well_formed(res, "universe")
+    figures = res["figures"]
+    for stage in ("load", "features", "panel", "lstm_fit", "baselines", "evaluation", "report"):
+        assert figures[f"stage_{stage}_s"]["median"] > 0, stage
+    assert [b["fold"] for b in res["params"]["blocks"]] == [0, 1, 2]
+    assert res["params"]["trained_samples"] == sum(b["n_fit"] * b["epochs_run"] for b in res["params"]["blocks"])
+
+
+def test_scale_out_command() -> None:
+    cmd = scale_out.command(Path("/tmp/root"), scale_out.SIZES["toy"], "dask:2")
+    assert cmd[-2:] == ["--task-runner", "dask:2"]
+    assert cmd[cmd.index("--seeds") + 1] == "0,1"
+    assert "--no-cache" in cmd
 
 
 def test_memory_toy() -> None:

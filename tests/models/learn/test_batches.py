@@ -55,3 +55,17 @@ def test_bad_arguments_are_refused() -> None:
         WindowBatches(WINDOWS, batch_size=0)
     with pytest.raises(ValueError, match="labels has 2 entries for 5 windows"):
         WindowBatches(WINDOWS, np.array([0, 1]))
+
+
+def test_workers_gather_the_same_batches_and_are_checked() -> None:
+    labels = np.arange(5) % 3
+    one = WindowBatches(WINDOWS, labels, batch_size=2, shuffle=True, seed=3, workers=1)
+    two = WindowBatches(WINDOWS, labels, batch_size=2, shuffle=True, seed=3)
+
+    assert (one.workers, two.workers) == (1, 2)  # two by default
+    assert not two.use_multiprocessing  # threads: the windows are shared, never pickled
+    for i in range(len(one)):
+        for a, b in zip(one[i], two[i], strict=True):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="workers=0"):
+        WindowBatches(WINDOWS, labels, workers=0)

@@ -55,3 +55,24 @@ def test_bad_arguments_are_named(kwargs, match):
 def test_config_validation_names_the_field():
     with pytest.raises(ValueError, match="learning_rate"):
         ModelConfig(learning_rate=0)
+
+
+def test_unrolled_model_has_the_loop_models_weights_and_forward_pass():
+    x = np.random.default_rng(1).normal(size=(6, 5, 3)).astype("float32")
+    loop = build_lstm_classifier(5, 3, units=(6, 4), seed=3)
+    unrolled = build_lstm_classifier(5, 3, units=(6, 4), unroll=True, seed=3)
+    bi = build_from_config(5, 3, ModelConfig(units=(4,), bidirectional=True, unroll=True), seed=3)
+
+    assert [layer.unroll for layer in unrolled.layers if isinstance(layer, keras.layers.LSTM)] == [True, True]
+    assert not any(layer.unroll for layer in loop.layers if isinstance(layer, keras.layers.LSTM))
+    assert bi.layers[0].forward_layer.unroll
+    assert bi.layers[0].backward_layer.unroll
+    for a, b in zip(loop.get_weights(), unrolled.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(loop.predict(x, verbose=0), unrolled.predict(x, verbose=0))
+
+
+def test_unroll_is_left_out_of_dumps_at_its_default():
+    assert "unroll" not in ModelConfig().model_dump()
+    assert ModelConfig(unroll=True).model_dump()["unroll"] is True
+    assert ModelConfig.model_validate(ModelConfig(unroll=True).model_dump()).unroll
