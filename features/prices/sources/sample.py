@@ -37,8 +37,10 @@ SP500_TICKERS: tuple[str, ...] = (
 """The 20 tickers of ``sample:sp500``."""
 
 SP500_DEFAULT_START = dt.date(2005, 1, 1)
-"""Where runs on ``sample:sp500`` should start by default. The file's prices are rounded to 3
-decimals, and split-adjusted prices before 2005 can be a few tenths of a dollar (AAPL 0.2-1.0):
+"""Where ``sample:sp500`` starts when no start is asked for (``--start 1990-01-02`` reaches back).
+
+The file's prices are rounded to 3 decimals, and split-adjusted prices before 2005 can be a few
+tenths of a dollar (AAPL 0.2-1.0):
 through 2004 AAPL's median half-tick error is 0.1-0.27% of its price every year, and in the 1990s
 2-13% of daily returns are exactly zero on average (RRC: 91% in 1990). From 2005 on every ticker's
 median half-tick error is under 0.04% of its price and about 1% of daily returns are zero
@@ -66,6 +68,9 @@ class SampleSource:
         start: DateLike | None = None,
         end: DateLike | None = None,
     ) -> pd.DataFrame:
+        """The set's rows of ``tickers`` between ``start`` and ``end`` (``sample:sp500``: from 2005 unless asked)."""
+        if start is None and self.set_name == "sp500":
+            start = SP500_DEFAULT_START
         if not self.path.is_file():
             raise SourceError(
                 f"source {self.name!r}: bundled data not found at {self.path}; "

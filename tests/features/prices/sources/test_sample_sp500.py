@@ -83,3 +83,9 @@ def test_source_spec_reads_the_set() -> None:
 def test_unknown_sample_sets_are_refused(spec: str) -> None:
     with pytest.raises(ValueError, match=r"sample:sp500.*got source="):
         get_source(spec)
+
+
+def test_the_set_starts_in_2005_unless_an_earlier_start_is_asked_for():
+    source = SampleSource(set_name="sp500")
+    assert source.fetch(["KO"])["date"].min() == pd.Timestamp("2005-01-03")  # first trading day from 2005
+    assert source.fetch(["KO"], "1990-01-01")["date"].min() == pd.Timestamp("1990-01-02")
