@@ -16,7 +16,6 @@ this measures what is left. Goal: both within 2x of importing pandas.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -36,9 +35,12 @@ SIZES: dict[str, dict[str, Any]] = {
 
 
 def updown_command() -> list[str]:
-    """The installed console script, else the module (same code, same interpreter)."""
-    exe = shutil.which("updown")
-    return [exe] if exe else [sys.executable, "-m", "flows.cli.commands"]
+    """The console script installed beside this interpreter, else the module (same code, same interpreter).
+
+    Not the first ``updown`` on PATH: that may belong to another environment (a stale install).
+    """
+    exe = Path(sys.executable).with_name("updown")
+    return [str(exe)] if exe.is_file() else [sys.executable, "-m", "flows.cli.commands"]
 
 
 def publish_tiny_daily(root: Path) -> None:

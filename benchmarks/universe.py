@@ -204,6 +204,7 @@ def measure(root: str, size: dict[str, Any]) -> dict[str, Any]:
     progress = logging.StreamHandler(sys.stderr)  # Prefect's root handler shows WARNING and above only
     progress.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
     updown = logging.getLogger("updown")
+    saved = (updown.level, updown.propagate)  # restored at the end: the smoke test runs this in pytest's process
     updown.addHandler(progress)
     updown.setLevel(logging.INFO)
     updown.propagate = False
@@ -244,6 +245,9 @@ def measure(root: str, size: dict[str, Any]) -> dict[str, Any]:
             backtest.write_report(out_dir, res, run_info=run_info, trials_folder=Path(root) / "trials")
     finally:
         clock.restore()
+        updown.removeHandler(progress)
+        updown.setLevel(saved[0])
+        updown.propagate = saved[1]
     wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     panel = next(r for r in clock.records if r["stage"] == "panel")  # the first build, in prepare

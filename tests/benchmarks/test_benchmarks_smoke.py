@@ -6,6 +6,7 @@ on the FLOP formula and on the per-ticker baseline computing the library's numbe
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 import time
@@ -99,8 +100,11 @@ def test_stage_clock_counts_nested_stages_apart() -> None:
 
 
 def test_universe_toy() -> None:
+    updown = logging.getLogger("updown")
+    before = (updown.level, updown.propagate, list(updown.handlers))
     res = universe.run(scale="toy", isolate=False)
     check_well_formed(res, "universe")
+    assert (updown.level, updown.propagate, list(updown.handlers)) == before  # later tests' caplog still sees it
     figures = res["figures"]
     for stage in ("load", "features", "panel", "lstm_fit", "baselines", "evaluation", "report"):
         assert figures[f"stage_{stage}_s"]["median"] > 0, stage
