@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from features.dataset import DatasetConfig
+from features.settings import DEFAULT_DATA_ROOT, Settings
 from features.storage.remote import is_url
 from flows.settings import root_spec
 from models.learn.config import ModelConfig, TrainConfig, check_training_memory, training_memory_bytes
@@ -33,7 +34,8 @@ def check_data_root(value: str | None) -> None:
     if is_url(spec):
         return
     path = Path(spec)
-    origin = "--data-root" if value else "$UPDOWN_DATA_ROOT (or ./data)"
+    from_env = Settings.from_env().data_root != DEFAULT_DATA_ROOT
+    origin = "--data-root" if value else "$UPDOWN_DATA_ROOT" if from_env else "the default ./data"
     for folder in (path, *path.parents):
         if folder.exists():
             if not folder.is_dir():

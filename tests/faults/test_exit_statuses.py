@@ -176,7 +176,19 @@ def test_a_data_root_under_a_file_names_the_file(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert status == exits.BAD_INPUT
     assert f"lies under {tmp_path / 'file'}, which is a file" in err
-    assert "$UPDOWN_DATA_ROOT" in err
+    assert "(from $UPDOWN_DATA_ROOT)" in err
+
+
+def test_the_default_data_root_is_named_as_the_default(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("UPDOWN_DATA_ROOT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").write_text("")
+    try:
+        status = main(["models", "list"])
+    except SystemExit as exc:  # pragma: no cover - a refusal would be a failure below
+        status = exc.code
+    assert status == exits.BAD_INPUT
+    assert f"data root {tmp_path / 'data'} (from the default ./data) is a file, not a folder" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------ 3: one partial-failure policy
