@@ -339,7 +339,7 @@ def compute_features(
     return out
 
 
-CHUNK_ROWS = 1 << 16
+CHUNK_ROWS = 1 << 18
 """Rows of whole tickers per chunk of :func:`feature_matrix` (the kernels' temporaries scale with it)."""
 
 

@@ -395,7 +395,7 @@ class LogisticRegressionBaseline(_SklearnBaseline):
 
 
 PARALLEL_ROWS = 50_000
-"""Training rows from which the gradient-boosting baseline uses every core (``threads="auto"``)."""
+"""Training rows from which ``threads="auto"`` fits the gradient-boosting baseline on every core."""
 
 
 class GradientBoostingBaseline(_SklearnBaseline):
@@ -409,15 +409,17 @@ class GradientBoostingBaseline(_SklearnBaseline):
 
     Args:
         seed: ``random_state`` of the learner.
-        threads: OpenMP threads while fitting and predicting: a number, None (the library's
-            default, every core) or ``"auto"`` (the default): one thread below
-            :data:`PARALLEL_ROWS` training rows, where thread start-up costs more than it saves
-            and the cores are better left to other work, every core from there on.
+        threads: OpenMP threads while fitting and predicting: a number (default 1), None (the
+            library's default, every core) or ``"auto"`` (one thread below :data:`PARALLEL_ROWS`
+            training rows, every core from there on: for a machine of its own). One thread is the
+            default because every core lost on the shared 2-core machine even at 300,000 rows
+            (0.20-0.59x the one-thread speed, ``python -m benchmarks --only baselines``): OpenMP
+            threads that wait for a busy core cost more than they share.
     """
 
     name = "gradient_boosting"
 
-    def __init__(self, *, seed: int = 0, threads: int | Literal["auto"] | None = "auto") -> None:
+    def __init__(self, *, seed: int = 0, threads: int | Literal["auto"] | None = 1) -> None:
         self.seed, self.threads = seed, threads
 
     def _features(self, data: BaselineData) -> np.ndarray:
@@ -517,7 +519,7 @@ def logistic_regression(train: BaselineData, test: BaselineData, *, seed: int = 
 
 
 def gradient_boosting(
-    train: BaselineData, test: BaselineData, *, seed: int = 0, threads: int | Literal["auto"] | None = "auto"
+    train: BaselineData, test: BaselineData, *, seed: int = 0, threads: int | Literal["auto"] | None = 1
 ) -> np.ndarray:
     """:class:`GradientBoostingBaseline` fitted on ``train``, predicting ``test``."""
     return GradientBoostingBaseline(seed=seed, threads=threads).fit(train).predict_proba(test)
@@ -536,7 +538,7 @@ def fit_baselines(
     names: Sequence[str] = BASELINES,
     history: BaselineData | None = None,
     momentum_band: float | None = None,
-    threads: int | Literal["auto"] | None = "auto",
+    threads: int | Literal["auto"] | None = 1,
     sample_weight: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Fit the named baselines (:data:`BASELINE_CLASSES`) on ``train`` and predict ``test``.

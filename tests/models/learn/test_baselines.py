@@ -311,8 +311,9 @@ def test_gradient_boosting_threads_change_nothing_but_speed(monkeypatch):
     one = GradientBoostingBaseline(threads=1).fit(train).predict_proba(test)
     two = GradientBoostingBaseline(threads=2).fit(train).predict_proba(test)
     np.testing.assert_array_equal(one, two)
-    assert GradientBoostingBaseline().fit(train).threads_ == 1  # "auto": one thread below PARALLEL_ROWS
+    assert GradientBoostingBaseline().fit(train).threads_ == 1  # the default
+    assert GradientBoostingBaseline(threads="auto").fit(train).threads_ == 1  # below PARALLEL_ROWS
     monkeypatch.setattr(baselines, "PARALLEL_ROWS", 2000)
-    auto = GradientBoostingBaseline()
+    auto = GradientBoostingBaseline(threads="auto")
     np.testing.assert_array_equal(auto.fit(train).predict_proba(test), one)
     assert auto.threads_ is None  # every core from PARALLEL_ROWS training rows on
