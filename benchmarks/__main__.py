@@ -22,6 +22,7 @@ from typing import Any
 
 from benchmarks import (
     backtest,
+    baselines,
     cli_startup,
     daily,
     feature_engineering,
@@ -50,6 +51,7 @@ MODULES = {
         cli_startup,
         universe,
         scale_out,
+        baselines,
     )
 }
 DEFAULT_OUT = Path(__file__).parent / "results" / "latest.json"
@@ -122,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             "lstm": lambda: lstm.run(scale=scale, repeats=args.repeats),
             "scale_out": lambda: scale_out.run(scale=scale, repeats=args.repeats),
             "universe": lambda: universe.run(scale=scale, repeats=args.repeats),
+            "baselines": lambda: baselines.run(scale=scale, repeats=args.repeats),
         }
         if scale == "quick":  # quick sizes of store and daily differ: let each prepare its own
             runners["store"] = lambda: store_read.run(scale=scale, repeats=args.repeats)

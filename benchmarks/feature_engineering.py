@@ -118,8 +118,23 @@ def run(*, scale: Scale = "full", repeats: int | None = None) -> dict[str, Any]:
     lib_times += pairs["library"]
     loop_times += pairs["loop"]
     lib_times += side_by_side({"library": library}, repeats=max(0, reps - len(lib_times)), warmup=False)["library"]
+    # What build_panel calls: feature_matrix in chunks of whole tickers (the default) against the
+    # whole frame at once (one chunk), interleaved; the values are the same to the bit.
+    from features.indicators import feature_matrix
+
+    chunks = side_by_side(
+        {
+            "chunked": lambda: feature_matrix(prices, names=DEFAULT_FEATURES),
+            "whole": lambda: feature_matrix(prices, names=DEFAULT_FEATURES, chunk_rows=len(prices)),
+        },
+        repeats=reps,
+        warmup=False,
+    )
     n_rows = len(prices)
     figures = {
+        "feature_matrix_chunked_s": Figure("s", chunks["chunked"]),
+        "feature_matrix_whole_s": Figure("s", chunks["whole"]),
+        "chunked_over_whole_ratio": Figure("ratio", ratios(chunks["chunked"], chunks["whole"])),
         "compute_features_s": Figure("s", lib_times),
         "per_ticker_loop_s": Figure("s", loop_times),
         "loop_over_library_ratio": Figure("ratio", ratios(loop_times, pairs["library"]), "higher"),

@@ -75,7 +75,8 @@ def measure(tickers: int, days: int, *, trace: bool) -> dict[str, Any]:
         peaks.append(tracemalloc.get_traced_memory()[1])
     rows = panel.samples(labeled=True)
     last = panel.dates[rows].max()
-    scaler = step("scaler_fit", lambda: FeatureScaler().fit(panel.X[panel.dates <= last], config.features))
+    # as LSTMClassifier.fit does: a row mask, not a copied slice of X
+    scaler = step("scaler_fit", lambda: FeatureScaler().fit(panel.X, config.features, rows=panel.dates <= last))
     if trace:
         peaks.append(tracemalloc.get_traced_memory()[1])
     data = step("normalised_data", lambda: normalised_data(panel, scaler))

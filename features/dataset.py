@@ -215,15 +215,16 @@ def build_panel(prices: pd.DataFrame, config: DatasetConfig) -> Panel:
     non-members of their date, apart from the members.
     """
     resolve_features(config.features, prices, adapt=False)  # exactly the configured features, or refuse
-    X = feature_matrix(prices, names=config.features, max_gap=config.max_gap)
     members = member_mask(prices, config.universe)
+    # Labels and segment codes first: their temporaries then peak before the feature matrix exists.
+    labels = make_labels(prices, config.label, max_gap=config.max_gap, members=members)
+    codes = Segments.of(prices, max_gap=config.max_gap).codes
+    X = feature_matrix(prices, names=config.features, max_gap=config.max_gap)
     if config.cs_norm != "none":
         skip = [j for j, _ in config.relative_columns]
         groups = _cross_section_groups(prices["date"].to_numpy(), members)
         X = cross_sectional_normalise(X, groups, method=config.cs_norm, skip=skip)
-    labels = make_labels(prices, config.label, max_gap=config.max_gap, members=members)
-    segments = Segments.of(prices, max_gap=config.max_gap)
-    ok = window_end_mask(segments.codes, np.isfinite(X).all(axis=1), timesteps=config.timesteps)
+    ok = window_end_mask(codes, np.isfinite(X).all(axis=1), timesteps=config.timesteps)
     if members is not None:
         ok &= members
     scheme = config.label.scheme

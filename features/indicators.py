@@ -24,6 +24,7 @@ warning; an explicitly chosen set that needs one is refused by name.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -169,6 +170,10 @@ def _optional(columns: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(c for c in columns if c in OPTIONAL_COLUMNS)
 
 
+_RANK_BASES: dict[str, str] = {}
+"""Cross-sectional features (computed over all tickers of a date) -> the per-ticker feature they rank."""
+
+
 def _catalogue() -> dict[str, FeatureSpec]:
     wilder14 = _smoothed_lookback(14, 1 / 14)
     macd_line = _smoothed_lookback(25, 2 / 27)  # the 26-day EMA forgets its seed last
@@ -195,6 +200,7 @@ def _catalogue() -> dict[str, FeatureSpec]:
     for base in ("ret_5", "ret_20", "ret_60", "vol_20", "volume_z_20"):
         b = by_name[base]
         specs.append(FeatureSpec(f"xs_{base}", _ranked(base), b.warmup, b.lookback, b.needs))
+        _RANK_BASES[f"xs_{base}"] = base
     # features.alpha: the per-row levels of the alpha360 set
     specs += [FeatureSpec(name, _level(fn), 0, 1, _optional(LEVEL_NEEDS[name])) for name, fn in LEVEL_FEATURES.items()]
     return {s.name: s for s in specs}
@@ -333,19 +339,74 @@ def compute_features(
     return out
 
 
+CHUNK_ROWS = 1 << 18
+"""Rows of whole tickers per chunk of :func:`feature_matrix` (the kernels' temporaries scale with it)."""
+
+
 def feature_matrix(
-    prices: pd.DataFrame, *, names: Sequence[str] = DEFAULT_FEATURES, max_gap: int = DEFAULT_MAX_GAP
+    prices: pd.DataFrame,
+    *,
+    names: Sequence[str] = DEFAULT_FEATURES,
+    max_gap: int = DEFAULT_MAX_GAP,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> np.ndarray:
     """The same values as :func:`compute_features`, as one float64 array (n_rows, len(names)).
 
-    Filled column by column into one preallocated array, dropping each feature from the
-    computation cache once copied, so memory peaks near one matrix instead of three (a frame, the
-    cache and the array). A feature another one needs is simply computed again if dropped.
+    Filled into one preallocated array. The per-ticker features are computed on chunks of whole
+    tickers of about ``chunk_rows`` rows, so the kernels' temporaries (a dozen columns' worth for
+    ATR or RSI) scale with a chunk, not with the panel. Every per-ticker value depends only on
+    rows of its own segment and every kernel restarts at a segment's first row, so the values are
+    the same to the bit as on the whole frame. The cross-sectional ranks (``xs_*``) need every
+    ticker of a date: their base feature is filled in chunks too and ranked over all rows after.
+
+    Args:
+        prices: Canonical frame (sorted by ticker, date), any number of tickers.
+        names: Feature names from :data:`FEATURES`, in the column order wanted.
+        max_gap: see :func:`compute_features`.
+        chunk_rows: rows per chunk (>= 1); a ticker longer than that is one chunk of its own.
+
+    Raises:
+        ValueError: naming any unknown feature, for ``chunk_rows`` < 1, or when ``prices`` is not
+            sorted by (ticker, date).
     """
     _check_names(names)
-    context = FeatureContext(prices, Segments.of(prices, max_gap=max_gap))
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be >= 1, got chunk_rows={chunk_rows}")
+    Segments.of(prices, max_gap=max_gap)  # validates the order once, as compute_features does
     out = np.empty((len(prices), len(names)), dtype="float64")
-    for j, name in enumerate(names):
-        out[:, j] = context.feature(name)
-        context.release(name)
+    ranked = {j: name for j, name in enumerate(names) if name in _RANK_BASES}
+    bases = sorted({_RANK_BASES[name] for name in ranked.values()})
+    base_values = {b: np.empty(len(prices), dtype="float64") for b in bases}
+    per_ticker = [(j, name) for j, name in enumerate(names) if j not in ranked]
+    for lo, hi in _ticker_chunks(pd.factorize(prices["ticker"])[0], chunk_rows):
+        part = prices.iloc[lo:hi]
+        context = FeatureContext(part, Segments.of(part, max_gap=max_gap))
+        for j, name in per_ticker:
+            out[lo:hi, j] = context.feature(name)
+            context.release(name)
+        for b in bases:
+            base_values[b][lo:hi] = context.feature(b)
+            context.release(b)
+        del context, part
+    dates = prices["date"].to_numpy()
+    for j, name in ranked.items():
+        out[:, j] = cross_sectional_rank(base_values[_RANK_BASES[name]], dates)
     return out
+
+
+def _ticker_chunks(codes: np.ndarray, chunk_rows: int) -> list[tuple[int, int]]:
+    """Row ranges ``[lo, hi)`` of whole tickers, each at least ``chunk_rows`` rows but the last.
+
+    ``codes`` are the rows' ticker codes (``pd.factorize``; rows grouped by ticker). Codes, not the
+    symbols: ``to_numpy`` of a string column makes a Python object per row (half a feature matrix).
+    """
+    n = len(codes)
+    if n == 0:
+        return []
+    starts = np.flatnonzero(np.diff(codes) != 0) + 1
+    bounds = [0]
+    for s in starts:
+        if s - bounds[-1] >= chunk_rows:
+            bounds.append(int(s))
+    bounds.append(n)
+    return list(itertools.pairwise(bounds))

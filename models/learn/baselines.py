@@ -41,9 +41,10 @@ import contextlib
 import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 import numpy as np
+import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -199,20 +200,29 @@ def last_known_labels(history: BaselineData, tickers: np.ndarray, dates: np.ndar
     Returns:
         int64 (m,): the class 0/1/2, or -1 when no label of the ticker had ended by the date.
     """
-    out = np.full(len(dates), -1, dtype="int64")
     ends = np.asarray(history.label_end, dtype="datetime64[ns]")
-    known = (np.asarray(history.labels) >= 0) & ~np.isnat(ends)
+    labels = np.asarray(history.labels)
+    known = (labels >= 0) & ~np.isnat(ends)
     q_dates = np.asarray(dates, dtype="datetime64[ns]")
     q_tickers = np.asarray(tickers)
-    for ticker in np.unique(q_tickers):
-        mine = known & (history.tickers == ticker)
-        if not mine.any():
+    # One sort of the known history by (ticker, end), ties in row order, instead of a scan of the
+    # whole history per ticker: the answer is the last entry of the query's ticker ending by its date.
+    codes, symbols = pd.factorize(np.concatenate([history.tickers[known], q_tickers]))
+    h_codes, q_codes = codes[: int(known.sum())], codes[int(known.sum()) :]
+    h_ends, h_labels = ends[known].view("int64"), labels[known].astype("int64")
+    order = np.lexsort((h_ends, h_codes))  # stable: equal (ticker, end) keep their row order
+    h_codes, h_ends, h_labels = h_codes[order], h_ends[order], h_labels[order]
+    first = np.searchsorted(h_codes, np.arange(len(symbols) + 1), side="left")
+    out = np.full(len(q_dates), -1, dtype="int64")
+    q_order = np.argsort(q_codes, kind="stable")
+    q_first = np.searchsorted(q_codes[q_order], np.arange(len(symbols) + 1), side="left")
+    for code in np.flatnonzero(np.diff(first) > 0):
+        lo, hi = first[code], first[code + 1]
+        q = q_order[q_first[code] : q_first[code + 1]]
+        if len(q) == 0:
             continue
-        order = np.argsort(ends[mine], kind="stable")
-        t_ends, t_labels = ends[mine][order], np.asarray(history.labels)[mine][order]
-        q = np.flatnonzero(q_tickers == ticker)
-        pos = np.searchsorted(t_ends, q_dates[q], side="right") - 1
-        out[q] = np.where(pos >= 0, t_labels[np.maximum(pos, 0)], -1)
+        pos = np.searchsorted(h_ends[lo:hi], q_dates[q].view("int64"), side="right") - 1
+        out[q] = np.where(pos >= 0, h_labels[lo:hi][np.maximum(pos, 0)], -1)
     return out
 
 
@@ -384,21 +394,32 @@ class LogisticRegressionBaseline(_SklearnBaseline):
         )
 
 
+PARALLEL_ROWS = 50_000
+"""Training rows from which ``threads="auto"`` fits the gradient-boosting baseline on every core."""
+
+
 class GradientBoostingBaseline(_SklearnBaseline):
     """Histogram gradient boosting on lagged features; NaN handled natively; no early stopping.
 
     Small and shallow on purpose (50 trees of depth 3, at least 100 samples a leaf): a baseline that
-    generalises on a few thousand samples and fits in well under a second.
+    generalises on a few thousand samples and fits in well under a second. Its probabilities were
+    the same to the bit with 1, 2 and 4 threads (scikit-learn 1.x builds each feature's histogram
+    in one thread; ``tests/models/learn/test_baselines.py`` checks 1 against 2), so ``threads``
+    changes only the speed.
 
     Args:
         seed: ``random_state`` of the learner.
-        threads: OpenMP threads while fitting and predicting (None = the library's default, every
-            core). One thread is faster than many on small data and on shared cores.
+        threads: OpenMP threads while fitting and predicting: a number (default 1), None (the
+            library's default, every core) or ``"auto"`` (one thread below :data:`PARALLEL_ROWS`
+            training rows, every core from there on: for a machine of its own). One thread is the
+            default because every core lost on the shared 2-core machine even at 300,000 rows
+            (0.20-0.59x the one-thread speed, ``python -m benchmarks --only baselines``): OpenMP
+            threads that wait for a busy core cost more than they share.
     """
 
     name = "gradient_boosting"
 
-    def __init__(self, *, seed: int = 0, threads: int | None = 1) -> None:
+    def __init__(self, *, seed: int = 0, threads: int | Literal["auto"] | None = 1) -> None:
         self.seed, self.threads = seed, threads
 
     def _features(self, data: BaselineData) -> np.ndarray:
@@ -410,8 +431,17 @@ class GradientBoostingBaseline(_SklearnBaseline):
             l2_regularization=1.0, early_stopping=False, random_state=self.seed,
         )  # fmt: skip
 
+    def fit(
+        self, train: BaselineData, *, history: BaselineData | None = None, sample_weight: np.ndarray | None = None
+    ) -> Self:
+        if self.threads == "auto":
+            self.threads_: int | None = 1 if len(train) < PARALLEL_ROWS else None
+        else:
+            self.threads_ = self.threads
+        return super().fit(train, history=history, sample_weight=sample_weight)
+
     def _limits(self) -> Any:
-        return threadpool_limits(limits=self.threads, user_api="openmp")
+        return threadpool_limits(limits=self._fitted("threads_"), user_api="openmp")
 
 
 class Momentum(Baseline):
@@ -488,7 +518,9 @@ def logistic_regression(train: BaselineData, test: BaselineData, *, seed: int = 
     return LogisticRegressionBaseline(seed=seed, c=c).fit(train).predict_proba(test)
 
 
-def gradient_boosting(train: BaselineData, test: BaselineData, *, seed: int = 0, threads: int | None = 1) -> np.ndarray:
+def gradient_boosting(
+    train: BaselineData, test: BaselineData, *, seed: int = 0, threads: int | Literal["auto"] | None = 1
+) -> np.ndarray:
     """:class:`GradientBoostingBaseline` fitted on ``train``, predicting ``test``."""
     return GradientBoostingBaseline(seed=seed, threads=threads).fit(train).predict_proba(test)
 
@@ -506,7 +538,7 @@ def fit_baselines(
     names: Sequence[str] = BASELINES,
     history: BaselineData | None = None,
     momentum_band: float | None = None,
-    threads: int | None = 1,
+    threads: int | Literal["auto"] | None = 1,
     sample_weight: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Fit the named baselines (:data:`BASELINE_CLASSES`) on ``train`` and predict ``test``.

@@ -132,7 +132,10 @@ def balanced_class_weight(labels: np.ndarray, n_classes: int = 3) -> dict[int, f
 
 def normalised_data(panel: Panel, scaler: FeatureScaler) -> np.ndarray:
     """All panel rows normalised to float32; unusable (NaN) entries become 0 and are never windowed."""
-    return np.nan_to_num(scaler.transform(panel.X), nan=0.0, copy=False)
+    out = scaler.transform(panel.X)
+    for lo in range(0, len(out), 65_536):  # in place, a block at a time: no full-size masks
+        np.nan_to_num(out[lo : lo + 65_536], nan=0.0, copy=False)
+    return out
 
 
 def schedule_callbacks(config: TrainConfig, learning_rate: float) -> list[keras.callbacks.Callback]:

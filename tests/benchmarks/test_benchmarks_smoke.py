@@ -17,6 +17,7 @@ import pytest
 
 from benchmarks import (
     backtest,
+    baselines,
     cli_startup,
     daily,
     feature_engineering,
@@ -160,3 +161,12 @@ def test_cli_startup_toy() -> None:
     for command in ("help", "report"):
         ratio = figures[f"{command}_over_import_pandas"]["repeats"][0]
         assert ratio == pytest.approx(figures[f"{command}_s"]["repeats"][0] / figures["import_pandas_s"]["repeats"][0])
+
+
+def test_baselines_toy() -> None:
+    res = baselines.run(scale="toy")
+    check_well_formed(res, "baselines")
+    assert res["params"]["same_result"] is True  # threads change the speed, never the probabilities
+    assert set(res["params"]["per_baseline_s_at_largest"]) == {
+        "class_prior", "majority_class", "label_persistence", "logistic_regression", "gradient_boosting", "momentum",
+    }  # fmt: skip

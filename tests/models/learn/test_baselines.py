@@ -261,3 +261,59 @@ def test_sklearn_baselines_take_sample_weights():
             make_baseline(name).fit(data, sample_weight=weight[:10])
     out = fit_baselines(data, data, names=["class_prior", "logistic_regression"], sample_weight=weight)
     np.testing.assert_allclose(out["class_prior"], class_prior(data, data))  # counting baselines ignore weights
+
+
+def _last_known_by_scan(history: BaselineData, tickers: np.ndarray, dates: np.ndarray) -> np.ndarray:
+    """The definition, one query at a time: the latest-ending known label of the ticker (last row on ties)."""
+    out = np.full(len(dates), -1, dtype="int64")
+    for i, (ticker, day) in enumerate(zip(tickers, dates, strict=True)):
+        ok = (history.tickers == ticker) & (history.labels >= 0) & ~np.isnat(history.label_end)
+        ok &= history.label_end <= day
+        if ok.any():
+            rows = np.flatnonzero(ok)
+            latest = history.label_end[rows].max()
+            out[i] = history.labels[rows[history.label_end[rows] == latest][-1]]
+    return out
+
+
+def test_last_known_labels_match_the_definition_with_ties_unknowns_and_strangers():
+    rng = np.random.default_rng(5)
+    n = 300
+    days = pd.bdate_range("2021-01-04", periods=40).to_numpy(dtype="datetime64[ns]")
+    ends = days[rng.integers(0, 40, n)]  # many equal end dates per ticker: ties
+    ends[rng.random(n) < 0.1] = np.datetime64("NaT")
+    history = BaselineData(
+        dates=days[rng.integers(0, 40, n)],
+        tickers=rng.choice(np.array(["A", "B", "C", "D"], dtype=object), n),
+        labels=np.where(rng.random(n) < 0.1, -1, rng.integers(0, 3, n)),
+        label_end=ends,
+        X_last=np.zeros((n, 1)),
+        X_lagged=np.zeros((n, 1)),
+        past_return=np.zeros(n),
+    )
+    tickers = rng.choice(np.array(["A", "B", "C", "D", "E"], dtype=object), 200)  # E has no history
+    dates = days[rng.integers(0, 40, 200)]
+    got = last_known_labels(history, tickers, dates)
+    np.testing.assert_array_equal(got, _last_known_by_scan(history, tickers, dates))
+    assert (got[tickers == "E"] == -1).all()
+    assert set(got[tickers != "E"].tolist()) == {0, 1, 2}
+
+
+def test_gradient_boosting_threads_change_nothing_but_speed(monkeypatch):
+    import models.learn.baselines as baselines
+    from models.learn.baselines import GradientBoostingBaseline
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(3000, 6))
+    X[rng.random(X.shape) < 0.05] = np.nan
+    labels = np.digitize(X[:, 0] + 0.5 * rng.normal(size=3000), [-0.5, 0.5])
+    train, test = make_data(list(labels[:2000]), X=X[:2000]), make_data(list(labels[2000:]), X=X[2000:])
+    one = GradientBoostingBaseline(threads=1).fit(train).predict_proba(test)
+    two = GradientBoostingBaseline(threads=2).fit(train).predict_proba(test)
+    np.testing.assert_array_equal(one, two)
+    assert GradientBoostingBaseline().fit(train).threads_ == 1  # the default
+    assert GradientBoostingBaseline(threads="auto").fit(train).threads_ == 1  # below PARALLEL_ROWS
+    monkeypatch.setattr(baselines, "PARALLEL_ROWS", 2000)
+    auto = GradientBoostingBaseline(threads="auto")
+    np.testing.assert_array_equal(auto.fit(train).predict_proba(test), one)
+    assert auto.threads_ is None  # every core from PARALLEL_ROWS training rows on
