@@ -45,6 +45,7 @@ EXEMPT = {
     "pip install -e .": "CI (.ci/run) runs the README's set-up lines literally in a fresh virtual environment",
     "pip install -e '.[test]'": "CI (.ci/run) runs the README's set-up lines literally in a fresh virtual environment",
     "pytest -q": "this very suite; CI runs it",
+    "pytest -n 0 tests/features": "part of this very suite, in one process",
     "ruff check .": "CI runs it (.ci/run)",
     "ruff format --check .": "CI runs it (.ci/run)",
     "mypy": "CI runs it (.ci/run)",
