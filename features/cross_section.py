@@ -8,9 +8,18 @@ it was trained on, and beware of a universe picked with hindsight (survivors onl
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+
+def _by_date(values: np.ndarray, dates: np.ndarray) -> tuple[pd.Series, Any]:
+    """``values`` as a float Series and grouped by ``dates``; refuses arrays of different lengths."""
+    v = pd.Series(np.asarray(values, dtype="float64"))
+    if len(v) != len(dates):
+        raise ValueError(f"values and dates must have the same length, got {len(v)} and {len(dates)}")
+    return v, v.groupby(np.asarray(dates), sort=False)
 
 
 def cross_sectional_rank(values: np.ndarray, dates: np.ndarray) -> np.ndarray:
@@ -29,10 +38,7 @@ def cross_sectional_rank(values: np.ndarray, dates: np.ndarray) -> np.ndarray:
     Raises:
         ValueError: when the arrays differ in length.
     """
-    v = pd.Series(np.asarray(values, dtype="float64"))
-    if len(v) != len(dates):
-        raise ValueError(f"values and dates must have the same length, got {len(v)} and {len(dates)}")
-    grouped = v.groupby(np.asarray(dates), sort=False)
+    v, grouped = _by_date(values, dates)
     rank = grouped.rank(method="average").to_numpy(dtype="float64")
     n = grouped.transform("count").to_numpy(dtype="float64")
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -57,10 +63,7 @@ def cross_sectional_zscore(values: np.ndarray, dates: np.ndarray) -> np.ndarray:
     Raises:
         ValueError: when the arrays differ in length.
     """
-    v = pd.Series(np.asarray(values, dtype="float64"))
-    if len(v) != len(dates):
-        raise ValueError(f"values and dates must have the same length, got {len(v)} and {len(dates)}")
-    grouped = v.groupby(np.asarray(dates), sort=False)
+    v, grouped = _by_date(values, dates)
     mean = grouped.transform("mean").to_numpy(dtype="float64")
     std = grouped.transform("std", ddof=0).to_numpy(dtype="float64")
     centred = v.to_numpy() - mean

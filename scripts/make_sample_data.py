@@ -112,18 +112,8 @@ class SourceDriftError(RuntimeError):
 
 def _locate(src: SourceFile, *, allow_drift: bool) -> Path:
     path = Path(str(importlib.resources.files(src.package).joinpath(src.resource)))
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
     version = importlib.metadata.version(src.distribution)
-    print(f"source {src.distribution}=={version} {src.package}/{src.resource} sha256={digest}")
-    if digest != src.sha256:
-        msg = (
-            f"{src.distribution}=={version}: {src.resource} has sha256 {digest}, expected "
-            f"{src.sha256} ({src.distribution}=={src.built_with}); the sample and its tests "
-            f"were built from that version"
-        )
-        if not allow_drift:
-            raise SourceDriftError(msg + " (pass --allow-source-drift to build anyway)")
-        print(f"WARNING: {msg}")
+    _check_digest(src, path.read_bytes(), version, f"{src.package}/{src.resource}", allow_drift=allow_drift)
     return path
 
 
