@@ -106,6 +106,10 @@ def _book(strat: Mapping[str, Any]) -> str:
     return f"{portfolio} (k {strat.get('topk')}{drop})"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def setup_rows(run_info: Mapping[str, Any], folds: Sequence[Mapping[str, Any]] | None = None) -> list[list[str]]:
     """The run's setup as (field, value) rows: source, universe, periods, labels, model, training, costs."""
     config = run_info.get("config") or {}
@@ -117,6 +121,8 @@ def setup_rows(run_info: Mapping[str, Any], folds: Sequence[Mapping[str, Any]] |
     rows = [
         ("run", str(run_info.get("run_id", ""))),
         ("source", str(run_info.get("source", ""))),
+        ("preset", f"{run_info['preset']} (docs/presets.md; explicit options override it)" if run_info.get("preset")
+         else ""),
         ("universe", universe if tickers else ""),
         ("data", f"{run_info['data_start']} to {run_info['data_end']}" if "data_start" in run_info else ""),
         ("test period", _period(folds)),
@@ -124,7 +130,8 @@ def setup_rows(run_info: Mapping[str, Any], folds: Sequence[Mapping[str, Any]] |
          + f", horizon {lab['horizon']} days, lag {lab['lag']}" if lab else ""),
         ("model", (("bidirectional " if model.get("bidirectional") else "") + "LSTM "
                    + "-".join(str(u) for u in model.get("units", [])) + f", dropout {model.get('dropout')}, "
-                   + f"{len(ds.get('features', []))} features x {ds.get('timesteps')} days") if model else ""),
+                   + _count(len(ds.get("features", [])), "feature") + f" x {ds.get('timesteps')} days")
+         if model else ""),
         ("training", f"{train['epochs']} epochs max, batch {train.get('batch_size')}, lr {model.get('learning_rate')}"
          if train else ""),
         ("walk-forward", f"{wf['blocks']} blocks, {wf.get('window')} window, seeds "

@@ -86,3 +86,5 @@ def test_qlib_lstm_adapts_to_close_only_data_and_warns_of_survivors(
     assert set(metrics["cross_section"]["by_year"]) == {str(y) for y in preds["date"].dt.year.unique()}
     assert "today's survivors" in metrics["survivorship_warning"]
     assert "Survivorship bias: sample:sp500" in html
+    assert "<td>preset</td><td>qlib-lstm (docs/presets.md" in html
+    assert "1 feature x" in html  # alpha360_close is the close alone
