@@ -57,7 +57,7 @@ from flows.exits import PartialFailureError
 from models.learn.classifier import LSTMClassifier
 from models.serving.predictions import daily_path, write_daily
 from models.serving.registry import load_model
-from models.serving.scoring import score
+from models.serving.scoring import score, universe_warning
 from models.serving.settlement import settle_store
 
 __all__ = ["RETRY_DELAYS", "SKIPPED", "IncompletePricesError", "StalePricesError", "check_freshness", "daily_flow"]
@@ -199,6 +199,8 @@ def daily_flow(
     with flow_retries(RETRY_DELAYS), working_root(data_root_dir, pull=DAILY_STATE) as root:
         loaded = load_model(root)
         names = tickers or list(loaded.card_["tickers"])
+        if warning := universe_warning(loaded.dataset, list(loaded.card_["tickers"]), names):
+            run_logger().warning(warning)
         day = parse_date(as_of, name="as_of")
         lookback = pd.Timedelta(days=_lookback_days(loaded.features, loaded.timesteps))
         prices = _recent_prices(source, names, root, day, lookback, as_of=as_of)

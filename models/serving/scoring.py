@@ -106,6 +106,30 @@ def score_keys(model: LSTMClassifier, prices: pd.DataFrame, keys: pd.DataFrame) 
     return prediction_frame(panel.keys.iloc[rows], probs, horizon=config.label.horizon, model_id=model.model_id_)
 
 
+def universe_warning(config: DatasetConfig, trained_on: list[str], scoring: list[str]) -> str | None:
+    """Why scoring ``scoring`` with a model trained on ``trained_on`` is not what was validated, or None.
+
+    A model whose inputs are ranked or normalised across tickers on each date (``cs_norm``, the ``xs_*``
+    features) sees other inputs when the set of tickers changes: the same ticker on the same day gets another
+    value. None when the inputs are per ticker or the sets are equal.
+    """
+    across = [f for f in config.features if f.startswith("xs_")]
+    if config.cs_norm == "none" and not across:
+        return None
+    extra, missing = sorted(set(scoring) - set(trained_on)), sorted(set(trained_on) - set(scoring))
+    if not extra and not missing:
+        return None
+    what = f"cs_norm={config.cs_norm}" if config.cs_norm != "none" else "cross-sectional features " + ", ".join(across)
+    changes = "; ".join(
+        part for part in (f"{len(extra)} new ({', '.join(extra[:5])})" if extra else "",
+                          f"{len(missing)} left out ({', '.join(missing[:5])})" if missing else "") if part
+    )  # fmt: skip
+    return (
+        f"the model's inputs ({what}) are relative to its training universe of {len(trained_on)} tickers; scoring "
+        f"another set ({changes}) changes every ticker's inputs: its validation figures do not hold for it"
+    )
+
+
 def score(model: LSTMClassifier, prices: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     """Predict down/flat/up for every ticker with a full window ending on ``as_of``.
 

@@ -9,7 +9,7 @@ import pytest
 from features.dataset import DatasetConfig, build_panel
 from features.prices.sources.synthetic import SyntheticMarket
 from models.evaluation.metrics import classification_metrics
-from models.serving.scoring import score, score_keys, train_production_model
+from models.serving.scoring import score, score_keys, train_production_model, universe_warning
 from models.versions import library_versions
 from tests.support import TINY_MODEL, TINY_TRAIN
 
@@ -135,3 +135,20 @@ def test_a_model_trained_on_close_only_prices_stores_and_scores_with_the_adapted
     frame = score(fitted, prices, as_of)
     assert list(frame["ticker"]) == ["SYN00", "SYN01", "SYN02"]
     assert np.isfinite(frame[["p_down", "p_flat", "p_up"]].to_numpy()).all()
+
+
+def test_scoring_another_universe_with_cross_sectional_inputs_is_warned_of():
+    trained_on = ["A", "B", "C"]
+    per_ticker = DatasetConfig(features=("ret_5", "vol_20"))
+    assert universe_warning(per_ticker, trained_on, ["A", "D"]) is None  # inputs of one ticker: no change
+    ranked = DatasetConfig(features=("ret_5", "vol_20"), cs_norm="rank")
+    assert universe_warning(ranked, trained_on, ["C", "B", "A"]) is None  # the same set, any order
+    warning = universe_warning(ranked, trained_on, ["A", "B", "D"])
+    assert warning is not None
+    assert "cs_norm=rank" in warning
+    assert "training universe of 3 tickers" in warning
+    assert "1 new (D); 1 left out (C)" in warning
+    xs = universe_warning(DatasetConfig(features=("ret_5", "xs_ret_5")), trained_on, ["A"])
+    assert xs is not None
+    assert "cross-sectional features xs_ret_5" in xs
+    assert "2 left out (B, C)" in xs
