@@ -39,7 +39,13 @@ from models.evaluation.config import StrategyConfig
 from models.evaluation.portfolios import long_book_signal, quantile_buckets
 from models.evaluation.ranking import daily_ic, ic_summary
 from models.evaluation.signal import ic_series
-from models.evaluation.strategy import align_prices, position_weights, prediction_score
+from models.evaluation.strategy import (
+    align_prices,
+    asset_returns,
+    gross_and_turnover,
+    position_weights,
+    prediction_score,
+)
 
 __all__ = [
     "MIN_TICKERS",
@@ -98,17 +104,12 @@ def book_returns(
         ``{name}_turnover`` and ``{name}_net`` (gross minus ``cost_bps * 1e-4 * turnover``).
     """
     px, rows = align_prices(predictions, prices)
-    ticker = px["ticker"].to_numpy()
-    first = np.r_[True, ticker[1:] != ticker[:-1]]
-    adj = px["adj_close"].to_numpy(dtype="float64")
-    ret = np.where(first, 0.0, adj / np.r_[np.nan, adj[:-1]] - 1.0)
+    ticker, first, ret = asset_returns(px)
     dates = predictions["date"].to_numpy(dtype="datetime64[ns]")
     columns: dict[str, Any] = {"date": px["date"].to_numpy(dtype="datetime64[ns]")}
     for name, signal in signals.items():
         w = position_weights(np.asarray(signal, dtype="float64"), rows, dates, ticker, lag=lag, horizon=horizon)
-        prev = np.where(first, 0.0, np.r_[0.0, w[:-1]])
-        columns[f"{name}_gross"] = np.where(w != 0, w * np.nan_to_num(ret), 0.0)
-        columns[f"{name}_turnover"] = np.abs(w - prev)
+        columns[f"{name}_gross"], columns[f"{name}_turnover"] = gross_and_turnover(w, first, ret)
     daily = pd.DataFrame(columns).groupby("date", sort=True).sum()
     for name in signals:
         daily[f"{name}_net"] = daily[f"{name}_gross"] - cost_bps * 1e-4 * daily[f"{name}_turnover"]

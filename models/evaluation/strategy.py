@@ -136,6 +136,20 @@ def align_prices(predictions: pd.DataFrame, prices: pd.DataFrame) -> tuple[pd.Da
     return px, rows.to_numpy(dtype="int64")
 
 
+def asset_returns(px: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tickers, each ticker's-first-row flags and simple daily returns of :func:`align_prices`' rows (0 on those)."""
+    ticker = px["ticker"].to_numpy()
+    first = np.r_[True, ticker[1:] != ticker[:-1]]
+    adj = px["adj_close"].to_numpy(dtype="float64")
+    return ticker, first, np.where(first, 0.0, adj / np.r_[np.nan, adj[:-1]] - 1.0)
+
+
+def gross_and_turnover(w: np.ndarray, first: np.ndarray, ret: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per price row: the position's gross return ``w * ret`` and its turnover ``|w - w_prev|`` (per ticker)."""
+    prev = np.where(first, 0.0, np.r_[0.0, w[:-1]])
+    return np.where(w != 0, w * np.nan_to_num(ret), 0.0), np.abs(w - prev)
+
+
 def position_weights(
     signal: np.ndarray,
     rows: np.ndarray,
@@ -368,10 +382,7 @@ def strategy_returns(
     if len(predictions) == 0:
         raise ValueError("predictions must hold at least one row")
     px, rows = align_prices(predictions, prices)
-    ticker = px["ticker"].to_numpy()
-    first = np.r_[True, ticker[1:] != ticker[:-1]]
-    adj = px["adj_close"].to_numpy(dtype="float64")
-    ret = np.where(first, 0.0, adj / np.r_[np.nan, adj[:-1]] - 1.0)
+    ticker, first, ret = asset_returns(px)
     pred_dates = predictions["date"].to_numpy(dtype="datetime64[ns]")
     hold = predictions["hold_days"].to_numpy(dtype="int64") if "hold_days" in predictions.columns else None
     weights = {
@@ -382,9 +393,7 @@ def strategy_returns(
     }
     columns: dict[str, Any] = {"date": px["date"].to_numpy(dtype="datetime64[ns]")}
     for v, w in weights.items():
-        prev = np.where(first, 0.0, np.r_[0.0, w[:-1]])
-        columns[f"{v}_gross"] = np.where(w != 0, w * np.nan_to_num(ret), 0.0)
-        columns[f"{v}_turnover"] = np.abs(w - prev)
+        columns[f"{v}_gross"], columns[f"{v}_turnover"] = gross_and_turnover(w, first, ret)
         columns[f"{v}_exposure"] = np.abs(w)
         columns[f"{v}_net_exposure"] = w
         columns[f"{v}_short_exposure"] = np.maximum(-w, 0.0)
