@@ -2,9 +2,11 @@
 
 The steps are those of :meth:`models.learn.classifier.LSTMClassifier.fit` up to the first batch:
 :func:`features.dataset.build_panel` (features, labels, window validity), the
-:class:`features.scaling.FeatureScaler` fitted on the rows up to the last training date,
-:func:`models.learn.training.normalised_data`, a :class:`features.windows.WindowSet` over all labeled
-samples, :class:`models.learn.batches.WindowBatches` and one gathered batch.
+:class:`features.scaling.FeatureScaler` fitted on the rows up to the last training date, a
+:class:`features.windows.WindowSet` over all labeled samples that reads the raw feature matrix and
+normalises each window as it is gathered (no normalised copy of the matrix, as in
+:meth:`models.learn.classifier.LSTMClassifier.fit` since 2026-12-02; before, a float32 copy of the
+whole matrix took 0.5x of it), :class:`models.learn.batches.WindowBatches` and one gathered batch.
 
 Each measurement runs in a fresh subprocess after the prices are in memory, twice:
 
@@ -48,7 +50,6 @@ def measure(tickers: int, days: int, *, trace: bool) -> dict[str, Any]:
     from features.scaling import FeatureScaler
     from features.windows import WindowSet
     from models.learn.batches import WindowBatches
-    from models.learn.training import normalised_data
 
     config = DatasetConfig()
     prices = synthetic_prices(tickers, days)
@@ -79,12 +80,10 @@ def measure(tickers: int, days: int, *, trace: bool) -> dict[str, Any]:
     scaler = step("scaler_fit", lambda: FeatureScaler().fit(panel.X, config.features, rows=panel.dates <= last))
     if trace:
         peaks.append(tracemalloc.get_traced_memory()[1])
-    data = step("normalised_data", lambda: normalised_data(panel, scaler))
-    if trace:
-        peaks.append(tracemalloc.get_traced_memory()[1])
 
     def windows_and_batch() -> Any:
-        batches = WindowBatches(WindowSet(data, rows, timesteps=config.timesteps), panel.label[rows], shuffle=True)
+        windows = WindowSet(panel.X, rows, timesteps=config.timesteps, scaler=scaler)
+        batches = WindowBatches(windows, panel.label[rows], shuffle=True)
         return batches, batches[0]
 
     batches, first = step("windows_and_first_batch", windows_and_batch)
@@ -98,7 +97,6 @@ def measure(tickers: int, days: int, *, trace: bool) -> dict[str, Any]:
         "samples": len(rows),
         "feature_matrix_mib": x_mib,
         "all_windows_float32_mib": len(rows) * config.timesteps * panel.X.shape[1] * 4 / MIB,
-        "normalised_mib": data.nbytes / MIB,
         "peak_traced_mib": (max(peaks) - base) / MIB if trace else None,
         "rss_before_mib": rss0,
         "rss_peak_delta_mib": max_rss_mib() - rss0,

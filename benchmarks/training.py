@@ -116,8 +116,8 @@ def run(*, scale: Scale = "full", repeats: int | None = None) -> dict[str, Any]:
     n = len(rows)
     labels = panel.label[rows]
     scaler = FeatureScaler().fit(panel.X[panel.dates <= panel.dates[rows].max()], config.features)
-    data = normalised_data(panel, scaler)
-    windows = WindowSet(data, rows, timesteps=config.timesteps)
+    data = normalised_data(panel, scaler)  # the tf.data contender reads the normalised matrix
+    windows = WindowSet(panel.X, rows, timesteps=config.timesteps, scaler=scaler)  # as LSTMClassifier.fit
     weights = balanced_class_weight(labels)
     x_np = windows.take(np.arange(n))
     y_np = np.eye(3, dtype="float32")[labels]

@@ -173,13 +173,12 @@ def training_throughput(panel: Any, *, units: tuple[int, ...], samples: int = 81
     from features.windows import WindowSet
     from models.learn.backend import seed_everything
     from models.learn.lstm import build_lstm_classifier
-    from models.learn.training import normalised_data
 
     config = panel.config
     rows = panel.samples(labeled=True)
     rows = rows[np.linspace(0, len(rows) - 1, min(samples, len(rows))).astype("int64")]
     scaler = FeatureScaler().fit(panel.X, config.features, rows=panel.dates <= panel.dates[rows].max())
-    x = WindowSet(normalised_data(panel, scaler), rows, timesteps=config.timesteps).take(np.arange(len(rows)))
+    x = WindowSet(panel.X, rows, timesteps=config.timesteps, scaler=scaler).take(np.arange(len(rows)))
     y = np.eye(3, dtype="float32")[panel.label[rows]]
     seed_everything(0)
     model = build_lstm_classifier(config.timesteps, len(config.features), units=units, seed=0)

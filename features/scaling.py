@@ -99,6 +99,17 @@ class FeatureScaler:
             out[lo : lo + block] = z
         return out
 
+    def normalise(self, X: np.ndarray) -> np.ndarray:
+        """:meth:`transform` of any array whose last axis is the features, with NaN set to 0.
+
+        What the network reads: unusable entries become 0 (they are never inside a window, see
+        :mod:`features.windows`). A (batch, timesteps, n_features) window array gives the same
+        values, to the bit, as the same rows of the transformed matrix: every step is elementwise.
+        """
+        X = np.asarray(X)
+        out = self.transform(X.reshape(-1, X.shape[-1])).reshape(X.shape)
+        return np.nan_to_num(out, nan=0.0, copy=False)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state (``passthrough`` only when some column is)."""
         self._check_fitted()

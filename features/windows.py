@@ -5,7 +5,10 @@ cross tickers, never cross a gap in a ticker's history (pass segment codes,
 :attr:`features.segments.Segments.codes`, as :func:`features.dataset.build_panel` does) and never
 include a row with a missing feature. Memory stays proportional to rows x features: a
 :class:`WindowSet` keeps the array once plus one int64 index per sample, and materialises
-``(batch, timesteps, n_features)`` only for the rows asked for. Each sample's ``(ticker, date)``
+``(batch, timesteps, n_features)`` only for the rows asked for. Given a fitted
+:class:`features.scaling.FeatureScaler`, it reads the raw feature matrix and normalises each
+window as it is gathered, so no normalised copy of the whole matrix is ever made (training's
+peak memory is then the panel itself plus the indices; BENCHMARKS.md, ``memory``). Each sample's ``(ticker, date)``
 is the panel key of its end row (``panel.keys.iloc[ends]``).
 
 A window may read some columns **relative to its last row** (``relative``, the level features of
@@ -18,8 +21,12 @@ its windows from, so it is applied the same way everywhere.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from features.scaling import FeatureScaler
 
 
 def run_lengths(ticker_codes: np.ndarray, finite_rows: np.ndarray) -> np.ndarray:
@@ -63,23 +70,35 @@ class WindowSet:
     """Samples ``data[end - timesteps + 1 : end + 1]`` for each ``end`` in ``ends``.
 
     Args:
-        data: float array (n_rows, n_features), already normalised; shared, never copied.
+        data: float array (n_rows, n_features): raw features when ``scaler`` is given, else already
+            normalised; shared, never copied.
         ends: int array (n_samples,) of row positions where each window ends.
         timesteps: window length.
         relative: ``(column, reference column)`` pairs: in every window, ``column`` has the
             window's last-row value of ``reference column`` subtracted (a column may be its own
             reference). Empty: windows are plain slices of ``data``.
+        scaler: a fitted scaler applied to each gathered window (:meth:`FeatureScaler.normalise`:
+            float32, NaN set to 0) before the relative columns; None takes ``data`` as it is.
     """
 
     def __init__(
-        self, data: np.ndarray, ends: np.ndarray, *, timesteps: int, relative: Sequence[tuple[int, int]] = ()
+        self,
+        data: np.ndarray,
+        ends: np.ndarray,
+        *,
+        timesteps: int,
+        relative: Sequence[tuple[int, int]] = (),
+        scaler: FeatureScaler | None = None,
     ) -> None:
         if data.ndim != 2:
             raise ValueError(f"data must have shape (n_rows, n_features), got data.shape={data.shape}")
         ends = np.asarray(ends, dtype="int64")
         if len(ends) and (ends.min() < timesteps - 1 or ends.max() >= len(data)):
             raise ValueError(f"ends must lie in [timesteps-1, n_rows), got {ends.min()}..{ends.max()}")
+        if scaler is not None and len(scaler.mean_) != data.shape[1]:
+            raise ValueError(f"scaler has {len(scaler.mean_)} features, data has {data.shape[1]}")
         self.data = data
+        self.scaler = scaler
         self.ends = ends
         self.timesteps = timesteps
         self.relative = tuple((int(c), int(r)) for c, r in relative)
@@ -106,10 +125,14 @@ class WindowSet:
         """
         rows = self.ends[samples][:, None] + self._offsets
         x = self.data[rows]  # fancy indexing: a new array, safe to change in place
+        if self.scaler is not None:
+            x = self.scaler.normalise(x)
         if len(self._columns):
             x[:, :, self._columns] -= x[:, -1:, self._references]
         return x
 
     def subset(self, samples: np.ndarray) -> WindowSet:
         """A WindowSet over the same data with only the given samples."""
-        return WindowSet(self.data, self.ends[samples], timesteps=self.timesteps, relative=self.relative)
+        return WindowSet(
+            self.data, self.ends[samples], timesteps=self.timesteps, relative=self.relative, scaler=self.scaler
+        )

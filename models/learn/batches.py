@@ -1,7 +1,8 @@
 """Feeding windows to Keras: a ``keras.utils.PyDataset`` over a :class:`features.windows.WindowSet`.
 
-Batches are gathered from the one normalised feature array on demand, so memory stays at
-rows x features however many windows there are. Works on every Keras backend.
+Batches are gathered from the one feature array on demand (and normalised as they are, when the
+:class:`features.windows.WindowSet` has a scaler), so memory stays at rows x features however many
+windows there are. Works on every Keras backend.
 """
 
 from __future__ import annotations
@@ -52,7 +53,9 @@ class WindowBatches(keras.utils.PyDataset):
         if labels is not None and len(labels) != len(windows):
             raise ValueError(f"labels has {len(labels)} entries for {len(windows)} windows")
         self.windows = windows
-        self.one_hot = None if labels is None else np.eye(n_classes, dtype="float32")[np.asarray(labels)]
+        # classes as small ints, one-hot per batch: a full one-hot copy would be 12 bytes a sample
+        self.labels = None if labels is None else np.asarray(labels).astype("int16")
+        self._eye = np.eye(n_classes, dtype="float32")
         self.sample_weight = None if sample_weight is None else np.asarray(sample_weight, dtype="float32")
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -69,11 +72,12 @@ class WindowBatches(keras.utils.PyDataset):
         if self.shuffle:
             idx = np.sort(idx)  # gather in memory order; the batch's content is what is random
         x = self.windows.take(idx)
-        if self.one_hot is None:
+        if self.labels is None:
             return x
+        y = self._eye[self.labels[idx]]
         if self.sample_weight is None:
-            return x, self.one_hot[idx]
-        return x, self.one_hot[idx], self.sample_weight[idx]
+            return x, y
+        return x, y, self.sample_weight[idx]
 
     def on_epoch_end(self) -> None:
         if self.shuffle:

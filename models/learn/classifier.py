@@ -127,15 +127,14 @@ class LSTMClassifier:
             panel.X, panel.config.features, rows=panel.dates <= panel.dates[fit_rows].max(),
             passthrough=[panel.config.features[c] for c, _ in self.relative_],
         )  # fmt: skip
-        data = normalised_data(panel, scaler)
         t = panel.config.timesteps
-        val_windows = self._window_set(data, val_rows)
+        val_windows = self._window_set(panel, scaler, val_rows)
         seed_everything(config.seed)
-        network = build_from_config(t, data.shape[1], model_config, seed=config.seed)
+        network = build_from_config(t, panel.X.shape[1], model_config, seed=config.seed)
         if initial_weights is not None:
             _warm_start(network, initial_weights)
         weights = balanced_class_weight(panel.label[fit_rows]) if config.class_weight else None
-        history = _train(network, self._window_set(data, fit_rows), val_windows, panel, fit_rows, val_rows,
+        history = _train(network, self._window_set(panel, scaler, fit_rows), val_windows, panel, fit_rows, val_rows,
                          config=config, learning_rate=model_config.learning_rate, weights=weights,
                          sample_weights=(sample_weights_of(panel, fit_rows, config),
                                          sample_weights_of(panel, val_rows, config)),
@@ -224,7 +223,7 @@ class LSTMClassifier:
         return self.predict_windows(self.windows(panel, rows), batch_size=batch_size)
 
     def windows(self, panel: Panel, rows: np.ndarray) -> WindowSet:
-        """The model's input windows ending at ``rows``: normalised data, relative columns applied.
+        """The model's input windows ending at ``rows``: normalised as gathered, relative columns applied.
 
         The one way windows are made, at fit, backtest prediction and scoring alike: the
         ``relative_`` pairs (:mod:`features.alpha`, stored in the card) read level columns
@@ -235,10 +234,11 @@ class LSTMClassifier:
             ValueError: when the panel was built with another dataset config.
         """
         self._check_panel(panel)
-        return self._window_set(self.transform(panel), np.asarray(rows, dtype="int64"))
+        return self._window_set(panel, self._fitted("scaler_"), np.asarray(rows, dtype="int64"))
 
-    def _window_set(self, data: np.ndarray, rows: np.ndarray) -> WindowSet:
-        return WindowSet(data, rows, timesteps=self.timesteps, relative=self._fitted("relative_"))
+    def _window_set(self, panel: Panel, scaler: FeatureScaler, rows: np.ndarray) -> WindowSet:
+        """Windows over the raw ``panel.X``, each normalised as it is gathered (no normalised copy)."""
+        return WindowSet(panel.X, rows, timesteps=self.timesteps, relative=self._fitted("relative_"), scaler=scaler)
 
     def predict_windows(self, windows: WindowSet, *, batch_size: int = 1024) -> np.ndarray:
         """:meth:`predict_proba` on ready windows (see :meth:`windows`)."""

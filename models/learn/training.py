@@ -131,7 +131,12 @@ def balanced_class_weight(labels: np.ndarray, n_classes: int = 3) -> dict[int, f
 
 
 def normalised_data(panel: Panel, scaler: FeatureScaler) -> np.ndarray:
-    """All panel rows normalised to float32; unusable (NaN) entries become 0 and are never windowed."""
+    """All panel rows normalised to float32; unusable (NaN) entries become 0 and are never windowed.
+
+    A full float32 copy of the panel: training and prediction do not make it (their
+    :class:`features.windows.WindowSet` normalises each window as it is gathered); for callers
+    that want the whole normalised matrix.
+    """
     out = scaler.transform(panel.X)
     for lo in range(0, len(out), 65_536):  # in place, a block at a time: no full-size masks
         np.nan_to_num(out[lo : lo + 65_536], nan=0.0, copy=False)

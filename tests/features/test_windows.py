@@ -140,3 +140,26 @@ def test_level_features_need_their_reference():
     assert DatasetConfig(features=("alpha360_close", "ret_5")).features == ("rel_close", "ret_5")
     assert DatasetConfig(features=("alpha360_cv",)).relative_columns == ((0, 0), (1, 1))
     assert DatasetConfig().relative_columns == ()
+
+
+def test_windows_normalised_as_gathered_equal_the_normalised_matrix_to_the_bit():
+    # training and scoring read raw X through a scaler; the values must be those of the full
+    # normalised copy they replaced (NaN -> 0, clipping, passthrough and relative columns included)
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((400, 4)) * [1.0, 30.0, 1e-3, 2.0] + [0.0, 5.0, 0.0, 1.0]
+    X[rng.random(X.shape) < 0.02] = np.nan
+    X[7, 1] = 1e6  # clipped
+    names = ["a", "b", "c", "lvl"]
+    scaler = FeatureScaler(clip=3.0).fit(X, names, rows=np.arange(400) < 250, passthrough=["lvl"])
+    ends = np.arange(9, 400, 3)
+    full = np.nan_to_num(scaler.transform(X), nan=0.0)
+    for relative in ((), ((3, 3),)):
+        lazy = WindowSet(X, ends, timesteps=10, relative=relative, scaler=scaler)
+        eager = WindowSet(full, ends, timesteps=10, relative=relative)
+        got, want = lazy.take(np.arange(len(ends))), eager.take(np.arange(len(ends)))
+        assert got.dtype == want.dtype == np.float32
+        np.testing.assert_array_equal(got.view("int32"), want.view("int32"))
+        sub = np.array([5, 1, 30])
+        np.testing.assert_array_equal(lazy.subset(sub).take(np.arange(3)), eager.take(sub))
+    with pytest.raises(ValueError, match="scaler has 4 features, data has 3"):
+        WindowSet(X[:, :3], ends, timesteps=10, scaler=scaler)
