@@ -27,7 +27,7 @@ from features.indicators import DEFAULT_FEATURES, FEATURES, feature_matrix, reso
 from features.labels import UNLABELED, LabelConfig, QuantileBand, class_balance, make_labels, omit_defaults
 from features.segments import DEFAULT_MAX_GAP, Segments
 from features.universe import Universe
-from features.windows import window_end_mask
+from features.windows import finite_rows, window_end_mask
 
 
 class DatasetConfig(BaseModel):
@@ -216,15 +216,20 @@ def build_panel(prices: pd.DataFrame, config: DatasetConfig) -> Panel:
     """
     resolve_features(config.features, prices, adapt=False)  # exactly the configured features, or refuse
     members = member_mask(prices, config.universe)
-    # Labels and segment codes first: their temporaries then peak before the feature matrix exists.
+    # Labels and segment codes first: their temporaries then peak before the feature matrix exists;
+    # only the three label columns the panel keeps stay alive while it is built.
     labels = make_labels(prices, config.label, max_gap=config.max_gap, members=members)
+    label = labels["label"].to_numpy()
+    forward_return = labels["forward_return"].to_numpy(dtype="float64")
+    label_end = labels["label_end"].to_numpy()
+    del labels
     codes = Segments.of(prices, max_gap=config.max_gap).codes
     X = feature_matrix(prices, names=config.features, max_gap=config.max_gap)
     if config.cs_norm != "none":
         skip = [j for j, _ in config.relative_columns]
         groups = _cross_section_groups(prices["date"].to_numpy(), members)
         X = cross_sectional_normalise(X, groups, method=config.cs_norm, skip=skip)
-    ok = window_end_mask(codes, np.isfinite(X).all(axis=1), timesteps=config.timesteps)
+    ok = window_end_mask(codes, finite_rows(X), timesteps=config.timesteps)
     if members is not None:
         ok &= members
     scheme = config.label.scheme
@@ -232,9 +237,9 @@ def build_panel(prices: pd.DataFrame, config: DatasetConfig) -> Panel:
     return Panel(
         keys=prices.loc[:, ["date", "ticker"]].reset_index(drop=True),
         X=X,
-        label=labels["label"].to_numpy(),
-        forward_return=labels["forward_return"].to_numpy(dtype="float64"),
-        label_end=labels["label_end"].to_numpy(),
+        label=label,
+        forward_return=forward_return,
+        label_end=label_end,
         window_ok=ok,
         config=config,
         label_state=state,

@@ -29,6 +29,15 @@ if TYPE_CHECKING:
     from features.scaling import FeatureScaler
 
 
+def finite_rows(X: np.ndarray, *, block: int = 65_536) -> np.ndarray:
+    """Bool (n_rows,): True where every feature of the row is finite (a block of rows at a time,
+    so no full-size boolean matrix is made)."""
+    out = np.empty(len(X), dtype=bool)
+    for lo in range(0, len(X), block):
+        out[lo : lo + block] = np.isfinite(X[lo : lo + block]).all(axis=1)
+    return out
+
+
 def run_lengths(ticker_codes: np.ndarray, finite_rows: np.ndarray) -> np.ndarray:
     """Length of the run of consecutive usable rows of one ticker ending at each row.
 
@@ -43,14 +52,17 @@ def run_lengths(ticker_codes: np.ndarray, finite_rows: np.ndarray) -> np.ndarray
     codes = np.asarray(ticker_codes)
     ok = np.asarray(finite_rows, dtype=bool)
     n = len(codes)
-    idx = np.arange(n)
-    new_ticker = np.ones(n, dtype=bool)
-    new_ticker[1:] = codes[1:] != codes[:-1]
-    prev_bad = np.ones(n, dtype=bool)
-    prev_bad[1:] = ~ok[:-1]
-    starts = ok & (new_ticker | prev_bad)
-    run_start = np.maximum.accumulate(np.where(starts, idx, -1)) if n else idx
-    return np.where(ok, idx - run_start + 1, 0).astype("int64")
+    starts = np.ones(n, dtype=bool)  # a run starts at a usable row after a new code or an unusable row
+    np.not_equal(codes[1:], codes[:-1], out=starts[1:])
+    starts[1:] |= ~ok[:-1]
+    starts &= ok
+    # positions in int32 when they fit (a 2.5-million-row panel: 10 MB a temporary, not 20)
+    kind = "int32" if n < 2**31 - 1 else "int64"
+    run = np.where(starts, np.arange(n, dtype=kind), -1)
+    np.maximum.accumulate(run, out=run)  # each row's run start
+    np.subtract(np.arange(1, n + 1, dtype=kind), run, out=run)  # idx - start + 1
+    run[~ok] = 0
+    return run.astype("int64")
 
 
 def window_end_mask(ticker_codes: np.ndarray, finite_rows: np.ndarray, *, timesteps: int) -> np.ndarray:
