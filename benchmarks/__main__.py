@@ -31,6 +31,7 @@ from benchmarks import (
     memory,
     scale_out,
     store_read,
+    threads,
     training,
     universe,
 )
@@ -52,6 +53,7 @@ MODULES = {
         universe,
         scale_out,
         baselines,
+        threads,
     )
 }
 DEFAULT_OUT = Path(__file__).parent / "results" / "latest.json"
@@ -72,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help=f"comma-separated subset of {','.join(MODULES)}")
     parser.add_argument("--quick", action="store_true", help="smaller sizes (minutes, not a quarter hour)")
     parser.add_argument("--repeats", type=int, default=None, help="override every benchmark's repeat count")
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="epochs per block of the universe backtest (default: its size's, 1)"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON (default: %(default)s)")
     parser.add_argument("--report", action="store_true", help="print the markdown table of --out and exit")
     args = parser.parse_args(argv)
@@ -123,8 +128,9 @@ def main(argv: list[str] | None = None) -> int:
             "cli": lambda: cli_startup.run(scale=scale, repeats=args.repeats),
             "lstm": lambda: lstm.run(scale=scale, repeats=args.repeats),
             "scale_out": lambda: scale_out.run(scale=scale, repeats=args.repeats),
-            "universe": lambda: universe.run(scale=scale, repeats=args.repeats),
+            "universe": lambda: universe.run(scale=scale, repeats=args.repeats, epochs=args.epochs),
             "baselines": lambda: baselines.run(scale=scale, repeats=args.repeats),
+            "threads": lambda: threads.run(scale=scale, repeats=args.repeats),
         }
         if scale == "quick":  # quick sizes of store and daily differ: let each prepare its own
             runners["store"] = lambda: store_read.run(scale=scale, repeats=args.repeats)

@@ -232,30 +232,54 @@ def lstm_train_flops(timesteps: int, n_features: int, units: tuple[int, ...], n_
     return 3.0 * lstm_forward_flops(timesteps, n_features, units, n_classes)
 
 
+def _product_rates(product: Callable[[], Any], flops: float, *, repeats: int, min_s: float) -> list[float]:
+    """GFLOP/s of ``product`` per repeat; each repeat times as many products as fill ``min_s``."""
+    once, _ = timed(product)  # warm-up, and a first estimate of one product's time
+    k = max(1, int(min_s / max(once, 1e-6)))
+    out = []
+    for _ in range(repeats):
+        seconds, _ = timed(lambda: [product() for _ in range(k)])
+        out.append(k * flops / seconds / 1e9)
+    return out
+
+
+def tf_matmul_rates(n: int, repeats: int, min_s: float) -> list[float]:
+    """TensorFlow's fp32 ``n x n`` product rates in this process, as its thread settings stand."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    ta = tf.constant(rng.standard_normal((n, n), dtype=np.float32))
+    tb = tf.constant(rng.standard_normal((n, n), dtype=np.float32))
+    return _product_rates(lambda: tf.linalg.matmul(ta, tb).numpy(), 2.0 * n**3, repeats=repeats, min_s=min_s)
+
+
 def matmul_gflops(*, n: int = 2048, repeats: int = 5, min_s: float = 0.3) -> dict[str, Figure]:
-    """Measured fp32 matrix-multiply rate with NumPy and TensorFlow (2 n^3 FLOPs per product).
+    """The machine's fp32 matrix-multiply rate with NumPy and TensorFlow (2 n^3 FLOPs per product).
 
     Each repeat times as many back-to-back products as fill ``min_s`` seconds, so one preempted
-    product does not decide a repeat.
+    product does not decide a repeat. TensorFlow's rate is measured in a fresh process on every
+    core (``TF_NUM_INTRAOP_THREADS=0``): the peak is the machine's, whatever threads the
+    pipeline's own processes use (:data:`models.learn.backend.SMALL_MACHINE_CORES`).
     """
-    import tensorflow as tf
+    import json
+    import subprocess
+    import sys
 
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n), dtype=np.float32)
     b = rng.standard_normal((n, n), dtype=np.float32)
-    ta, tb = tf.constant(a), tf.constant(b)
-    flops = 2.0 * n**3
-
-    def rates(product: Callable[[], Any]) -> list[float]:
-        once, _ = timed(product)  # warm-up, and a first estimate of one product's time
-        k = max(1, int(min_s / max(once, 1e-6)))
-        out = []
-        for _ in range(repeats):
-            seconds, _ = timed(lambda: [product() for _ in range(k)])
-            out.append(k * flops / seconds / 1e9)
-        return out
-
+    code = (
+        "import json; from benchmarks.common import tf_matmul_rates; "
+        f"print('RESULT ' + json.dumps(tf_matmul_rates({n}, {repeats}, {min_s})))"
+    )
+    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "0", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode or not lines:
+        raise RuntimeError(f"matmul worker failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return {
-        "numpy_matmul_gflops": Figure("GFLOP/s", rates(lambda: a @ b), "higher"),
-        "tf_matmul_gflops": Figure("GFLOP/s", rates(lambda: tf.linalg.matmul(ta, tb).numpy()), "higher"),
+        "numpy_matmul_gflops": Figure(
+            "GFLOP/s", _product_rates(lambda: a @ b, 2.0 * n**3, repeats=repeats, min_s=min_s), "higher"
+        ),
+        "tf_matmul_gflops": Figure("GFLOP/s", json.loads(lines[-1].removeprefix("RESULT ")), "higher"),
     }

@@ -305,9 +305,23 @@ def _subprocess(root: Path, size: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def run(*, scale: Scale = "full", repeats: int | None = None, isolate: bool = True) -> dict[str, Any]:
-    """Measure; see the module docstring. ``isolate=False`` runs in this process (smoke test only)."""
-    size = SIZES[check_scale(scale)]
+def run(
+    *, scale: Scale = "full", repeats: int | None = None, isolate: bool = True, epochs: int | None = None
+) -> dict[str, Any]:
+    """Measure; see the module docstring.
+
+    Args:
+        scale: problem size.
+        repeats: unused (one run; kept for the common signature).
+        isolate: run in a fresh process; False runs here (smoke test only).
+        epochs: cap on epochs per block instead of the size's (1 at full size to fit a time box;
+            the pipeline's default, ``TrainConfig().epochs``, is what a user's backtest runs).
+    """
+    size = dict(SIZES[check_scale(scale)])
+    if epochs is not None:
+        if epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got epochs={epochs}")
+        size["epochs"] = epochs
     with workspace() as scratch:
         root = scratch / "data"
         write_s = write_market(root, size["tickers"], size["days"])

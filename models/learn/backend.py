@@ -25,6 +25,15 @@ from types import ModuleType
 # in the environment to see everything.
 TF_CPP_MIN_LOG_LEVEL = "3"
 
+# TensorFlow's threads per op (TF_NUM_INTRAOP_THREADS) on a machine of at most this many cores,
+# when the user has not chosen: 1. Each step of the stacked LSTM is a few small matrix products
+# that are faster whole on one core each, two ops at a time on TensorFlow's inter-op pool, than
+# each split across both cores: `python -m benchmarks --only threads` measured training 1.2x
+# faster on 2 cores with the same weights and predictions to the bit (BENCHMARKS.md, row 13).
+# Not measured on bigger machines, so there TensorFlow's default (every core) stands.
+SMALL_MACHINE_CORES = 2
+INTRA_OP_THREADS_SMALL = "1"
+
 # One absl log record: severity letter, MMDD, time, thread, file:line].
 _ABSL_RECORD = re.compile(r"^([IWEF])\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [^\]]+\] ")
 _ABSL_BANNER = "All log messages before absl::InitializeLog() is called are written to STDERR"
@@ -76,6 +85,9 @@ def _before_tensorflow() -> None:
     """Everything that must happen before TensorFlow's shared libraries load.
 
     * ``TF_CPP_MIN_LOG_LEVEL`` (only if the user has not set it): TensorFlow reads it once.
+    * ``TF_NUM_INTRAOP_THREADS`` = 1 on a machine of at most :data:`SMALL_MACHINE_CORES` cores
+      (only if the user has not set it; ``0`` restores TensorFlow's default): read once, when
+      TensorFlow starts its thread pools.
     * curl_cffi (yfinance's HTTP client) is loaded first: TensorFlow's bundled TLS/curl symbols
       otherwise shadow libcurl-impersonate's, and every Yahoo request then fails with
       "ImpersonateError: Impersonating chrome... is not supported" (tests/flows/test_import_order.py).
@@ -83,8 +95,18 @@ def _before_tensorflow() -> None:
       TensorFlow through here; commands that never load TensorFlow skip curl_cffi's import too.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_CPP_MIN_LOG_LEVEL)
+    if usable_cores() <= SMALL_MACHINE_CORES:
+        os.environ.setdefault("TF_NUM_INTRAOP_THREADS", INTRA_OP_THREADS_SMALL)
     with contextlib.suppress(ImportError):
         import curl_cffi.requests  # noqa: F401  (imported for its side effect on symbol resolution)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, e.g. a container's share), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def tf_log_level() -> int:

@@ -26,6 +26,7 @@ from benchmarks import (
     memory,
     scale_out,
     store_read,
+    threads,
     training,
     universe,
 )
@@ -82,6 +83,14 @@ def test_lstm_toy() -> None:
     assert figures["t4_unroll_over_loop"]["repeats"][0] == pytest.approx(
         figures["t4_unroll_samples_per_s"]["repeats"][0] / figures["t4_loop_samples_per_s"]["repeats"][0]
     )
+
+
+def test_threads_toy() -> None:
+    res = threads.run(scale="toy")
+    check_well_formed(res, "threads")
+    assert res["params"]["threads_seen"] == {"one": ["1"], "all": ["0"]}  # each ran with its own setting
+    assert res["figures"]["max_abs_prob_diff"]["median"] >= 0.0
+    assert res["figures"]["tf_matmul_gflops"]["median"] > 0
 
 
 def test_stage_clock_counts_nested_stages_apart() -> None:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import keras
 import numpy as np
@@ -66,3 +67,25 @@ def test_the_retracing_notice_is_filtered_and_other_tensorflow_messages_pass(cap
         logger.warning("5 out of the last 5 calls to <function f> triggered tf.function retracing.")
         logger.warning("something else")
     assert [r.getMessage() for r in caplog.records] == ["something else"]
+
+
+@pytest.mark.parametrize(
+    ("cores", "preset", "expected"),
+    [(2, None, "1"), (1, None, "1"), (3, None, None), (16, None, None), (2, "0", "0"), (2, "4", "4")],
+)
+def test_one_thread_per_op_on_small_machines_unless_the_user_chose(monkeypatch, cores, preset, expected) -> None:
+    from models.learn import backend
+
+    monkeypatch.setattr(backend, "usable_cores", lambda: cores)
+    if preset is None:
+        monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", preset)
+    backend._before_tensorflow()
+    assert os.environ.get("TF_NUM_INTRAOP_THREADS") == expected
+
+
+def test_usable_cores_is_the_affinity() -> None:
+    from models.learn.backend import usable_cores
+
+    assert 1 <= usable_cores() <= (os.cpu_count() or 1)
