@@ -43,7 +43,6 @@ SIZES: dict[str, dict[str, Any]] = {
 def run(*, scale: Scale = "full", repeats: int | None = None, root: Path | None = None) -> dict[str, Any]:
     """Measure; ``root`` reuses a data root that already has a champion."""
     from features.dataset import build_panel
-    from features.windows import WindowSet
     from models.serving.registry import load_model
 
     size = SIZES[check_scale(scale)]
@@ -57,7 +56,7 @@ def run(*, scale: Scale = "full", repeats: int | None = None, root: Path | None 
     config = loaded.dataset
     panel = build_panel(synthetic_prices(size["tickers"], size["days"], seed=11), config)
     rows = panel.samples(labeled=False)
-    windows = WindowSet(loaded.transform(panel), rows, timesteps=config.timesteps)
+    windows = loaded.windows(panel, rows)  # as predict_proba: normalised as each batch is gathered
     n = len(windows)
     x_np = windows.take(np.arange(n))
     model = loaded.model_
