@@ -395,7 +395,31 @@ class LogisticRegressionBaseline(_SklearnBaseline):
 
 
 PARALLEL_ROWS = 50_000
-"""Training rows from which ``threads="auto"`` fits the gradient-boosting baseline on every core."""
+"""Training rows from which ``threads="auto"`` fits the gradient-boosting baseline on the idle cores."""
+
+
+def idle_cores(*, reads: int = 5, interval: float = 0.01) -> int:
+    """Usable cores that no other thread is running on right now; at least 1.
+
+    Usable cores (the process's CPU affinity) minus the other runnable threads of the machine
+    (``/proc/loadavg``'s running count, less the reading thread itself), the median of a few
+    reads ``interval`` seconds apart. 1 where that count cannot be read (not Linux).
+    """
+    import statistics
+    import time
+
+    from models.learn.backend import usable_cores
+
+    counts = []
+    for i in range(reads):
+        try:
+            with open("/proc/loadavg", encoding="ascii") as f:
+                counts.append(int(f.read().split()[3].split("/")[0]) - 1)
+        except (OSError, ValueError, IndexError):
+            return 1
+        if i < reads - 1:
+            time.sleep(interval)
+    return max(1, usable_cores() - int(statistics.median(counts)))
 
 
 class GradientBoostingBaseline(_SklearnBaseline):
@@ -409,17 +433,19 @@ class GradientBoostingBaseline(_SklearnBaseline):
 
     Args:
         seed: ``random_state`` of the learner.
-        threads: OpenMP threads while fitting and predicting: a number (default 1), None (the
-            library's default, every core) or ``"auto"`` (one thread below :data:`PARALLEL_ROWS`
-            training rows, every core from there on: for a machine of its own). One thread is the
-            default because every core lost on the shared 2-core machine even at 300,000 rows
-            (0.20-0.59x the one-thread speed, ``python -m benchmarks --only baselines``): OpenMP
-            threads that wait for a busy core cost more than they share.
+        threads: OpenMP threads while fitting and predicting: ``"auto"`` (the default: one thread
+            below :data:`PARALLEL_ROWS` training rows, from there on as many as
+            :func:`idle_cores` finds when the fit starts), a number, or None (the library's
+            default, every core). Measured with ``python -m benchmarks --only baselines``: on idle
+            2 cores every core is 1.5-1.9x faster from 10,000 rows on; on cores that other work
+            keeps busy (another block of a ``dask:2`` or ``threads:2`` backtest, someone's test
+            suite) it was 0.20-0.59x, because OpenMP threads that wait for a busy core cost more
+            than they share. Hence: the cores that are idle now, one when none is.
     """
 
     name = "gradient_boosting"
 
-    def __init__(self, *, seed: int = 0, threads: int | Literal["auto"] | None = 1) -> None:
+    def __init__(self, *, seed: int = 0, threads: int | Literal["auto"] | None = "auto") -> None:
         self.seed, self.threads = seed, threads
 
     def _features(self, data: BaselineData) -> np.ndarray:
@@ -435,7 +461,7 @@ class GradientBoostingBaseline(_SklearnBaseline):
         self, train: BaselineData, *, history: BaselineData | None = None, sample_weight: np.ndarray | None = None
     ) -> Self:
         if self.threads == "auto":
-            self.threads_: int | None = 1 if len(train) < PARALLEL_ROWS else None
+            self.threads_: int | None = 1 if len(train) < PARALLEL_ROWS else idle_cores()
         else:
             self.threads_ = self.threads
         return super().fit(train, history=history, sample_weight=sample_weight)
@@ -519,7 +545,7 @@ def logistic_regression(train: BaselineData, test: BaselineData, *, seed: int = 
 
 
 def gradient_boosting(
-    train: BaselineData, test: BaselineData, *, seed: int = 0, threads: int | Literal["auto"] | None = 1
+    train: BaselineData, test: BaselineData, *, seed: int = 0, threads: int | Literal["auto"] | None = "auto"
 ) -> np.ndarray:
     """:class:`GradientBoostingBaseline` fitted on ``train``, predicting ``test``."""
     return GradientBoostingBaseline(seed=seed, threads=threads).fit(train).predict_proba(test)
@@ -538,7 +564,7 @@ def fit_baselines(
     names: Sequence[str] = BASELINES,
     history: BaselineData | None = None,
     momentum_band: float | None = None,
-    threads: int | Literal["auto"] | None = 1,
+    threads: int | Literal["auto"] | None = "auto",
     sample_weight: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Fit the named baselines (:data:`BASELINE_CLASSES`) on ``train`` and predict ``test``.

@@ -311,9 +311,37 @@ def test_gradient_boosting_threads_change_nothing_but_speed(monkeypatch):
     one = GradientBoostingBaseline(threads=1).fit(train).predict_proba(test)
     two = GradientBoostingBaseline(threads=2).fit(train).predict_proba(test)
     np.testing.assert_array_equal(one, two)
-    assert GradientBoostingBaseline().fit(train).threads_ == 1  # the default
+    assert GradientBoostingBaseline().threads == "auto"  # the default
     assert GradientBoostingBaseline(threads="auto").fit(train).threads_ == 1  # below PARALLEL_ROWS
     monkeypatch.setattr(baselines, "PARALLEL_ROWS", 2000)
+    monkeypatch.setattr(baselines, "idle_cores", lambda: 2)
     auto = GradientBoostingBaseline(threads="auto")
     np.testing.assert_array_equal(auto.fit(train).predict_proba(test), one)
-    assert auto.threads_ is None  # every core from PARALLEL_ROWS training rows on
+    assert auto.threads_ == 2  # the idle cores, from PARALLEL_ROWS training rows on
+
+
+@pytest.mark.parametrize(("running", "cores", "idle"), [(1, 2, 2), (2, 2, 1), (3, 2, 1), (9, 2, 1), (3, 16, 14)])
+def test_idle_cores_are_the_usable_ones_nobody_else_runs_on(monkeypatch, tmp_path, running, cores, idle):
+    import builtins
+
+    import models.learn.backend as backend
+    from models.learn.baselines import idle_cores
+
+    fake = tmp_path / "loadavg"
+    fake.write_text(f"5.1 4.0 3.2 {running}/812 4242\n")  # the running count includes the reader
+    real_open = builtins.open
+    monkeypatch.setattr(builtins, "open", lambda f, *a, **k: real_open(fake if f == "/proc/loadavg" else f, *a, **k))
+    monkeypatch.setattr(backend, "usable_cores", lambda: cores)
+    assert idle_cores(reads=3, interval=0) == idle
+
+
+def test_idle_cores_is_one_where_the_count_cannot_be_read(monkeypatch):
+    import builtins
+
+    from models.learn.baselines import idle_cores
+
+    def no_proc(f, *a, **k):
+        raise FileNotFoundError(f)
+
+    monkeypatch.setattr(builtins, "open", no_proc)
+    assert idle_cores(reads=2, interval=0) == 1
