@@ -399,27 +399,45 @@ PARALLEL_ROWS = 50_000
 
 
 def idle_cores(*, reads: int = 5, interval: float = 0.01) -> int:
-    """Usable cores that no other thread is running on right now; at least 1.
+    """Usable cores that no other process is running on right now; at least 1.
 
-    Usable cores (the process's CPU affinity) minus the other runnable threads of the machine
-    (``/proc/loadavg``'s running count, less the reading thread itself), the median of a few
-    reads ``interval`` seconds apart. 1 where that count cannot be read (not Linux).
+    Usable cores (the process's CPU affinity) minus the runnable threads of *other* processes:
+    ``/proc/loadavg``'s running count less this process's own running threads
+    (``/proc/self/task/*/stat``; its BLAS and OpenMP pools may still be spinning after the last
+    fit, and they are ours to reuse). The median of a few reads ``interval`` seconds apart. 1
+    where the counts cannot be read (not Linux).
     """
     import statistics
     import time
 
     from models.learn.backend import usable_cores
 
-    counts = []
+    others = []
     for i in range(reads):
         try:
             with open("/proc/loadavg", encoding="ascii") as f:
-                counts.append(int(f.read().split()[3].split("/")[0]) - 1)
+                running = int(f.read().split()[3].split("/")[0])
+            others.append(max(0, running - _own_running_threads()))
         except (OSError, ValueError, IndexError):
             return 1
         if i < reads - 1:
             time.sleep(interval)
-    return max(1, usable_cores() - int(statistics.median(counts)))
+    return max(1, usable_cores() - int(statistics.median(others)))
+
+
+def _own_running_threads() -> int:
+    """Threads of this process in state R (running or runnable), this one included."""
+    import os
+
+    count = 0
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/stat", encoding="ascii") as f:
+                stat = f.read()
+        except OSError:  # the thread ended while we looked
+            continue
+        count += stat[stat.rindex(")") + 2] == "R"  # the state follows "(comm) "
+    return count
 
 
 class GradientBoostingBaseline(_SklearnBaseline):
