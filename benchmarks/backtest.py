@@ -10,15 +10,13 @@ Goal: <= 10 minutes.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Figure, Scale, check_scale, result, workspace
+from benchmarks.common import Figure, Scale, check_scale, result, updown_command, workspace
 
 NAME = "backtest"
 GOAL = "default `updown backtest` on the bundled sample <= 10 minutes"
@@ -26,9 +24,7 @@ GOAL = "default `updown backtest` on the bundled sample <= 10 minutes"
 
 def default_command(root: Path) -> list[str]:
     """``updown backtest --data-root ROOT`` (every other option at its default)."""
-    exe = shutil.which("updown")
-    base = [exe] if exe else [sys.executable, "-m", "flows.cli.commands"]
-    return [*base, "backtest", "--data-root", str(root)]
+    return [*updown_command(), "backtest", "--data-root", str(root)]
 
 
 def run(*, scale: Scale = "full", repeats: int | None = None, command: Sequence[str] | None = None) -> dict[str, Any]:

@@ -27,6 +27,21 @@ Scale = str  # "full", "quick" or "toy"
 SCALES = ("full", "quick", "toy")
 
 
+def updown_command() -> list[str]:
+    """The ``updown`` command of this interpreter's environment (not whichever is first on PATH).
+
+    Falls back to PATH, then to ``python -m flows.cli.commands``.
+    """
+    import shutil
+    import sys
+
+    beside = Path(sys.executable).with_name("updown")
+    if beside.is_file():
+        return [str(beside)]
+    exe = shutil.which("updown")
+    return [exe] if exe else [sys.executable, "-m", "flows.cli.commands"]
+
+
 def check_scale(scale: Scale) -> Scale:
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got scale={scale!r}")

@@ -13,14 +13,12 @@ cores, so the ratio says what a cluster's fan-out costs or gains here, not on mo
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Figure, Scale, check_scale, result, workspace
+from benchmarks.common import Figure, Scale, check_scale, result, updown_command, workspace
 
 NAME = "scale_out"
 GOAL = "backtest with --task-runner dask:2 vs local: wall ratio, identical predictions"
@@ -37,10 +35,8 @@ RUNNERS = ("local", "dask:2")
 
 def command(root: Path, size: dict[str, Any], runner: str) -> list[str]:
     """``updown backtest`` on the size's market with ``runner``, 2 seeds x 3 blocks, no fold cache."""
-    exe = shutil.which("updown")
-    base = [exe] if exe else [sys.executable, "-m", "flows.cli.commands"]
     return [
-        *base, "backtest", "--data-root", str(root), "--source", size["source"], "--units", size["units"],
+        *updown_command(), "backtest", "--data-root", str(root), "--source", size["source"], "--units", size["units"],
         "--epochs", str(size["epochs"]), "--seeds", "0,1", "--blocks", "3", "--no-cache", "--task-runner", runner,
     ]  # fmt: skip
 
