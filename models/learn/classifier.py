@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import zipfile
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -354,18 +355,32 @@ class LSTMClassifier:
 def forward_proba(network: keras.Model, windows: WindowSet, *, batch_size: int = 1024) -> np.ndarray:
     """The network's softmax outputs, float64 (n_samples, n_classes), rows renormalised to sum to 1.
 
-    Every batch is padded to ``batch_size`` so the backend compiles the forward pass once. No prior
-    shift or temperature: :meth:`LSTMClassifier.predict_proba` applies those.
+    Every batch is padded to ``batch_size`` so the backend compiles the forward pass once. A helper
+    thread gathers (and normalises) the next batch while the network runs on this one: both
+    release the GIL, and the batches are the same. No prior shift or temperature:
+    :meth:`LSTMClassifier.predict_proba` applies those.
     """
     n = len(windows)
     out = np.zeros((n, int(network.output_shape[-1])))
-    for lo in range(0, n, batch_size):
-        idx = np.arange(lo, min(lo + batch_size, n))
-        x = windows.take(idx)
-        if len(idx) < batch_size:
-            x = np.concatenate([x, np.zeros((batch_size - len(idx), *x.shape[1:]), dtype=x.dtype)])
-        out[idx] = np.asarray(network.predict_on_batch(x), dtype="float64")[: len(idx)]
-    return out / out.sum(axis=1, keepdims=True) if n else out
+    if not n:
+        return out
+
+    def batch(lo: int) -> np.ndarray:
+        x = windows.take(np.arange(lo, min(lo + batch_size, n)))
+        if len(x) < batch_size:
+            x = np.concatenate([x, np.zeros((batch_size - len(x), *x.shape[1:]), dtype=x.dtype)])
+        return x
+
+    starts = range(0, n, batch_size)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="updown-gather") as gather:
+        ahead = gather.submit(batch, 0)
+        for lo in starts:
+            x = ahead.result()
+            if lo + batch_size < n:
+                ahead = gather.submit(batch, lo + batch_size)
+            m = min(batch_size, n - lo)
+            out[lo : lo + m] = np.asarray(network.predict_on_batch(x), dtype="float64")[:m]
+    return out / out.sum(axis=1, keepdims=True)
 
 
 def _warm_start(network: keras.Model, initial_weights: str | Path) -> None:
