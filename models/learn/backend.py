@@ -19,6 +19,8 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from types import ModuleType
 
+from models.learn.cores import usable_cores
+
 # TensorFlow's C++ log threshold when the user has not chosen one: 3 hides INFO, WARNING and
 # ERROR lines (the oneDNN notice, "Could not find cuda drivers", "failed call to cuInit" on a
 # machine without a GPU); Python exceptions still carry real errors. Set TF_CPP_MIN_LOG_LEVEL=0
@@ -99,14 +101,6 @@ def _before_tensorflow() -> None:
         os.environ.setdefault("TF_NUM_INTRAOP_THREADS", INTRA_OP_THREADS_SMALL)
     with contextlib.suppress(ImportError):
         import curl_cffi.requests  # noqa: F401  (imported for its side effect on symbol resolution)
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity, e.g. a container's share), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def tf_log_level() -> int:

@@ -53,6 +53,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from features.segments import Segments
+from models.learn.cores import idle_cores
 
 if TYPE_CHECKING:
     from features.dataset import Panel
@@ -398,48 +399,6 @@ PARALLEL_ROWS = 50_000
 """Training rows from which ``threads="auto"`` fits the gradient-boosting baseline on the idle cores."""
 
 
-def idle_cores(*, reads: int = 5, interval: float = 0.01) -> int:
-    """Usable cores that no other process is running on right now; at least 1.
-
-    Usable cores (the process's CPU affinity) minus the runnable threads of *other* processes:
-    ``/proc/loadavg``'s running count less this process's own running threads
-    (``/proc/self/task/*/stat``; its BLAS and OpenMP pools may still be spinning after the last
-    fit, and they are ours to reuse). The median of a few reads ``interval`` seconds apart. 1
-    where the counts cannot be read (not Linux).
-    """
-    import statistics
-    import time
-
-    from models.learn.backend import usable_cores
-
-    others = []
-    for i in range(reads):
-        try:
-            with open("/proc/loadavg", encoding="ascii") as f:
-                running = int(f.read().split()[3].split("/")[0])
-            others.append(max(0, running - _own_running_threads()))
-        except (OSError, ValueError, IndexError):
-            return 1
-        if i < reads - 1:
-            time.sleep(interval)
-    return max(1, usable_cores() - int(statistics.median(others)))
-
-
-def _own_running_threads() -> int:
-    """Threads of this process in state R (running or runnable), this one included."""
-    import os
-
-    count = 0
-    for tid in os.listdir("/proc/self/task"):
-        try:
-            with open(f"/proc/self/task/{tid}/stat", encoding="ascii") as f:
-                stat = f.read()
-        except OSError:  # the thread ended while we looked
-            continue
-        count += stat[stat.rindex(")") + 2] == "R"  # the state follows "(comm) "
-    return count
-
-
 class GradientBoostingBaseline(_SklearnBaseline):
     """Histogram gradient boosting on lagged features; NaN handled natively; no early stopping.
 
@@ -453,7 +412,7 @@ class GradientBoostingBaseline(_SklearnBaseline):
         seed: ``random_state`` of the learner.
         threads: OpenMP threads while fitting and predicting: ``"auto"`` (the default: one thread
             below :data:`PARALLEL_ROWS` training rows, from there on as many as
-            :func:`idle_cores` finds when the fit starts), a number, or None (the library's
+            :func:`models.learn.cores.idle_cores` finds when the fit starts), a number, or None (the library's
             default, every core). Measured with ``python -m benchmarks --only baselines``: on idle
             2 cores every core is 1.5-1.9x faster from 10,000 rows on; on cores that other work
             keeps busy (another block of a ``dask:2`` or ``threads:2`` backtest, someone's test

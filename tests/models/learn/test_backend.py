@@ -83,9 +83,3 @@ def test_one_thread_per_op_on_small_machines_unless_the_user_chose(monkeypatch, 
         monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", preset)
     backend._before_tensorflow()
     assert os.environ.get("TF_NUM_INTRAOP_THREADS") == expected
-
-
-def test_usable_cores_is_the_affinity() -> None:
-    from models.learn.backend import usable_cores
-
-    assert 1 <= usable_cores() <= (os.cpu_count() or 1)
