@@ -149,7 +149,9 @@ def _setup(run_info: Mapping[str, Any] | None, folds: Sequence[Mapping[str, Any]
         return ""
     rows = setup_rows(run_info, folds)
     half = (len(rows) + 1) // 2  # two short columns keep the glance on the first screen
-    out = sheet.side_by_side(table(["setup", ""], rows[:half], cls="text"), table(["", ""], rows[half:], cls="text"))
+    out = sheet.side_by_side(
+        table(["setup", ""], rows[:half], cls="text"), table(["setup, continued", ""], rows[half:], cls="text")
+    )
     full = {k: v for k, v in run_info.items() if k in ("config", "versions", "code_version", "data_fingerprint")}
     if full:
         text = html.escape(json.dumps(full, indent=1, sort_keys=True, default=str))
