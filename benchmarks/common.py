@@ -27,6 +27,42 @@ Scale = str  # "full", "quick" or "toy"
 SCALES = ("full", "quick", "toy")
 
 
+def in_fresh_process(
+    module: str, call: str, *, env: dict[str, str] | None = None, unset: tuple[str, ...] = (), live_stderr: bool = False
+) -> Any:
+    """``from benchmarks.<module> import ...; <call>`` in a new Python process; its JSON result.
+
+    The call's return value travels back as one ``RESULT <json>`` line on stdout. ``env`` is laid
+    over this process's environment (``TF_CPP_MIN_LOG_LEVEL=3`` unless given), ``unset`` names
+    variables to drop; ``live_stderr`` passes the worker's stderr through as it runs (progress
+    lines), else it is kept for the error message.
+
+    Raises:
+        RuntimeError: when the worker fails or prints no result.
+    """
+    import json
+    import subprocess
+    import sys
+
+    function = call.split("(", 1)[0]
+    code = f"import json; from benchmarks.{module} import {function}; print('RESULT ' + json.dumps({call}))"
+    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    for name in unset:
+        full_env.pop(name, None)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=None if live_stderr else subprocess.PIPE,
+        text=True,
+        check=False,
+        env=full_env,
+    )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode or not lines:
+        raise RuntimeError(f"{module} worker failed ({proc.returncode}): {(proc.stderr or '')[-2000:]}")
+    return json.loads(lines[-1].removeprefix("RESULT "))
+
+
 def updown_command() -> list[str]:
     """The ``updown`` command of this interpreter's environment (not whichever is first on PATH).
 
@@ -276,25 +312,15 @@ def matmul_gflops(*, n: int = 2048, repeats: int = 5, min_s: float = 0.3) -> dic
     core (``TF_NUM_INTRAOP_THREADS=0``): the peak is the machine's, whatever threads the
     pipeline's own processes use (:data:`models.learn.backend.SMALL_MACHINE_CORES`).
     """
-    import json
-    import subprocess
-    import sys
-
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n), dtype=np.float32)
     b = rng.standard_normal((n, n), dtype=np.float32)
-    code = (
-        "import json; from benchmarks.common import tf_matmul_rates; "
-        f"print('RESULT ' + json.dumps(tf_matmul_rates({n}, {repeats}, {min_s})))"
+    tf_rates = in_fresh_process(
+        "common", f"tf_matmul_rates({n}, {repeats}, {min_s})", env={"TF_NUM_INTRAOP_THREADS": "0"}
     )
-    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "0", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    if proc.returncode or not lines:
-        raise RuntimeError(f"matmul worker failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return {
         "numpy_matmul_gflops": Figure(
             "GFLOP/s", _product_rates(lambda: a @ b, 2.0 * n**3, repeats=repeats, min_s=min_s), "higher"
         ),
-        "tf_matmul_gflops": Figure("GFLOP/s", json.loads(lines[-1].removeprefix("RESULT ")), "higher"),
+        "tf_matmul_gflops": Figure("GFLOP/s", tf_rates, "higher"),
     }

@@ -19,10 +19,6 @@ windows/s and the largest probability difference between the backends.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -33,6 +29,7 @@ from benchmarks.common import (
     Figure,
     Scale,
     check_scale,
+    in_fresh_process,
     lstm_forward_flops,
     lstm_train_flops,
     matmul_gflops,
@@ -121,7 +118,9 @@ def memory(timesteps: int, units: tuple[int, ...], n: int, unroll: bool) -> dict
     }
 
 
-def predict_rate(weights: str, windows: str, out: str, timesteps: int, units: list[int], repeats: int) -> None:
+def predict_rate(
+    weights: str, windows: str, out: str, timesteps: int, units: list[int], repeats: int
+) -> dict[str, Any]:
     """Windows/s of the model's batched predictions on this process's Keras backend (fresh process)."""
     import keras
 
@@ -141,17 +140,7 @@ def predict_rate(weights: str, windows: str, out: str, timesteps: int, units: li
         predict()
         rates.append(len(x) / (time.perf_counter() - t0))
     np.save(out, probs)
-    print("RESULT " + json.dumps({"backend": keras.backend.backend(), "rates": rates}))
-
-
-def _worker(code: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=full_env)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    if proc.returncode or not lines:
-        raise RuntimeError(f"lstm worker failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    out: dict[str, Any] = json.loads(lines[-1].removeprefix("RESULT "))
-    return out
+    return {"backend": keras.backend.backend(), "rates": rates}
 
 
 def _one_epoch(model: Any, x: np.ndarray, y: np.ndarray) -> Callable[[], Any]:
@@ -193,10 +182,7 @@ def run(*, scale: Scale = "full", repeats: int | None = None, isolate: bool = Tr
         figures[f"t{timesteps}_unroll_over_loop"] = Figure("ratio", ratios(times["loop"], times["unroll"]), "higher")
         if isolate:
             for name in ("loop", "unroll"):
-                mem = _worker(
-                    "import json; from benchmarks.lstm import memory; "
-                    f"print('RESULT ' + json.dumps(memory({timesteps}, {units!r}, {n}, {name == 'unroll'})))"
-                )
+                mem = in_fresh_process("lstm", f"memory({timesteps}, {units!r}, {n}, {name == 'unroll'})")
                 figures[f"t{timesteps}_{name}_train_peak_rss_mib"] = Figure("MiB", [mem["peak_delta_mib"]])
     first_t = next(iter(size["timesteps"]))
     for key, value in numerics(first_t, units, size["timesteps"][first_t]).items():
@@ -237,11 +223,11 @@ def _jax_inference(
         for i in range(2):  # alternate processes: tf, jax, tf, jax
             for backend in rates:
                 out = scratch / f"{backend}{i}.npy"
-                res = _worker(
-                    "from benchmarks.lstm import predict_rate; "
+                res = in_fresh_process(
+                    "lstm",
                     f"predict_rate({str(weights)!r}, {str(windows)!r}, {str(out)!r}, {timesteps}, {list(units)!r}, "
                     f"{repeats})",
-                    {"KERAS_BACKEND": backend},
+                    env={"KERAS_BACKEND": backend},
                 )
                 if res["backend"] != backend:
                     raise RuntimeError(f"asked for Keras backend {backend}, got {res['backend']}")

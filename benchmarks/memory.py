@@ -20,13 +20,10 @@ no ``timesteps`` x blow-up (materialising every window would take ``timesteps/2`
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 from typing import Any
 
-from benchmarks.common import Figure, Scale, check_scale, result
+from benchmarks.common import Figure, Scale, check_scale, in_fresh_process, result
 
 NAME = "memory"
 GOAL = "peak memory of building training windows (500 x 5,000 x default features) <= 1.5x the feature matrix"
@@ -108,15 +105,7 @@ def measure(tickers: int, days: int, *, trace: bool) -> dict[str, Any]:
 
 
 def _subprocess(tickers: int, days: int, *, trace: bool) -> dict[str, Any]:
-    code = (
-        "import json, sys; from benchmarks.memory import measure; "
-        f"print('RESULT ' + json.dumps(measure({tickers}, {days}, trace={trace})))"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    if proc.returncode or not lines:
-        raise RuntimeError(f"memory worker failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    out: dict[str, Any] = json.loads(lines[-1].removeprefix("RESULT "))
+    out: dict[str, Any] = in_fresh_process("memory", f"measure({tickers}, {days}, trace={trace})", env={})
     return out
 
 

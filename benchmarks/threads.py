@@ -19,16 +19,23 @@ every core) for ``repeats`` rounds. In each process, on the same windows:
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import time
 from typing import Any
 
 import numpy as np
 
-from benchmarks.common import Figure, Scale, check_scale, lstm_train_flops, matmul_gflops, ratios, result, workspace
+from benchmarks.common import (
+    Figure,
+    Scale,
+    check_scale,
+    in_fresh_process,
+    lstm_train_flops,
+    matmul_gflops,
+    ratios,
+    result,
+    workspace,
+)
 
 NAME = "threads"
 GOAL = "LSTM training >= 40% of fp32 matmul GFLOP/s: TensorFlow 1 thread per op vs every core (2-core machine)"
@@ -95,16 +102,9 @@ def measure(size: dict[str, Any], probs_out: str) -> dict[str, Any]:
 
 
 def _subprocess(size: dict[str, Any], threads: str, probs_out: str) -> dict[str, Any]:
-    code = (
-        "import json; from benchmarks.threads import measure; "
-        f"print('RESULT ' + json.dumps(measure({size!r}, {probs_out!r})))"
+    out: dict[str, Any] = in_fresh_process(
+        "threads", f"measure({size!r}, {probs_out!r})", env={"TF_NUM_INTRAOP_THREADS": threads}
     )
-    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": threads, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    if proc.returncode or not lines:
-        raise RuntimeError(f"threads worker failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    out: dict[str, Any] = json.loads(lines[-1].removeprefix("RESULT "))
     return out
 
 

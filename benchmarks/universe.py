@@ -26,7 +26,6 @@ import json
 import logging
 import os
 import resource
-import subprocess
 import sys
 import threading
 import time
@@ -34,7 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import SYNTHETIC_START, Figure, Scale, check_scale, result, rss_mib, workspace
+from benchmarks.common import SYNTHETIC_START, Figure, Scale, check_scale, in_fresh_process, result, rss_mib, workspace
 
 NAME = "universe"
 GOAL = (
@@ -289,19 +288,14 @@ def _fit_facts(meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def _subprocess(root: Path, size: dict[str, Any]) -> dict[str, Any]:
-    code = (
-        "import json, sys; from benchmarks.universe import measure; "
-        f"print('RESULT ' + json.dumps(measure({str(root)!r}, {size!r})))"
+    # stderr passes through: the run's progress and ETA lines are seen live
+    out: dict[str, Any] = in_fresh_process(
+        "universe",
+        f"measure({str(root)!r}, {size!r})",
+        env={"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")},
+        unset=("PREFECT_API_URL",),
+        live_stderr=True,
     )
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
-    env.pop("PREFECT_API_URL", None)
-    proc = subprocess.run(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=None, text=True, check=False, env=env
-    )  # stderr passes through: the run's progress and ETA lines are seen live
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    if proc.returncode or not lines:
-        raise RuntimeError(f"universe worker failed ({proc.returncode})")
-    out: dict[str, Any] = json.loads(lines[-1].removeprefix("RESULT "))
     return out
 
 
