@@ -30,7 +30,7 @@ TF_CPP_MIN_LOG_LEVEL = "3"
 # TensorFlow's threads per op (TF_NUM_INTRAOP_THREADS) on a machine of at most this many cores,
 # when the user has not chosen: 1. Each step of the stacked LSTM is a few small matrix products
 # that are faster whole on one core each, two ops at a time on TensorFlow's inter-op pool, than
-# each split across both cores: `python -m benchmarks --only threads` measured training 1.2x
+# each split across both cores: `python -m benchmarks --only threads` measured training 1.1-1.3x
 # faster on 2 cores with the same weights and predictions to the bit (BENCHMARKS.md, row 13).
 # Not measured on bigger machines, so there TensorFlow's default (every core) stands.
 SMALL_MACHINE_CORES = 2
