@@ -104,7 +104,7 @@ def run(*, scale: Scale = "full", repeats: int | None = None) -> dict[str, Any]:
     from models.learn.batches import WindowBatches
     from models.learn.classifier import LSTMClassifier
     from models.learn.lstm import ModelConfig, build_lstm_classifier
-    from models.learn.training import TrainConfig, balanced_class_weight, normalised_data
+    from models.learn.training import TrainConfig, balanced_class_weight
 
     size = SIZES[check_scale(scale)]
     reps = repeats or size["repeats"]
@@ -116,7 +116,7 @@ def run(*, scale: Scale = "full", repeats: int | None = None) -> dict[str, Any]:
     n = len(rows)
     labels = panel.label[rows]
     scaler = FeatureScaler().fit(panel.X[panel.dates <= panel.dates[rows].max()], config.features)
-    data = normalised_data(panel, scaler)  # the tf.data contender reads the normalised matrix
+    data = scaler.normalise(panel.X)  # the tf.data contender reads the normalised matrix
     windows = WindowSet(panel.X, rows, timesteps=config.timesteps, scaler=scaler)  # as LSTMClassifier.fit
     weights = balanced_class_weight(labels)
     x_np = windows.take(np.arange(n))

@@ -103,12 +103,15 @@ class FeatureScaler:
         """:meth:`transform` of any array whose last axis is the features, with NaN set to 0.
 
         What the network reads: unusable entries become 0 (they are never inside a window, see
-        :mod:`features.windows`). A (batch, timesteps, n_features) window array gives the same
-        values, to the bit, as the same rows of the transformed matrix: every step is elementwise.
+        :mod:`features.windows`). Works on a whole feature matrix as on one batch of windows: a
+        (batch, timesteps, n_features) array gives the same values, to the bit, as the same rows
+        of the normalised matrix, since every step is elementwise.
         """
         X = np.asarray(X)
-        out = self.transform(X.reshape(-1, X.shape[-1])).reshape(X.shape)
-        return np.nan_to_num(out, nan=0.0, copy=False)
+        out = self.transform(X.reshape(-1, X.shape[-1]))
+        for lo in range(0, len(out), 65_536):  # in place, a block at a time: no full-size masks
+            np.nan_to_num(out[lo : lo + 65_536], nan=0.0, copy=False)
+        return out.reshape(X.shape)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state (``passthrough`` only when some column is)."""

@@ -40,7 +40,6 @@ from models.learn.lstm import build_from_config
 from models.learn.training import (
     balanced_class_weight,
     chronological_validation,
-    normalised_data,
     sample_weights_of,
     schedule_callbacks,
 )
@@ -210,7 +209,7 @@ class LSTMClassifier:
 
     def transform(self, panel: Panel) -> np.ndarray:
         """Every panel row normalised with ``scaler_``, float32 (n_rows, n_features); NaN becomes 0."""
-        return normalised_data(panel, self._fitted("scaler_"))
+        return self._fitted("scaler_").normalise(panel.X)
 
     def predict_proba(self, panel: Panel, rows: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
         """Class probabilities of the windows ending at ``rows``, float64 (len(rows), 3), rows summing to 1.

@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 
 from features.dataset import Panel
-from features.scaling import FeatureScaler
 from features.split import purged_train_mask
 from models.learn.config import TrainConfig
 
@@ -128,19 +127,6 @@ def balanced_class_weight(labels: np.ndarray, n_classes: int = 3) -> dict[int, f
     counts = np.bincount(np.asarray(labels, dtype="int64"), minlength=n_classes)
     n = counts.sum()
     return {k: float(n / (n_classes * c)) if c else 1.0 for k, c in enumerate(counts)}
-
-
-def normalised_data(panel: Panel, scaler: FeatureScaler) -> np.ndarray:
-    """All panel rows normalised to float32; unusable (NaN) entries become 0 and are never windowed.
-
-    A full float32 copy of the panel: training and prediction do not make it (their
-    :class:`features.windows.WindowSet` normalises each window as it is gathered); for callers
-    that want the whole normalised matrix.
-    """
-    out = scaler.transform(panel.X)
-    for lo in range(0, len(out), 65_536):  # in place, a block at a time: no full-size masks
-        np.nan_to_num(out[lo : lo + 65_536], nan=0.0, copy=False)
-    return out
 
 
 def schedule_callbacks(config: TrainConfig, learning_rate: float) -> list[keras.callbacks.Callback]:
