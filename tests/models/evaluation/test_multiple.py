@@ -50,6 +50,21 @@ def test_spa_matches_arch_on_the_same_bootstrap_draws(seed: int, edge: float):
     assert ours["lower"] <= ours["consistent"] <= ours["upper"]
 
 
+@pytest.mark.parametrize(("t", "seed"), [(50, 0), (50, 2), (97, 1), (200, 0)])
+def test_spa_resamples_equal_to_the_sample_do_not_count_as_exceeding_it(t: int, seed: int):
+    # Every resample a cyclic shift of the sample: the same mean in exact arithmetic, so no
+    # resample exceeds the statistic. Rounding alone made 26-62% of them "exceed" it before ties
+    # were recognised (these cases), and which ones depends on the CPU's summation order.
+    rng = np.random.default_rng(seed)
+    bench = rng.normal(1, 0.3, t)
+    models = (bench + rng.normal(0.05, 0.2, t))[:, None]  # the configuration loses: statistic < 0
+    shifts = np.array([np.roll(np.arange(t), s) for s in range(t)])
+    out = superior_predictive_ability(bench, models, block=10, indices=shifts)
+    assert out["statistic"] < 0
+    assert out["lower"] == 0.0  # centre 0: each shift's mean equals the statistic
+    assert out["upper"] == 1.0  # centre the mean: each shift sits at 0, above the negative statistic
+
+
 def test_spa_rejects_a_real_edge_and_keeps_its_size_under_the_null():
     assert superior_predictive_ability(*_losses(5, edge=0.3), block=5, n_boot=500)["consistent"] < 0.01
     rejections = [
