@@ -31,7 +31,8 @@ TF_CPP_MIN_LOG_LEVEL = "3"
 # when the user has not chosen: 1. Each step of the stacked LSTM is a few small matrix products
 # that are faster whole on one core each, two ops at a time on TensorFlow's inter-op pool, than
 # each split across both cores: `python -m benchmarks --only threads` measured training 1.1-1.3x
-# faster on 2 cores with the same weights and predictions to the bit (BENCHMARKS.md, row 13).
+# faster on a 2-core AVX-512 Xeon with the same weights and predictions to the bit (BENCHMARKS.md,
+# row 13), and 1.1-1.2x on a 2-core AVX2 EPYC, where the probabilities differ by ~2e-7 (row 14).
 # Not measured on bigger machines, so there TensorFlow's default (every core) stands.
 SMALL_MACHINE_CORES = 2
 INTRA_OP_THREADS_SMALL = "1"
