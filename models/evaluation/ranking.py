@@ -55,14 +55,22 @@ def daily_ic(
     )
     frame = frame[np.isfinite(frame["s"]) & np.isfinite(frame["r"])]
     frame = frame.assign(s_rank=frame.groupby("date")["s"].rank(), r_rank=frame.groupby("date")["r"].rank())
+    # Each date's rows as one slice of arrays sorted by date (stable: the rows keep their order within a
+    # date, so every correlation sees the same values in the same order as a groupby would give it, and
+    # rounds the same); a pandas groupby loop cost ~0.1 ms a date, 1.7 s for a tiny backtest's report.
+    order = np.argsort(frame["date"].to_numpy(), kind="stable")
+    day = frame["date"].to_numpy()[order]
+    s, r, s_rank, r_rank = (frame[c].to_numpy()[order] for c in ("s", "r", "s_rank", "r_rank"))
     rows = []
-    for date, g in frame.groupby("date", sort=True):
-        if len(g) < min_tickers:
-            continue
-        ic = _corr(g["s"].to_numpy(), g["r"].to_numpy())
-        ric = _corr(g["s_rank"].to_numpy(), g["r_rank"].to_numpy())
-        if np.isfinite(ic) and np.isfinite(ric):
-            rows.append((date, ic, ric, len(g)))
+    if len(day):
+        starts = np.flatnonzero(np.r_[True, day[1:] != day[:-1]])
+        for lo, hi in zip(starts, np.r_[starts[1:], len(day)], strict=True):
+            if hi - lo < min_tickers:
+                continue
+            ic = _corr(s[lo:hi], r[lo:hi])
+            ric = _corr(s_rank[lo:hi], r_rank[lo:hi])
+            if np.isfinite(ic) and np.isfinite(ric):
+                rows.append((day[lo], ic, ric, hi - lo))
     out = pd.DataFrame(rows, columns=["date", "ic", "rank_ic", "n_tickers"])
     return out.set_index("date")
 
