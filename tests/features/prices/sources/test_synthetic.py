@@ -97,7 +97,8 @@ def test_synthetic_defaults_are_the_values_from_before_the_new_options(spec, pro
     golden = pd.read_parquet(GOLDEN_PRICES)
     golden = golden[golden["spec"] == spec].drop(columns="spec").reset_index(drop=True)
     prices = m.fetch()
-    assert len(golden) and list(prices.columns) == list(golden.columns)
+    assert len(golden) == len(prices) > 0
+    assert list(prices.columns) == list(golden.columns)
     assert (prices["date"].to_numpy() == golden["date"].to_numpy()).all()
     assert (prices["ticker"].to_numpy() == golden["ticker"].to_numpy()).all()
     for col in ("open", "high", "low", "close", "adj_close"):
