@@ -4,12 +4,13 @@ on any machine.
 
 NumPy's exp and log and oneDNN's matrix kernels round differently on AVX-512 (x86-64-v4) and AVX2 (x86-64-v3)
 machines, so the bits of a run depend on the CPU level: ``tests/golden/backtest-<level>/`` holds one set per
-level seen (the x86-64-v4 set was written by the code before the refactor; the x86-64-v3 set by the same code
-on an AVX2 machine). The run is compared to the bit with its own level's set, and within rounding
-(:data:`PROBABILITY_ATOL`, :data:`METRIC_RTOL`) with every set, so a machine of a level with no set is still
-checked. ``python tests/flows/test_backtest_golden.py`` writes this machine's level's set; do that only for a
-change that is meant to change the numbers (and then on each level, or delete the sets you cannot rewrite),
-and say so in the commit. Run ids, timestamps, wall time and library versions are taken out.
+level seen (the x86-64-v4 set was written by the code before the refactor, on an AVX-512 Xeon; the x86-64-v3
+set by the code of 2026-12-02 on an AVX2 EPYC, within rounding of the v4 set). The run is compared to the bit
+with its own level's set, and within rounding (:data:`PROBABILITY_ATOL`, :data:`METRIC_RTOL`) with every set,
+so a machine of a level with no set is still checked. ``python tests/flows/test_backtest_golden.py`` writes
+this machine's level's set; do that only for a change that is meant to change the numbers (and then on each
+level, or delete the sets you cannot rewrite), and say so in the commit. Run ids, timestamps, wall time and
+library versions are taken out.
 """
 
 from __future__ import annotations
