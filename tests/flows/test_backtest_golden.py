@@ -23,7 +23,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -109,14 +108,8 @@ def assert_metrics_close(ours: Any, theirs: Any, path: str = "metrics") -> None:
 
 
 def assert_frames_close(ours: pd.DataFrame, theirs: pd.DataFrame) -> None:
-    """Same columns, keys and dtypes; float columns within :data:`PROBABILITY_ATOL`."""
-    assert list(ours.columns) == list(theirs.columns)
-    assert ours.dtypes.to_dict() == theirs.dtypes.to_dict()
-    for col in ours.columns:
-        if ours[col].dtype.kind == "f":
-            np.testing.assert_allclose(ours[col], theirs[col], rtol=0, atol=PROBABILITY_ATOL, err_msg=col)
-        else:
-            pd.testing.assert_series_equal(ours[col], theirs[col])
+    """Same columns, keys and dtypes; floats within :data:`PROBABILITY_ATOL` (pandas' own tolerant comparison)."""
+    pd.testing.assert_frame_equal(ours, theirs, check_exact=False, rtol=0, atol=PROBABILITY_ATOL)
 
 
 @pytest.mark.usefixtures("prefect_harness")
