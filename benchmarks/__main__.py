@@ -27,6 +27,7 @@ from benchmarks import (
     daily,
     feature_engineering,
     inference,
+    kernels,
     lstm,
     memory,
     scale_out,
@@ -54,6 +55,7 @@ MODULES = {
         scale_out,
         baselines,
         threads,
+        kernels,
     )
 }
 DEFAULT_OUT = Path(__file__).parent / "results" / "latest.json"
@@ -131,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             "universe": lambda: universe.run(scale=scale, repeats=args.repeats, epochs=args.epochs),
             "baselines": lambda: baselines.run(scale=scale, repeats=args.repeats),
             "threads": lambda: threads.run(scale=scale, repeats=args.repeats),
+            "kernels": lambda: kernels.run(scale=scale, repeats=args.repeats),
         }
         if scale == "quick":  # quick sizes of store and daily differ: let each prepare its own
             runners["store"] = lambda: store_read.run(scale=scale, repeats=args.repeats)

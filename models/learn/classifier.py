@@ -134,7 +134,8 @@ class LSTMClassifier:
         if initial_weights is not None:
             _warm_start(network, initial_weights)
         weights = balanced_class_weight(panel.label[fit_rows]) if config.class_weight else None
-        history = _train(network, self._window_set(panel, scaler, fit_rows), val_windows, panel, fit_rows, val_rows,
+        history, kept_val = _train(network, self._window_set(panel, scaler, fit_rows), val_windows, panel, fit_rows,
+                                   val_rows,
                          config=config, learning_rate=model_config.learning_rate, weights=weights,
                          sample_weights=(sample_weights_of(panel, fit_rows, config),
                                          sample_weights_of(panel, val_rows, config)),
@@ -147,7 +148,12 @@ class LSTMClassifier:
         self.val_keys_ = panel.keys.iloc[val_rows].reset_index(drop=True)
         self.class_weights_ = None if weights is None else np.array([weights[k] for k in range(len(weights))])
         self.temperature_ = 1.0
-        self.raw_val_probs_ = self._predict_windows(val_windows, batch_size=config.batch_size, temperature=1.0)
+        # the kept epoch's validation pass: what predicting again with the restored weights gives, to the bit
+        self.raw_val_probs_ = (
+            undo_class_weights(kept_val, self.class_weights_)
+            if kept_val is not None
+            else self._predict_windows(val_windows, batch_size=VALIDATION_BATCH, temperature=1.0)
+        )
         if config.calibrate:
             self.temperature_ = fit_temperature(self.raw_val_probs_, self.val_labels_)
         self.val_probs_ = apply_temperature(self.raw_val_probs_, self.temperature_)
@@ -403,34 +409,73 @@ def _train(
     sample_weights: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
     callbacks: Sequence[keras.callbacks.Callback],
     verbose: int | str,
-) -> dict[str, list[float]]:
-    """Fit ``network`` with early stopping on the validation slice; return the history as plain floats.
+) -> tuple[dict[str, list[float]], np.ndarray | None]:
+    """Fit ``network`` with early stopping on the validation slice.
 
-    ``sample_weights`` (fit, validation), when given, multiply the class weights of each sample: the
-    batches then carry the product as Keras ``sample_weight`` and no ``class_weight`` is passed.
+    Returns the history as plain floats, and the network's validation probabilities
+    (:func:`forward_proba`) of the epoch whose weights early stopping restored (None when no
+    epoch had a finite validation loss). ``sample_weights`` (fit, validation), when given,
+    multiply the class weights of each sample: the batches then carry the product as Keras
+    ``sample_weight`` and no ``class_weight`` is passed.
     """
     bs = config.batch_size
     fit_sw, val_sw = sample_weights
     fit_weight = None if fit_sw is None else _per_sample(weights, panel.label[fit_rows]) * fit_sw
-    val_weight = None if weights is None else _per_sample(weights, panel.label[val_rows])
-    if val_sw is not None:  # the validation loss weighs its samples as training does
-        val_weight = _per_sample(weights, panel.label[val_rows]) * val_sw
+    # the validation loss weighs its samples as training does, so early stopping compares like with like
+    val_weight = _per_sample(weights, panel.label[val_rows]) * (1.0 if val_sw is None else val_sw)
+    validation = _Validation(val_windows, panel.label[val_rows], val_weight)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
     hist = network.fit(
         WindowBatches(
             fit_windows, panel.label[fit_rows], batch_size=bs, shuffle=True, seed=config.seed, sample_weight=fit_weight
         ),
-        # validation loss under the same class weights as training, so early stopping compares like with like
-        validation_data=WindowBatches(val_windows, panel.label[val_rows], batch_size=bs, sample_weight=val_weight),
         epochs=config.epochs,
         # WindowBatches reshuffles the samples with its own seeded generator; Keras's shuffle of
         # a PyDataset's batch order would draw from the process-wide `random` module instead
         shuffle=False,
         class_weight=weights if fit_weight is None else None,
-        callbacks=[stop, *schedule_callbacks(config, learning_rate), *callbacks],
+        # the validation pass first: early stopping and the schedules read the val_loss it logs
+        callbacks=[validation, stop, *schedule_callbacks(config, learning_rate), *callbacks],
         verbose=verbose,
     )
-    return {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    return {k: [float(v) for v in vals] for k, vals in hist.history.items()}, validation.kept
+
+
+VALIDATION_BATCH = 1024
+"""Windows per forward pass over the validation slice (as :meth:`LSTMClassifier.predict_proba`)."""
+
+
+class _Validation(keras.callbacks.Callback):
+    """Each epoch's validation pass: logs ``val_loss`` and ``val_accuracy``, keeps the best epoch's probabilities.
+
+    In place of Keras's ``validation_data``, which predicted the slice every epoch and threw the
+    predictions away, so that calibration had to predict it once more with the restored weights.
+    Here one forward pass per epoch (:func:`forward_proba`, in batches of :data:`VALIDATION_BATCH`)
+    gives both: the loss Keras would log, the class-weighted cross-entropy
+    ``mean(w_i * -log p_i[y_i])`` with Keras's clipping to ``[1e-7, 1 - 1e-7]`` (in float64, so it
+    differs from Keras's float32 sum in the 7th digit), the unweighted accuracy as Keras's
+    ``"accuracy"`` metric counts it, and the probabilities of the epoch with the lowest loss, the
+    one :class:`keras.callbacks.EarlyStopping` restores (a strict improvement: the first of equal
+    losses wins, as there). Same weights, same batches: those probabilities are the bits a new
+    pass with the restored weights would give (``tests/models/learn/test_classifier.py``).
+    """
+
+    def __init__(self, windows: WindowSet, labels: np.ndarray, weights: np.ndarray) -> None:
+        super().__init__()
+        self.windows, self.labels, self.weights = windows, np.asarray(labels, dtype="int64"), weights
+        self.best_loss = np.inf
+        self.kept: np.ndarray | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        probs = forward_proba(self.model, self.windows, batch_size=VALIDATION_BATCH)
+        eps = keras.config.epsilon()
+        p_true = np.clip(probs[np.arange(len(self.labels)), self.labels], eps, 1.0 - eps)
+        loss = float(np.mean(self.weights * -np.log(p_true)))
+        if logs is not None:
+            logs["val_loss"] = loss
+            logs["val_accuracy"] = float(np.mean(probs.argmax(axis=1) == self.labels))
+        if loss < self.best_loss:
+            self.best_loss, self.kept = loss, probs
 
 
 def _per_sample(weights: dict[int, float] | None, labels: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ from benchmarks import (
     daily,
     feature_engineering,
     inference,
+    kernels,
     lstm,
     memory,
     scale_out,
@@ -83,6 +84,14 @@ def test_lstm_toy() -> None:
     assert figures["t4_unroll_over_loop"]["repeats"][0] == pytest.approx(
         figures["t4_unroll_samples_per_s"]["repeats"][0] / figures["t4_loop_samples_per_s"]["repeats"][0]
     )
+
+
+def test_kernels_toy() -> None:
+    res = kernels.run(scale="toy")
+    check_well_formed(res, "kernels")
+    assert res["figures"]["tf_xla_samples_per_s"]["repeats"]  # Keras accepted jit_compile in its process
+    if kernels.torch_available():
+        assert res["params"]["torch"]["fused"], "PyTorch's CPU LSTM did not run the fused oneDNN kernels"
 
 
 def test_threads_toy() -> None:

@@ -278,7 +278,7 @@ def test_models_list_labels_what_its_validation_figures_are(tmp_path, capsys):
     assert lines[1].split() == row
     assert lines[2].startswith("* val log-loss / val acc: the training run's chronological validation slice")
     assert "best epoch (early stopping restores them)" in lines[2]
-    assert "class-weighted and per epoch" in lines[2]
+    assert "val_loss (class-weighted) and val_accuracy are per epoch" in lines[2]
     assert json.loads(shown.out)["validation"] == {"log_loss": 1.0512345, "accuracy": 0.41234}
     assert shown.err.startswith("note: validation.*: the training run's chronological validation slice")
 

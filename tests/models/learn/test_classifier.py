@@ -126,21 +126,80 @@ def test_uniqueness_weights_reach_the_batches_times_the_class_weights(small_pane
     from models.learn.batches import WindowBatches
     from models.learn.training import balanced_class_weight, uniqueness_weights
 
-    seen: list[np.ndarray | None] = []
+    seen: dict[str, np.ndarray | None] = {}
 
     class Recording(WindowBatches):
         def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
             super().__init__(*args, **kwargs)
-            seen.append(None if self.sample_weight is None else self.sample_weight.copy())
+            seen["fit"] = None if self.sample_weight is None else self.sample_weight.copy()
+
+    class RecordingValidation(classifier_module._Validation):
+        def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            super().__init__(*args, **kwargs)
+            seen["val"] = self.weights.copy()
 
     monkeypatch.setattr(classifier_module, "WindowBatches", Recording)
+    monkeypatch.setattr(classifier_module, "_Validation", RecordingValidation)
     training = TINY_TRAIN.model_copy(update={"sample_weights": "uniqueness", "epochs": 1})
     model = LSTMClassifier(small_panel.config, TINY_MODEL, training).fit(small_panel, small_panel.samples(), verbose=0)
     label = small_panel.config.label
-    for got, rows in zip(seen, (model.fit_rows_, model.val_rows_), strict=True):
+    for got, rows in ((seen["fit"], model.fit_rows_), (seen["val"], model.val_rows_)):
         class_w = balanced_class_weight(small_panel.label[model.fit_rows_])
         want = np.array([class_w[int(k)] for k in small_panel.label[rows]]) * uniqueness_weights(
             rows, lag=label.lag, horizon=label.horizon
         )
         np.testing.assert_allclose(got, want.astype("float32"), rtol=1e-6)
-    assert 0.1 < seen[0].min() < seen[0].max()  # overlapping labels weigh less than lone ones
+    assert seen["fit"] is not None
+    assert 0.1 < seen["fit"].min() < seen["fit"].max()  # overlapping labels weigh less than lone ones
+
+
+def test_the_kept_validation_pass_is_what_the_restored_weights_predict(small_panel, fitted):
+    """Calibration reads the best epoch's validation pass instead of predicting the slice again: same bits."""
+    again = forward_proba(fitted.model_, fitted.windows(small_panel, fitted.val_rows_), batch_size=1024)
+    np.testing.assert_array_equal(fitted.raw_val_probs_, undo_class_weights(again, fitted.class_weights_))
+    # the logged loss and accuracy are Keras's own (class-weighted loss, unweighted accuracy), to rounding
+    import keras
+
+    from models.learn.training import balanced_class_weight
+
+    labels = small_panel.label[fitted.val_rows_]
+    weights = balanced_class_weight(small_panel.label[fitted.fit_rows_])
+    x = fitted.windows(small_panel, fitted.val_rows_).take(np.arange(len(labels)))
+    loss, accuracy = fitted.model_.evaluate(
+        x, keras.utils.to_categorical(labels, 3), sample_weight=np.array([weights[int(k)] for k in labels]), verbose=0
+    )
+    best = fitted.best_epoch_ - 1
+    assert fitted.history_["val_loss"][best] == pytest.approx(loss, rel=1e-5)
+    assert fitted.history_["val_accuracy"][best] == pytest.approx(accuracy, abs=1e-6)  # Keras counts in float32
+
+
+def test_validation_keeps_the_epoch_early_stopping_restores(monkeypatch):
+    """Scripted losses 0.9, 0.7, 0.7, 0.8: both pick epoch 2 (the first of equal losses)."""
+    import keras
+
+    import models.learn.classifier as classifier_module
+
+    labels = np.array([0, 1, 2, 0])
+    targets = [0.9, 0.7, 0.7, 0.8]  # mean -log p of the true class, per epoch
+    scripted = [np.full((4, 3), (1 - np.exp(-t)) / 2) for t in targets]
+    for probs, t in zip(scripted, targets, strict=True):
+        probs[np.arange(4), labels] = np.exp(-t)
+    epoch_now = {"i": 0}
+    monkeypatch.setattr(classifier_module, "forward_proba", lambda *a, **k: scripted[epoch_now["i"]])
+    net = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    validation = classifier_module._Validation(None, labels, np.ones(4))  # type: ignore[arg-type]
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=5, restore_best_weights=True)
+    for cb in (validation, stop):
+        cb.set_model(net)
+    logged = []
+    for i in range(4):
+        epoch_now["i"] = i
+        net.set_weights([np.full((2, 1), float(i)), np.zeros(1)])  # the weights "after" epoch i
+        logs: dict[str, float] = {}
+        validation.on_epoch_end(i, logs)
+        stop.on_epoch_end(i, logs)
+        logged.append(logs["val_loss"])
+    stop.on_train_end()
+    np.testing.assert_allclose(logged, targets)
+    assert validation.kept is scripted[1]
+    assert net.get_weights()[0][0, 0] == 1.0  # Keras restored epoch 2's weights too
