@@ -191,6 +191,7 @@ def machine_info() -> dict[str, Any]:
         mem_kib = 0
     return {
         "cpu_model": cpu_model(),
+        "cpu_flags": cpu_flags(),
         "cores": os.cpu_count(),
         "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "memory_gib": round(mem_kib / 2**20, 1),
@@ -199,6 +200,20 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "versions": versions,
     }
+
+
+NOTABLE_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile")
+"""CPU flags that tell hosts of one ``cpu_model`` apart (an AVX2 EPYC, an AVX-512 Xeon, one with AMX)."""
+
+
+def cpu_flags() -> list[str]:
+    """Which of :data:`NOTABLE_FLAGS` this CPU has (from /proc/cpuinfo; empty where it cannot be read)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return [f for f in NOTABLE_FLAGS if f in flags]
 
 
 def rss_mib() -> float:

@@ -14,8 +14,8 @@ after each, softmax over 3 classes, categorical cross-entropy, Adam 1e-3, batch 
   TensorFlow's deterministic ops are on, so this one is built without them;
 * **torch_fused**: the same architecture in PyTorch (``torch.nn.LSTM``), whose CPU LSTM runs
   oneDNN's fused RNN primitive forward and backward (``aten::mkldnn_rnn_layer``; the process
-  checks that it did). Skipped, with a note, where PyTorch is not installed (it is not a
-  dependency of updown: ``pip install torch``).
+  checks that it did, and reports the share of the time each kernel took). Skipped, with a
+  note, where PyTorch is not installed (it is not a dependency of updown: ``pip install torch``).
 
 Samples/s per timed epoch, and GFLOP/s (:func:`benchmarks.common.lstm_train_flops`, the same
 count for all three) as a share of the machine's fp32 matmul peak measured in this run.
@@ -131,7 +131,10 @@ def torch_rates(size: dict[str, Any]) -> dict[str, Any]:
 
     with torch.profiler.profile() as prof:
         epoch()  # warm-up, profiled once to see which kernels ran
-    ops = {e.key for e in prof.key_averages()}
+    averages = prof.key_averages()
+    ops = {e.key for e in averages}
+    total = sum(e.self_cpu_time_total for e in averages) or 1.0
+    shares = {e.key: e.self_cpu_time_total / total for e in averages}
     rates = []
     for _ in range(size["epochs"]):
         t0 = time.perf_counter()
@@ -142,6 +145,15 @@ def torch_rates(size: dict[str, Any]) -> dict[str, Any]:
         "threads": torch.get_num_threads(),
         "fused": "aten::mkldnn_rnn_layer" in ops and "aten::mkldnn_rnn_layer_backward" in ops,
         "version": torch.__version__,
+        # where the warm-up epoch's time went (self CPU time): the fused kernels, and dropout's random draws
+        "time_shares": {
+            name: round(shares.get(op, 0.0), 3)
+            for name, op in (
+                ("lstm_forward", "aten::mkldnn_rnn_layer"),
+                ("lstm_backward", "aten::mkldnn_rnn_layer_backward"),
+                ("dropout_draws", "aten::bernoulli_"),
+            )
+        },
     }
 
 

@@ -134,12 +134,12 @@ class LSTMClassifier:
         if initial_weights is not None:
             _warm_start(network, initial_weights)
         weights = balanced_class_weight(panel.label[fit_rows]) if config.class_weight else None
-        history, kept_val = _train(network, self._window_set(panel, scaler, fit_rows), val_windows, panel, fit_rows,
-                                   val_rows,
-                         config=config, learning_rate=model_config.learning_rate, weights=weights,
-                         sample_weights=(sample_weights_of(panel, fit_rows, config),
-                                         sample_weights_of(panel, val_rows, config)),
-                         callbacks=callbacks, verbose=verbose)  # fmt: skip
+        history, kept_val = _train(
+            network, self._window_set(panel, scaler, fit_rows), val_windows, panel, fit_rows, val_rows,
+            config=config, learning_rate=model_config.learning_rate, weights=weights,
+            sample_weights=(sample_weights_of(panel, fit_rows, config), sample_weights_of(panel, val_rows, config)),
+            callbacks=callbacks, verbose=verbose,
+        )  # fmt: skip
         self.model_ = network
         self.scaler_ = scaler
         self.fit_rows_, self.val_rows_ = fit_rows, val_rows
