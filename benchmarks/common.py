@@ -319,6 +319,21 @@ def tf_matmul_rates(n: int, repeats: int, min_s: float) -> list[float]:
     return _product_rates(lambda: tf.linalg.matmul(ta, tb).numpy(), 2.0 * n**3, repeats=repeats, min_s=min_s)
 
 
+def matmul_peak(scale: str) -> tuple[dict[str, Figure], float]:
+    """:func:`matmul_gflops` at the size ``scale`` wants, and the rate LSTM shares are set against.
+
+    The rate is the better median of NumPy's and TensorFlow's fp32 products (toy scale: one small
+    product, enough for a smoke test).
+    """
+    peak = matmul_gflops(n=256, repeats=1, min_s=0.02) if scale == "toy" else matmul_gflops(repeats=3)
+    return peak, max(peak["numpy_matmul_gflops"].median, peak["tf_matmul_gflops"].median)
+
+
+def size_params(size: dict[str, Any]) -> dict[str, Any]:
+    """A benchmark's size settings as JSON-ready parameters (tuples become lists)."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in size.items()}
+
+
 def matmul_gflops(*, n: int = 2048, repeats: int = 5, min_s: float = 0.3) -> dict[str, Figure]:
     """The machine's fp32 matrix-multiply rate with NumPy and TensorFlow (2 n^3 FLOPs per product).
 

@@ -36,9 +36,10 @@ from benchmarks.common import (
     check_scale,
     in_fresh_process,
     lstm_train_flops,
-    matmul_gflops,
+    matmul_peak,
     ratios,
     result,
+    size_params,
 )
 
 NAME = "kernels"
@@ -165,8 +166,7 @@ def run(*, scale: Scale = "full", repeats: int | None = None) -> dict[str, Any]:
     """Measure; see the module docstring."""
     size = SIZES[check_scale(scale)]
     reps = repeats or size["repeats"]
-    peak = matmul_gflops(n=256, repeats=1, min_s=0.02) if scale == "toy" else matmul_gflops(repeats=3)
-    peak_rate = max(peak["numpy_matmul_gflops"].median, peak["tf_matmul_gflops"].median)
+    peak, peak_rate = matmul_peak(scale)
     notes = [f"matmul peak used: {peak_rate:.1f} GFLOP/s (best median of NumPy and TensorFlow on every core)"]
     contenders = [c for c in CONTENDERS if c != "torch_fused" or torch_available()]
     if "torch_fused" not in contenders:
@@ -203,7 +203,7 @@ def run(*, scale: Scale = "full", repeats: int | None = None) -> dict[str, Any]:
         figures=figures,
         met=bool(best >= 0.4) if scale == "full" else None,
         params={
-            **{k: (list(v) if isinstance(v, tuple) else v) for k, v in size.items()},
+            **size_params(size),
             "repeats": reps,
             "batch_size": BATCH,
             "torch": torch_info,

@@ -32,7 +32,7 @@ from benchmarks.common import (
     in_fresh_process,
     lstm_forward_flops,
     lstm_train_flops,
-    matmul_gflops,
+    matmul_peak,
     ratios,
     result,
     side_by_side,
@@ -160,9 +160,8 @@ def run(*, scale: Scale = "full", repeats: int | None = None, isolate: bool = Tr
     units: tuple[int, ...] = size["units"]
     figures: dict[str, Figure] = {}
     notes: list[str] = []
-    peak = matmul_gflops(n=256, repeats=1, min_s=0.02) if scale == "toy" else matmul_gflops(repeats=3)
+    peak, peak_rate = matmul_peak(scale)
     figures.update(peak)
-    peak_rate = max(peak["numpy_matmul_gflops"].median, peak["tf_matmul_gflops"].median)
     notes.append(f"matmul peak used: {peak_rate:.1f} GFLOP/s (best median of NumPy and TensorFlow fp32 2048^2)")
     for timesteps, n in size["timesteps"].items():
         x, y = _data(n, timesteps)

@@ -31,9 +31,10 @@ from benchmarks.common import (
     check_scale,
     in_fresh_process,
     lstm_train_flops,
-    matmul_gflops,
+    matmul_peak,
     ratios,
     result,
+    size_params,
     workspace,
 )
 
@@ -112,8 +113,7 @@ def run(*, scale: Scale = "full", repeats: int | None = None) -> dict[str, Any]:
     """Measure; see the module docstring."""
     size = SIZES[check_scale(scale)]
     reps = repeats or size["repeats"]
-    peak = matmul_gflops(n=256, repeats=1, min_s=0.02) if scale == "toy" else matmul_gflops(repeats=3)
-    peak_rate = max(peak["numpy_matmul_gflops"].median, peak["tf_matmul_gflops"].median)
+    peak, peak_rate = matmul_peak(scale)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in SETTINGS}
     with workspace() as scratch:
         for i in range(reps):
@@ -145,7 +145,7 @@ def run(*, scale: Scale = "full", repeats: int | None = None) -> dict[str, Any]:
         figures=figures,
         met=bool(share >= 0.4) if scale == "full" else None,
         params={
-            **{k: (list(v) if isinstance(v, tuple) else v) for k, v in size.items()},
+            **size_params(size),
             "repeats": reps,
             "threads_seen": {name: [r["env"] for r in rs] for name, rs in runs.items()},
         },
