@@ -53,7 +53,8 @@ __all__ = ["main", "one_line"]
 VALIDATION_NOTE = (
     "val log-loss / val acc: the training run's chronological validation slice, scored with the weights of its best "
     "epoch (early stopping restores them), class weights divided back out and the temperature applied if calibrated, "
-    "every sample counted once; the training log's val_loss (class-weighted) and val_accuracy are per epoch"
+    "every sample counted once; the training log's val_loss (class-weighted) and val_accuracy are per epoch and "
+    "score the raw network outputs"
 )
 
 
